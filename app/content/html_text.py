@@ -1,0 +1,98 @@
+"""Sanitise e-mail HTML with nh3 and turn HTML into plain text for indexing."""
+
+from html.parser import HTMLParser
+
+import nh3
+
+_TAGS = set(nh3.ALLOWED_TAGS) - {"area", "map"}
+_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height", "title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "*": {"dir", "lang"},
+}
+_URL_SCHEMES = {"http", "https", "mailto", "tel", "cid", "data"}
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if tag == "img" and attr == "src":
+        v = value.strip().lower()
+        # remote images are tracking pixels and leak that the mail was read
+        return value if v.startswith(("cid:", "data:image/")) else None
+    if attr == "href" and value.strip().lower().startswith("data:"):
+        return None
+    return value
+
+
+def sanitize_html(html: str) -> str:
+    """HTML safe to render: no scripts, no event handlers, no styles, no remote images."""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        clean_content_tags={"script", "style", "title", "head", "template", "noscript"},
+        attributes=_ATTRIBUTES,
+        attribute_filter=_attribute_filter,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+_BLOCK = {
+    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5",
+    "h6", "blockquote", "pre", "hr", "section", "article", "header", "footer", "dt", "dd",
+}
+_SKIP = {"script", "style", "head", "title", "template", "noscript"}
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._pre = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skip += 1
+        elif tag == "pre":
+            self._pre += 1
+        if tag == "li":
+            self.parts.append("\n- ")
+        elif tag in ("td", "th"):
+            self.parts.append("\t")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "hr"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "pre":
+            self._pre = max(0, self._pre - 1)
+        if tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if not self._pre:
+            data = " ".join(data.split()) if data.strip() else (" " if data else "")
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML document: blocks become lines, entities are decoded."""
+    parser = _TextParser()
+    parser.feed(html)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).replace("\xa0", " ").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()

@@ -1,0 +1,103 @@
+"""Events: immutable recorded changes. The wire/storage form is a plain JSON dict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Case events (case_id set)
+CASE_CREATED = "case.created"  # {fields: {...}, tags: [...]}
+CASE_UPDATED = "case.updated"  # {field, value, prev}
+CASE_MERGED = "case.merged"  # {into, prev_status}  source case: merged_into + closed
+CASE_KEY_ASSIGNED = "case.key_assigned"  # {key}  server-authored team sequence key
+TAG_ADDED = "tag.added"  # {tag}
+TAG_REMOVED = "tag.removed"  # {tag}
+LINK_ADDED = "link.added"  # {other, kind}
+LINK_REMOVED = "link.removed"  # {other, kind}
+COMMENT_ADDED = "comment.added"  # {body, internal, author_kind, split_from?}
+COMMENT_REDACTED = "comment.redacted"  # {comment_id}
+# Directory events (case_id null): whole-record last-writer-wins upserts
+CUSTOMER_UPSERTED = "customer.upserted"  # {id, name, email, organization_id, phone}
+ORGANIZATION_UPSERTED = "organization.upserted"  # {id, name, domain}
+AGENT_UPSERTED = "agent.upserted"  # {id, name, email, role}
+TEAM_UPSERTED = "team.upserted"  # {id, name, prefix, members}
+
+CASE_EVENT_TYPES = frozenset({
+    CASE_CREATED, CASE_UPDATED, CASE_MERGED, CASE_KEY_ASSIGNED, TAG_ADDED, TAG_REMOVED,
+    LINK_ADDED, LINK_REMOVED, COMMENT_ADDED, COMMENT_REDACTED,
+})
+DIRECTORY_EVENT_TYPES = {
+    CUSTOMER_UPSERTED: "customers",
+    ORGANIZATION_UPSERTED: "organizations",
+    AGENT_UPSERTED: "agents",
+    TEAM_UPSERTED: "teams",
+}
+
+
+@dataclass(slots=True)
+class Event:
+    id: str
+    type: str
+    payload: dict[str, Any]
+    actor: str
+    device_id: str
+    hlc: str
+    case_id: str | None = None
+    team_id: str | None = None
+    server_seq: int | None = None
+    op_id: str | None = field(default=None, compare=False)
+
+    @property
+    def clock(self) -> str:
+        """The merge order of this event: ``(hlc, id)`` as one sortable string."""
+        return f"{self.hlc}|{self.id}"
+
+    def to_wire(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("op_id")
+        data.pop("server_seq")
+        return data
+
+    @staticmethod
+    def from_wire(data: dict[str, Any]) -> Event:
+        return Event(
+            id=str(data["id"]),
+            type=str(data["type"]),
+            payload=dict(data.get("payload") or {}),
+            actor=str(data.get("actor") or ""),
+            device_id=str(data.get("device_id") or ""),
+            hlc=str(data["hlc"]),
+            case_id=data.get("case_id"),
+            team_id=data.get("team_id"),
+            server_seq=data.get("server_seq"),
+        )
+
+
+def describe(event: Event) -> str:
+    """One line for the History tab."""
+    p = event.payload
+    match event.type:
+        case "case.created":
+            return f"created the case: {p.get('fields', {}).get('subject', '')}"
+        case "case.updated":
+            return f"changed {p.get('field')}: {p.get('prev')!s} → {p.get('value')!s}"
+        case "case.merged":
+            return f"merged this case into {p.get('into_key') or p.get('into')}"
+        case "case.key_assigned":
+            return f"key assigned: {p.get('key')}"
+        case "tag.added":
+            return f"added tag {p.get('tag')}"
+        case "tag.removed":
+            return f"removed tag {p.get('tag')}"
+        case "link.added":
+            return f"linked {p.get('kind')} case {p.get('other_key') or p.get('other')}"
+        case "link.removed":
+            return f"unlinked {p.get('kind')} case {p.get('other_key') or p.get('other')}"
+        case "comment.added":
+            kind = "internal note" if p.get("internal") else "public reply"
+            body = str(p.get("body", "")).strip().splitlines()
+            return f"added a {kind}: {body[0][:80] if body else ''}"
+        case "comment.redacted":
+            return "withdrew a comment"
+        case _:
+            return event.type

@@ -1,0 +1,71 @@
+"""Hybrid logical clock: wall-clock milliseconds plus a counter, encoded as a sortable string.
+
+Two events compare by ``(hlc, id)``; the string form sorts lexicographically in time order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_MS_DIGITS = 13
+_COUNTER_DIGITS = 6
+MAX_COUNTER = 10**_COUNTER_DIGITS - 1
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Timestamp:
+    ms: int
+    counter: int = 0
+
+    def encode(self) -> str:
+        return f"{self.ms:0{_MS_DIGITS}d}.{self.counter:0{_COUNTER_DIGITS}d}"
+
+    @staticmethod
+    def decode(text: str) -> Timestamp:
+        ms_text, _, counter_text = text.partition(".")
+        if len(ms_text) != _MS_DIGITS or len(counter_text) != _COUNTER_DIGITS:
+            raise ValueError(f"not a hybrid logical clock value: {text!r}")
+        return Timestamp(int(ms_text), int(counter_text))
+
+
+def hlc_ms(text: str) -> int:
+    """The wall-clock part of an encoded clock, in milliseconds since the epoch."""
+    return int(text[:_MS_DIGITS])
+
+
+class HybridClock:
+    """Thread-safe HLC. ``now()`` for local events, ``observe()`` for remote ones."""
+
+    def __init__(self, last: str | None = None, wall: Callable[[], int] | None = None) -> None:
+        self._wall = wall or (lambda: time.time_ns() // 1_000_000)
+        self._last = Timestamp.decode(last) if last else Timestamp(0, 0)
+        self._lock = threading.Lock()
+
+    @property
+    def last(self) -> str:
+        return self._last.encode()
+
+    def now(self) -> str:
+        with self._lock:
+            wall = self._wall()
+            if wall > self._last.ms:
+                self._last = Timestamp(wall, 0)
+            else:
+                self._bump(self._last.ms)
+            return self._last.encode()
+
+    def observe(self, remote: str) -> None:
+        other = Timestamp.decode(remote)
+        with self._lock:
+            if other > self._last:
+                self._last = other
+
+    def _bump(self, ms: int) -> None:
+        counter = self._last.counter + 1
+        if counter > MAX_COUNTER:
+            self._last = Timestamp(ms + 1, 0)
+        else:
+            self._last = Timestamp(ms, counter)

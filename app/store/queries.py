@@ -1,0 +1,279 @@
+"""Read models for the UI and the CLI. Plain rows and dicts; no Qt."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, or_, select
+
+from app.core import events as ev
+from app.core.model import OPEN_STATUSES, InvalidValue, Priority, Status, suggest
+from app.store import schema as s
+from app.store.projector import row_event
+
+LIST_COLUMNS = ("key", "subject", "status", "priority", "requester", "assignee", "updated_ms",
+                "tags")
+SORTABLE = {"key": s.cases.c.created_ms, "subject": s.cases.c.subject,
+            "status": s.cases.c.status, "priority": s.cases.c.priority,
+            "updated": s.cases.c.updated_ms, "created": s.cases.c.created_ms}
+FILTER_FIELDS = ("status", "priority", "assignee", "tag", "product", "team", "type", "is")
+
+
+@dataclass(slots=True)
+class CaseFilter:
+    statuses: list[str] = field(default_factory=list)
+    priorities: list[str] = field(default_factory=list)
+    assignee: str | None = None  # agent id, "me" or "none"
+    tags: list[str] = field(default_factory=list)
+    product: str | None = None
+    team: str | None = None
+    type: str | None = None
+    text: str | None = None
+    updated_within_days: int | None = None
+    include_merged: bool = False
+
+    @staticmethod
+    def parse(query: str) -> CaseFilter:
+        """``status:open assignee:me tag:vip printer`` → a filter; bad fields raise."""
+        flt = CaseFilter()
+        words = []
+        for token in query.split():
+            name, sep, value = token.partition(":")
+            if not sep:
+                words.append(token)
+                continue
+            name = name.lower()
+            if name not in FILTER_FIELDS:
+                hint = suggest(name, list(FILTER_FIELDS))
+                raise InvalidValue(f"unknown filter '{name}'"
+                                   + (f" (did you mean '{hint}'?)" if hint else ""))
+            flt.set(name, value)
+        flt.text = " ".join(words) or None
+        return flt
+
+    def set(self, name: str, value: str) -> None:
+        value = value.strip()
+        if name == "status":
+            allowed = [x.value for x in Status] + ["open-all"]
+            for v in value.split(","):
+                if v not in allowed:
+                    raise InvalidValue(f"'{v}' is not a status ({', '.join(allowed)})")
+                self.statuses += sorted(OPEN_STATUSES) if v == "open-all" else [v]
+        elif name == "priority":
+            for v in value.split(","):
+                if v not in [p.value for p in Priority]:
+                    raise InvalidValue(f"'{v}' is not a priority")
+                self.priorities.append(v)
+        elif name == "assignee":
+            self.assignee = value
+        elif name == "tag":
+            self.tags.append(value.lower())
+        elif name == "is":
+            if value == "unassigned":
+                self.assignee = "none"
+            elif value == "open":
+                self.statuses += sorted(OPEN_STATUSES)
+            else:
+                raise InvalidValue(f"'is:{value}' is not known (is:open, is:unassigned)")
+        else:
+            setattr(self, name, value)
+
+
+BUILTIN_VIEWS: dict[str, tuple[str, CaseFilter, str]] = {
+    "my-open": ("My open cases",
+                CaseFilter(statuses=sorted(OPEN_STATUSES), assignee="me"), "updated"),
+    "unassigned": ("Unassigned",
+                   CaseFilter(statuses=sorted(OPEN_STATUSES), assignee="none"), "updated"),
+    "all-open": ("All open", CaseFilter(statuses=sorted(OPEN_STATUSES)), "updated"),
+    "pending": ("Pending", CaseFilter(statuses=["pending"]), "updated"),
+    "recent": ("Recently updated", CaseFilter(updated_within_days=7), "updated"),
+    "solved": ("Solved", CaseFilter(statuses=["solved", "closed"]), "updated"),
+}
+
+
+def _apply_filter(q: Select[Any], flt: CaseFilter, me: str, now_ms: int) -> Select[Any]:
+    c = s.cases.c
+    q = q.where(c.exists.is_(True), c.deleted.is_(False))
+    if not flt.include_merged:
+        q = q.where(c.merged_into.is_(None))
+    if flt.statuses:
+        q = q.where(c.status.in_(flt.statuses))
+    if flt.priorities:
+        q = q.where(c.priority.in_(flt.priorities))
+    if flt.assignee == "none":
+        q = q.where(c.assignee_id.is_(None))
+    elif flt.assignee:
+        q = q.where(c.assignee_id == (me if flt.assignee == "me" else flt.assignee))
+    for tag in flt.tags:
+        q = q.where(c.id.in_(select(s.case_tags.c.case_id).where(
+            s.case_tags.c.tag == tag, s.case_tags.c.present.is_(True))))
+    if flt.product:
+        q = q.where(func.lower(c.product) == flt.product.lower())
+    if flt.team:
+        q = q.where(c.team_id == flt.team)
+    if flt.type:
+        q = q.where(c.type == flt.type)
+    if flt.updated_within_days is not None:
+        q = q.where(c.updated_ms >= now_ms - flt.updated_within_days * 86_400_000)
+    if flt.text:
+        for word in flt.text.split():
+            like = f"%{word}%"
+            q = q.where(or_(c.subject.like(like), c.key.like(like)))
+    return q
+
+
+def list_cases(conn: Connection, flt: CaseFilter, *, me: str, now_ms: int,
+               sort: str = "updated", descending: bool = True,
+               limit: int | None = None) -> list[tuple[Any, ...]]:
+    """Rows of (id, key, subject, status, priority, requester, assignee, updated_ms, tags)."""
+    c = s.cases.c
+    q = (select(c.id, c.key, c.subject, c.status, c.priority,
+                func.coalesce(s.customers.c.name, ""), func.coalesce(s.agents.c.name, c.assignee_id),
+                c.updated_ms, c.tags)
+         .select_from(s.cases.outerjoin(s.customers, s.customers.c.id == c.requester_id)
+                      .outerjoin(s.agents, s.agents.c.id == c.assignee_id)))
+    q = _apply_filter(q, flt, me, now_ms)
+    col = SORTABLE.get(sort, c.updated_ms)
+    q = q.order_by(col.desc() if descending else col.asc(), c.id)
+    if limit:
+        q = q.limit(limit)
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def count_cases(conn: Connection, flt: CaseFilter, *, me: str, now_ms: int) -> int:
+    q = _apply_filter(select(func.count()).select_from(s.cases), flt, me, now_ms)
+    return int(conn.execute(q).scalar() or 0)
+
+
+def resolve_case(conn: Connection, ref: str) -> str | None:
+    """A case id from a key (current or old, any case) or an id."""
+    ref = ref.strip()
+    found = conn.execute(select(s.case_keys.c.case_id)
+                         .where(func.upper(s.case_keys.c.key) == ref.upper())).scalar()
+    if found:
+        return str(found)
+    found = conn.execute(select(s.cases.c.id).where(s.cases.c.id == ref,
+                                                    s.cases.c.exists.is_(True))).scalar()
+    return str(found) if found else None
+
+
+def _name(conn: Connection, table: Any, rec_id: str | None) -> dict[str, Any] | None:
+    if not rec_id:
+        return None
+    row = conn.execute(select(table).where(table.c.id == rec_id)).first()
+    return dict(row._mapping) if row else {"id": rec_id, "name": rec_id}
+
+
+def case_detail(conn: Connection, case_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(s.cases).where(s.cases.c.id == case_id)).first()
+    if row is None or not row.exists:
+        return None
+    d = dict(row._mapping)
+    d.pop("clocks")
+    d["tags"] = d["tags"].split() if d["tags"] else []
+    d["requester"] = _name(conn, s.customers, d["requester_id"])
+    d["organization"] = _name(conn, s.organizations, d["organization_id"])
+    d["assignee"] = _name(conn, s.agents, d["assignee_id"])
+    d["team"] = _name(conn, s.teams, d["team_id"])
+    merged_from = [r for r in conn.execute(
+        select(s.cases.c.id, s.cases.c.key).where(s.cases.c.merged_into == case_id))]
+    d["merged_from"] = [{"id": r.id, "key": r.key} for r in merged_from]
+    if d["merged_into"]:
+        d["merged_into_key"] = conn.execute(
+            select(s.cases.c.key).where(s.cases.c.id == d["merged_into"])).scalar()
+    links = conn.execute(
+        select(s.case_links.c.kind, s.case_links.c.other_id, s.cases.c.key, s.cases.c.subject,
+               s.cases.c.status)
+        .select_from(s.case_links.outerjoin(s.cases, s.cases.c.id == s.case_links.c.other_id))
+        .where(s.case_links.c.case_id == case_id, s.case_links.c.present.is_(True)))
+    d["links"] = [{"kind": r.kind, "id": r.other_id, "key": r.key, "subject": r.subject,
+                   "status": r.status} for r in links]
+    d["comments"] = case_comments(conn, [case_id] + [m["id"] for m in d["merged_from"]])
+    return d
+
+
+def case_comments(conn: Connection, case_ids: list[str]) -> list[dict[str, Any]]:
+    c = s.comments.c
+    rows = conn.execute(
+        select(s.comments, s.agents.c.name.label("agent_name"),
+               s.customers.c.name.label("customer_name"), s.cases.c.key.label("case_key"))
+        .select_from(s.comments.outerjoin(s.agents, s.agents.c.id == c.author)
+                     .outerjoin(s.customers, s.customers.c.email == c.author)
+                     .join(s.cases, s.cases.c.id == c.case_id))
+        .where(c.case_id.in_(case_ids), c.known.is_(True), c.redacted.is_(False))
+        .order_by(c.created_ms, c.id))
+    out = []
+    for r in rows:
+        d = dict(r._mapping)
+        d["author_name"] = d.pop("agent_name") or d.pop("customer_name", None) or d["author"]
+        d.pop("customer_name", None)
+        out.append(d)
+    return out
+
+
+def case_history(conn: Connection, case_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(select(s.events).where(s.events.c.case_id == case_id)
+                        .order_by(s.events.c.hlc, s.events.c.id))
+    out = []
+    for r in rows:
+        e = row_event(r)
+        out.append({"id": e.id, "type": e.type, "actor": e.actor, "hlc": e.hlc,
+                    "summary": ev.describe(e), "synced": e.server_seq is not None,
+                    "payload": e.payload})
+    return out
+
+
+def case_state_row(conn: Connection, case_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(s.cases).where(s.cases.c.id == case_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def directory(conn: Connection, table: str) -> list[dict[str, Any]]:
+    t = s.DIRECTORY_TABLES[table]
+    return [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.name))]
+
+
+def find_agent(conn: Connection, ref: str) -> dict[str, Any] | None:
+    t = s.agents
+    ref_l = ref.strip().lower()
+    row = conn.execute(select(t).where(or_(func.lower(t.c.id) == ref_l,
+                                           func.lower(t.c.email) == ref_l))).first()
+    if row is None:
+        rows = conn.execute(select(t).where(func.lower(t.c.name).like(f"%{ref_l}%"))).all()
+        row = rows[0] if len(rows) == 1 else None
+    return dict(row._mapping) if row else None
+
+
+def find_customer(conn: Connection, email: str) -> dict[str, Any] | None:
+    row = conn.execute(select(s.customers).where(
+        func.lower(s.customers.c.email) == email.strip().lower())).first()
+    return dict(row._mapping) if row else None
+
+
+def saved_views(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(
+        select(s.saved_views).order_by(s.saved_views.c.position, s.saved_views.c.name))]
+
+
+def outbox(conn: Connection, limit: int = 500) -> list[ev.Event]:
+    rows = conn.execute(select(s.events).where(s.events.c.server_seq.is_(None))
+                        .order_by(s.events.c.seq).limit(limit))
+    return [row_event(r) for r in rows]
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    c = s.cases.c
+    rows = conn.execute(select(c.status, func.count()).where(
+        and_(c.exists.is_(True), c.deleted.is_(False), c.merged_into.is_(None)))
+        .group_by(c.status))
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def team_prefixes(conn: Connection) -> dict[str, str]:
+    return {r.id: r.prefix for r in conn.execute(select(s.teams.c.id, s.teams.c.prefix))}
+
+
+def load_json(text: str | None) -> Any:
+    return json.loads(text) if text else None

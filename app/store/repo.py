@@ -1,0 +1,229 @@
+"""The local store: one SQLite file holding the event log and its projections."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+
+from app.core import events as ev
+from app.core.changes import Changes
+from app.core.commands import EventFactory
+from app.core.hlc import HybridClock
+from app.core.ids import uuid7
+from app.store import schema as s
+from app.store.db import StoreError, describe_error, open_engine
+from app.store.projector import apply_events, event_row, row_event
+from app.store.rebuild import rebuild_projections
+
+T = TypeVar("T")
+# Device codes always hold a digit and team prefixes never do, so the two key forms
+# (K7QF-12 provisional, SUP-1042 from the server) can never collide.
+_CODE_LETTERS = "ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_DIGITS = "23456789"
+DEFAULT_ACTOR = "me@localhost"
+
+
+def _device_code() -> str:
+    chars = [secrets.choice(_CODE_LETTERS) for _ in range(3)]
+    chars.insert(secrets.randbelow(4), secrets.choice(_CODE_DIGITS))
+    return "".join(chars)
+
+
+class Store:
+    def __init__(self, path: Path, *, migrate: bool = True, check: bool = True) -> None:
+        self.path = Path(path)
+        self.engine = open_engine(self.path, migrate=migrate, check=check)
+        self._write_lock = threading.Lock()
+        meta = self.read(lambda c: dict(c.execute(select(s.meta.c.key, s.meta.c.value)).all()))
+        updates: dict[str, str] = {}
+        if "device_id" not in meta:
+            updates["device_id"] = uuid7()
+            updates["device_code"] = _device_code()
+        if updates:
+            self._write(lambda c: [self._set_meta(c, k, v) for k, v in updates.items()])
+            meta.update(updates)
+        self.device_id = meta["device_id"]
+        self.device_code = meta["device_code"]
+        self.actor = meta.get("actor", DEFAULT_ACTOR)
+        self.clock = HybridClock(meta.get("hlc"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- transactions -------------------------------------------------------------------
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn)
+        except (OperationalError, DatabaseError) as exc:
+            raise describe_error(exc.orig or exc, self.path) from exc
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        with self._write_lock:
+            try:
+                with self.engine.connect().execution_options(write=True) as conn:
+                    with conn.begin():
+                        return fn(conn)
+            except (OperationalError, DatabaseError) as exc:
+                if isinstance(exc, IntegrityError):
+                    raise StoreError(f"The change was refused by the database: {exc.orig}") from exc
+                raise describe_error(exc.orig or exc, self.path) from exc
+
+    @staticmethod
+    def _set_meta(conn: Connection, key: str, value: str) -> None:
+        conn.execute(s.meta.insert().prefix_with("OR REPLACE"), {"key": key, "value": value})
+
+    def set_actor(self, actor: str) -> None:
+        self._write(lambda c: self._set_meta(c, "actor", actor))
+        self.actor = actor
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        value = self.read(lambda c: c.execute(
+            select(s.meta.c.value).where(s.meta.c.key == key)).scalar())
+        return default if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(lambda c: self._set_meta(c, key, value))
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """A local-only write (saved views, settings): no events."""
+        return self._write(fn)
+
+    def get_default_team(self, conn: Connection) -> str | None:
+        value = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "default_team")).scalar()
+        if value:
+            return str(value)
+        return conn.execute(select(s.teams.c.id).order_by(s.teams.c.name).limit(1)).scalar()
+
+    def factory(self) -> EventFactory:
+        return EventFactory(actor=self.actor, device_id=self.device_id, clock=self.clock)
+
+    def next_provisional_key(self, conn: Connection) -> str:
+        value = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "key_counter")).scalar()
+        n = int(value or 0) + 1
+        self._set_meta(conn, "key_counter", str(n))
+        return f"{self.device_code}-{n}"
+
+    # --- recording ----------------------------------------------------------------------
+    def record(self, build: Callable[[Connection, EventFactory], list[ev.Event]],
+               *, label: str, undoable: bool = True) -> Changes:
+        """Build events from the current state and record them, all in one transaction."""
+
+        def tx(conn: Connection) -> Changes:
+            events = build(conn, self.factory())
+            if not events:
+                return Changes(message="nothing to change")
+            op_id = uuid7() if undoable else None
+            for e in events:
+                e.op_id = op_id
+            conn.execute(insert(s.events), [event_row(e) for e in events])
+            touched = apply_events(conn, events)
+            if op_id:
+                conn.execute(insert(s.operations), {
+                    "id": op_id, "label": label, "event_ids": json.dumps([e.id for e in events]),
+                    "created_ms": int(time.time() * 1000), "undone": False})
+            self._set_meta(conn, "hlc", self.clock.last)
+            return _changes_for(events, touched, label)
+
+        return self._write(tx)
+
+    def ingest(self, remote: Iterable[ev.Event]) -> Changes:
+        """Store events from the server: new ones are applied, known ones get their seq."""
+
+        def tx(conn: Connection) -> Changes:
+            fresh: list[ev.Event] = []
+            for e in remote:
+                self.clock.observe(e.hlc)
+                known = conn.execute(select(s.events.c.seq, s.events.c.server_seq)
+                                     .where(s.events.c.id == e.id)).first()
+                if known is None:
+                    conn.execute(insert(s.events), event_row(e))
+                    fresh.append(e)
+                elif known.server_seq is None and e.server_seq is not None:
+                    conn.execute(update(s.events).where(s.events.c.id == e.id)
+                                 .values(server_seq=e.server_seq))
+            touched = apply_events(conn, fresh)
+            self._set_meta(conn, "hlc", self.clock.last)
+            changes = _changes_for(fresh, touched, "sync")
+            changes.sync = True
+            return changes
+
+        return self._write(tx)
+
+    def undo_last(self) -> Changes:
+        def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
+            op = conn.execute(select(s.operations).where(s.operations.c.undone.is_(False))
+                              .order_by(s.operations.c.created_ms.desc(),
+                                        s.operations.c.id.desc()).limit(1)).first()
+            if op is None:
+                raise StoreError("There is nothing to undo.")
+            ids = json.loads(op.event_ids)
+            rows = conn.execute(select(s.events).where(s.events.c.id.in_(ids))).all()
+            order = {eid: i for i, eid in enumerate(ids)}
+            original = sorted((row_event(r) for r in rows), key=lambda e: order[e.id])
+            conn.execute(update(s.operations).where(s.operations.c.id == op.id)
+                         .values(undone=True))
+            from app.core.commands import inverse
+
+            return inverse(f, original)
+
+        changes = self.record(build, label="undo", undoable=False)
+        return changes
+
+    def last_undoable_label(self) -> str | None:
+        return self.read(lambda c: c.execute(
+            select(s.operations.c.label).where(s.operations.c.undone.is_(False))
+            .order_by(s.operations.c.created_ms.desc(), s.operations.c.id.desc()).limit(1)
+        ).scalar())
+
+    def bulk_append(self, events: list[ev.Event]) -> None:
+        """Append pre-built events without folding (the caller rebuilds projections after)."""
+
+        def tx(conn: Connection) -> None:
+            for i in range(0, len(events), 20_000):
+                conn.execute(insert(s.events), [event_row(e) for e in events[i:i + 20_000]])
+            self._set_meta(conn, "hlc", self.clock.last)
+
+        self._write(tx)
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        return self._write(lambda c: rebuild_projections(c, progress))
+
+    def outbox_count(self) -> int:
+        from sqlalchemy import func
+
+        return int(self.read(lambda c: c.execute(
+            select(func.count()).select_from(s.events).where(s.events.c.server_seq.is_(None))
+        ).scalar() or 0))
+
+
+def _changes_for(events: list[ev.Event], touched: set[str], label: str) -> Changes:
+    changes = Changes(case_ids=touched, event_ids=[e.id for e in events], message=label)
+    for e in events:
+        if e.type == ev.CASE_CREATED:
+            changes.created = True
+        elif e.type in (ev.COMMENT_ADDED, ev.COMMENT_REDACTED):
+            changes.comments = True
+        elif e.type in ev.DIRECTORY_EVENT_TYPES:
+            changes.directory = True
+    changes.sync = bool(events)
+    return changes
+
+
+def dump_projections(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every projection row, sorted: two stores with equal dumps have equal state."""
+    from app.store.rebuild import PROJECTIONS
+
+    out = {}
+    for table in PROJECTIONS:
+        rows = conn.execute(select(table)).all()
+        out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out

@@ -1,0 +1,151 @@
+"""Tables of the local store. ``events`` is the truth; the rest are projections of it.
+
+Migrations in ``migrations/versions`` create exactly this schema (a test compares them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+events = Table(
+    "events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # local apply order
+    Column("id", String(36), nullable=False, unique=True),
+    Column("case_id", String(36)),
+    Column("team_id", String(64)),
+    Column("type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("hlc", String(24), nullable=False),
+    Column("server_seq", Integer),
+    Column("op_id", String(36)),
+    Index("ix_events_case", "case_id", "hlc"),
+    Index("ix_events_server_seq", "server_seq"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key", String(64)),
+    Column("subject", Text, nullable=False, default=""),
+    Column("description", Text),
+    Column("status", String(16), nullable=False, default="new"),
+    Column("priority", String(16), nullable=False, default="normal"),
+    Column("type", String(16), nullable=False, default="question"),
+    Column("requester_id", String(64)),
+    Column("organization_id", String(64)),
+    Column("assignee_id", String(64)),
+    Column("team_id", String(64)),
+    Column("product", String(120)),
+    Column("due_at", String(32)),
+    Column("merged_into", String(36)),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("exists", Boolean, nullable=False, default=False),
+    Column("created_ms", Integer),
+    Column("updated_ms", Integer),
+    Column("first_response_ms", Integer),
+    Column("solved_ms", Integer),
+    Column("tags", Text, nullable=False, default=""),  # space-joined, for the list
+    Column("clocks", Text, nullable=False, default="{}"),  # field -> winning (hlc|id)
+    Index("ix_cases_status", "status"),
+    Index("ix_cases_assignee", "assignee_id"),
+    Index("ix_cases_updated", "updated_ms"),
+    Index("ix_cases_key", "key"),
+)
+
+case_keys = Table(
+    "case_keys", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+)
+
+case_tags = Table(
+    "case_tags", metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    Column("clock", String(64), nullable=False),
+    Column("present", Boolean, nullable=False),
+    Index("ix_case_tags_tag", "tag"),
+)
+
+case_links = Table(
+    "case_links", metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("other_id", String(36), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("clock", String(64), nullable=False),
+    Column("present", Boolean, nullable=False),
+)
+
+comments = Table(
+    "comments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("author", String(320), nullable=False, default=""),
+    Column("author_kind", String(16), nullable=False, default="agent"),
+    Column("created_ms", Integer, nullable=False, default=0),
+    Column("body", Text, nullable=False, default=""),
+    Column("internal", Boolean, nullable=False, default=False),
+    Column("redacted", Boolean, nullable=False, default=False),
+    Column("known", Boolean, nullable=False, default=False),
+    Index("ix_comments_case", "case_id", "created_ms"),
+)
+
+
+def _directory(name: str, *columns: Column[str]) -> Table:
+    return Table(
+        name, metadata,
+        Column("id", String(64), primary_key=True),
+        Column("name", Text, nullable=False, default=""),
+        *columns,
+        Column("clock", String(64), nullable=False),
+    )
+
+
+customers = _directory(
+    "customers", Column("email", String(320)), Column("organization_id", String(64)),
+    Column("phone", String(64)),
+)
+organizations = _directory("organizations", Column("domain", String(255)))
+agents = _directory("agents", Column("email", String(320)), Column("role", String(16)))
+teams = _directory("teams", Column("prefix", String(16)), Column("members", Text))
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+operations = Table(
+    "operations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("event_ids", Text, nullable=False),
+    Column("created_ms", Integer, nullable=False),
+    Column("undone", Boolean, nullable=False, default=False),
+)
+
+# Added by migration 0002: views the agent saves from a filter or a search.
+saved_views = Table(
+    "saved_views", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+DIRECTORY_TABLES = {"customers": customers, "organizations": organizations,
+                    "agents": agents, "teams": teams}
