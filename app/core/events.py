@@ -94,9 +94,9 @@ def describe(event: Event) -> str:
         case "link.removed":
             return f"unlinked {p.get('kind')} case {p.get('other_key') or p.get('other')}"
         case "comment.added":
-            kind = "internal note" if p.get("internal") else "public reply"
+            kind = "an internal note" if p.get("internal") else "a public reply"
             body = str(p.get("body", "")).strip().splitlines()
-            return f"added a {kind}: {body[0][:80] if body else ''}"
+            return f"added {kind}: {body[0][:80] if body else ''}"
         case "comment.redacted":
             return "withdrew a comment"
         case _:

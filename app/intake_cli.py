@@ -1,0 +1,46 @@
+"""`smart-support import FILE`: cases from JSON Lines / CSV, or an email as a case."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from app.paths import db_path
+
+
+def import_any(folder: Path, path: Path, *, as_json: bool = False) -> int:
+    from app.store.repo import Store
+
+    suffix = path.suffix.lower()
+    store = Store(db_path(folder))
+    try:
+        if suffix in (".jsonl", ".ndjson", ".json", ".csv"):
+            from app.store.importer import import_file
+
+            def progress(done: int, total: int) -> None:
+                print(f"\rimported {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+            report = import_file(store, path, progress=progress)
+            print(file=sys.stderr)
+            data = {"imported": report.imported, "skipped": report.skipped,
+                    "errors": [{"line": n, "message": m} for n, m in report.errors]}
+            if as_json:
+                print(json.dumps(data, indent=2))
+            else:
+                print(f"imported {report.imported:,} cases, skipped {report.skipped:,}")
+                for n, m in report.errors[:50]:
+                    print(f"  line {n}: {m}", file=sys.stderr)
+            return 0 if report.imported or not report.errors else 1
+        if suffix in (".eml", ".msg"):
+            from app.operations.intake import import_email
+
+            key, created = import_email(store, path)
+            data = {"key": key, "created": created}
+            print(json.dumps(data) if as_json else f"{'created' if created else 'updated'} {key}")
+            return 0
+        print(f"smart-support: cannot import '{suffix}' files (use .jsonl, .csv, .eml, .msg)",
+              file=sys.stderr)
+        return 2
+    finally:
+        store.close()
