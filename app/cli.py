@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import cases (.jsonl, .csv) or an email (.eml, .msg)")
     i.add_argument("file")
     i.add_argument("--json", action="store_true")
+    lg = sub.add_parser("login", help="sign in to a sync server")
+    lg.add_argument("--server", required=True, help="e.g. https://sync.example.com:8765")
+    lg.add_argument("--email", required=True)
+    lg.add_argument("--password-stdin", action="store_true", required=True,
+                    help="read the password from standard input (never from the command line)")
+    sub.add_parser("logout", help="sign out and forget the stored token")
+    sy = sub.add_parser("sync", help="one push/pull round with the sync server")
+    sy.add_argument("--json", action="store_true")
     return p
 
 
@@ -69,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if report["ok"] else 1
         if args.cmd == "import":
             return _import(folder, args)
+        if args.cmd in ("login", "logout", "sync"):
+            from app.sync.cli import run_sync_command
+
+            return run_sync_command(folder, args)
     except StoreError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

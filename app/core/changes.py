@@ -14,6 +14,7 @@ class Changes:
     views: bool = False
     sync: bool = False  # the outbox or sync state changed
     rebuilt: bool = False  # everything may have changed
+    conflict_case_ids: set[str] = field(default_factory=set)  # a local edit lost (sync)
     event_ids: list[str] = field(default_factory=list)
     message: str = ""
 
@@ -29,4 +30,5 @@ class Changes:
         self.views |= other.views
         self.sync |= other.sync
         self.rebuilt |= other.rebuilt
+        self.conflict_case_ids |= other.conflict_case_ids
         self.event_ids += other.event_ids

@@ -258,7 +258,8 @@ def saved_views(conn: Connection) -> list[dict[str, Any]]:
 
 
 def outbox(conn: Connection, limit: int = 500) -> list[ev.Event]:
-    rows = conn.execute(select(s.events).where(s.events.c.server_seq.is_(None))
+    rows = conn.execute(select(s.events).where(s.events.c.server_seq.is_(None),
+                                               s.events.c.sync_error.is_(None))
                         .order_by(s.events.c.seq).limit(limit))
     return [row_event(r) for r in rows]
 

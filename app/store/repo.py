@@ -19,6 +19,7 @@ from app.core.commands import EventFactory
 from app.core.hlc import HybridClock
 from app.core.ids import uuid7
 from app.store import schema as s
+from app.store.conflicts import after_ingest, before_ingest
 from app.store.db import StoreError, describe_error, open_engine
 from app.store.projector import apply_events, event_row, row_event
 from app.store.rebuild import rebuild_projections
@@ -135,8 +136,12 @@ class Store:
 
         return self._write(tx)
 
-    def ingest(self, remote: Iterable[ev.Event]) -> Changes:
-        """Store events from the server: new ones are applied, known ones get their seq."""
+    def ingest(self, remote: Iterable[ev.Event], *, cursor: int | None = None) -> Changes:
+        """Store events from the server: new ones are applied, known ones get their seq.
+
+        ``cursor`` (the last server_seq of a pulled page) is saved in the same transaction,
+        so a crash anywhere resumes from a consistent point.
+        """
 
         def tx(conn: Connection) -> Changes:
             fresh: list[ev.Event] = []
@@ -150,9 +155,14 @@ class Store:
                 elif known.server_seq is None and e.server_seq is not None:
                     conn.execute(update(s.events).where(s.events.c.id == e.id)
                                  .values(server_seq=e.server_seq))
+            candidates = before_ingest(conn, fresh, self.device_id)
             touched = apply_events(conn, fresh)
+            conflicted = after_ingest(conn, candidates)
             self._set_meta(conn, "hlc", self.clock.last)
+            if cursor is not None:
+                self._set_meta(conn, "pull_cursor", str(cursor))
             changes = _changes_for(fresh, touched, "sync")
+            changes.conflict_case_ids = conflicted
             changes.sync = True
             return changes
 
@@ -201,8 +211,22 @@ class Store:
         from sqlalchemy import func
 
         return int(self.read(lambda c: c.execute(
-            select(func.count()).select_from(s.events).where(s.events.c.server_seq.is_(None))
+            select(func.count()).select_from(s.events).where(
+                s.events.c.server_seq.is_(None), s.events.c.sync_error.is_(None))
         ).scalar() or 0))
+
+    def mark_pushed(self, results: list[tuple[str, int | None, str | None]]) -> None:
+        """Record the server's answer per event: its seq, or the reason it was refused."""
+
+        def tx(conn: Connection) -> None:
+            for event_id, seq, error in results:
+                values: dict[str, Any] = ({"server_seq": seq} if seq is not None
+                                          else {"sync_error": error or "refused"})
+                conn.execute(update(s.events).where(s.events.c.id == event_id,
+                                                    s.events.c.server_seq.is_(None))
+                             .values(**values))
+
+        self._write(tx)
 
 
 def _changes_for(events: list[ev.Event], touched: set[str], label: str) -> Changes:

@@ -32,6 +32,7 @@ events = Table(
     Column("hlc", String(24), nullable=False),
     Column("server_seq", Integer),
     Column("op_id", String(36)),
+    Column("sync_error", Text),  # the server refused this event (migration 0003)
     Index("ix_events_case", "case_id", "hlc"),
     Index("ix_events_server_seq", "server_seq"),
 )
@@ -145,6 +146,22 @@ saved_views = Table(
     Column("name", Text, nullable=False),
     Column("query", Text, nullable=False),
     Column("position", Integer, nullable=False, default=0),
+)
+
+# Added by migration 0003: a local unsynced edit that lost to a teammate's concurrent edit.
+conflicts = Table(
+    "conflicts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("local_value", Text),  # JSON
+    Column("remote_value", Text),  # JSON
+    Column("remote_actor", String(320), nullable=False),
+    Column("local_event_id", String(36), nullable=False),
+    Column("remote_event_id", String(36), nullable=False),
+    Column("created_ms", Integer, nullable=False),
+    Column("resolved", Boolean, nullable=False, default=False),
+    Index("ix_conflicts_case", "case_id"),
 )
 
 DIRECTORY_TABLES = {"customers": customers, "organizations": organizations,
