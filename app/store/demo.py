@@ -212,8 +212,7 @@ def seed_demo(store: Store, *, cases: int, seed: int = 1,
     if progress:
         progress("writing", cases, cases)
     store.clock.observe(g.events[-1].hlc if g.events else store.clock.last)
-    store.bulk_append(g.events)
-    store.rebuild()
+    store.bulk_load(g.events)
     me = agent_ids[0][0]
     store.set_actor(me)
     store.set_meta("default_team", "support")

@@ -33,7 +33,35 @@ def key_of(e: ev.Event) -> str | None:
         key = e.payload.get("key")
     else:
         return None
-    return str(key) if key else None
+    return str(key).upper() if key else None
+
+
+EVENT_COLUMNS = ("id", "case_id", "team_id", "type", "payload", "actor", "device_id", "hlc",
+                 "server_seq", "op_id")
+
+
+def bulk_insert(conn: Connection, table: Any, rows: Iterable[dict[str, Any]],
+                chunk: int = 20_000) -> int:
+    """Fast executemany of plain tuples (bulk loads); every row must have every column."""
+    cols: list[str] | None = None
+    sql = ""
+    batch: list[tuple[Any, ...]] = []
+    count = 0
+    for row in rows:
+        if cols is None:
+            cols = list(row)
+            names = ", ".join(f'"{c}"' for c in cols)
+            sql = (f'INSERT INTO "{table.name}" ({names}) '
+                   f"VALUES ({', '.join('?' for _ in cols)})")
+        batch.append(tuple(row[c] for c in cols))
+        if len(batch) >= chunk:
+            conn.exec_driver_sql(sql, batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        conn.exec_driver_sql(sql, batch)
+        count += len(batch)
+    return count
 
 
 def event_row(e: ev.Event) -> dict[str, Any]:

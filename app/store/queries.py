@@ -129,17 +129,27 @@ def list_cases(conn: Connection, flt: CaseFilter, *, me: str, now_ms: int,
                limit: int | None = None) -> list[tuple[Any, ...]]:
     """Rows of (id, key, subject, status, priority, requester, assignee, updated_ms, tags)."""
     c = s.cases.c
-    q = (select(c.id, c.key, c.subject, c.status, c.priority,
-                func.coalesce(s.customers.c.name, ""), func.coalesce(s.agents.c.name, c.assignee_id),
-                c.updated_ms, c.tags)
-         .select_from(s.cases.outerjoin(s.customers, s.customers.c.id == c.requester_id)
-                      .outerjoin(s.agents, s.agents.c.id == c.assignee_id)))
+    q = select(c.id, c.key, c.subject, c.status, c.priority, c.requester_id, c.assignee_id,
+               c.updated_ms, c.tags)
     q = _apply_filter(q, flt, me, now_ms)
     col = SORTABLE.get(sort, c.updated_ms)
-    q = q.order_by(col.desc() if descending else col.asc(), c.id)
+    q = q.order_by(col.desc() if descending else col.asc(),
+                   c.id.desc() if descending else c.id.asc())
     if limit:
         q = q.limit(limit)
-    return [tuple(r) for r in conn.execute(q)]
+    rows = conn.execute(q).all()
+    # Names come from the small directories, mapped here rather than joined per row.
+    agents = dict(conn.execute(select(s.agents.c.id, s.agents.c.name)).all())
+    wanted = {r[5] for r in rows if r[5]}
+    customers: dict[str, str] = {}
+    if len(wanted) < 500:
+        if wanted:
+            customers = dict(conn.execute(select(s.customers.c.id, s.customers.c.name)
+                                          .where(s.customers.c.id.in_(wanted))).all())
+    else:
+        customers = dict(conn.execute(select(s.customers.c.id, s.customers.c.name)).all())
+    return [(r[0], r[1], r[2], r[3], r[4], customers.get(r[5], ""),
+             agents.get(r[6], r[6]) if r[6] else None, r[7], r[8]) for r in rows]
 
 
 def count_cases(conn: Connection, flt: CaseFilter, *, me: str, now_ms: int) -> int:
@@ -150,8 +160,9 @@ def count_cases(conn: Connection, flt: CaseFilter, *, me: str, now_ms: int) -> i
 def resolve_case(conn: Connection, ref: str) -> str | None:
     """A case id from a key (current or old, any case) or an id."""
     ref = ref.strip()
+    # Keys are stored upper-case, so an exact match on the upper-cased ref uses the index.
     found = conn.execute(select(s.case_keys.c.case_id)
-                         .where(func.upper(s.case_keys.c.key) == ref.upper())).scalar()
+                         .where(s.case_keys.c.key == ref.upper())).scalar()
     if found:
         return str(found)
     found = conn.execute(select(s.cases.c.id).where(s.cases.c.id == ref,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from app.core import events as ev
 from app.core.fold import (
@@ -17,7 +17,14 @@ from app.core.fold import (
     comment_id_of,
 )
 from app.store import schema as s
-from app.store.projector import case_row, comment_row, directory_row, key_of, row_event
+from app.store.projector import (
+    bulk_insert,
+    case_row,
+    comment_row,
+    directory_row,
+    key_of,
+    row_event,
+)
 
 PROJECTIONS = (s.case_keys, s.case_tags, s.case_links, s.comments, s.cases, s.customers,
                s.organizations, s.agents, s.teams)
@@ -51,16 +58,9 @@ class Folded:
         elif e.type in ev.DIRECTORY_EVENT_TYPES:
             apply_directory_event(self.directory[ev.DIRECTORY_EVENT_TYPES[e.type]], e)
 
-    def write(self, conn: Connection, chunk: int = 20_000) -> None:
+    def write(self, conn: Connection) -> None:
         def bulk(table: Any, rows: Iterable[dict[str, Any]]) -> None:
-            batch: list[dict[str, Any]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= chunk:
-                    conn.execute(insert(table), batch)
-                    batch = []
-            if batch:
-                conn.execute(insert(table), batch)
+            bulk_insert(conn, table, rows)
 
         bulk(s.cases, (case_row(c) for c in self.cases.values()))
         bulk(s.case_keys, ({"key": k, "case_id": v} for k, v in self.keys.items()))
@@ -88,3 +88,12 @@ def rebuild_projections(conn: Connection,
         conn.execute(delete(table))
     folded.write(conn)
     return count
+
+
+def load_folded(conn: Connection, folded: Folded) -> None:
+    """Write freshly folded state; when projections already hold data, rebuild them all."""
+    empty = all(conn.execute(select(t).limit(1)).first() is None for t in PROJECTIONS)
+    if empty:
+        folded.write(conn)
+    else:
+        rebuild_projections(conn)

@@ -21,7 +21,7 @@ from app.core.ids import uuid7
 from app.store import schema as s
 from app.store.conflicts import after_ingest, before_ingest
 from app.store.db import StoreError, describe_error, open_engine
-from app.store.projector import apply_events, event_row, row_event
+from app.store.projector import apply_events, bulk_insert, event_row, row_event
 from app.store.rebuild import rebuild_projections
 
 T = TypeVar("T")
@@ -194,12 +194,16 @@ class Store:
             .order_by(s.operations.c.created_ms.desc(), s.operations.c.id.desc()).limit(1)
         ).scalar())
 
-    def bulk_append(self, events: list[ev.Event]) -> None:
-        """Append pre-built events without folding (the caller rebuilds projections after)."""
+    def bulk_load(self, events: list[ev.Event]) -> None:
+        """Append many events and fold them in memory, in one transaction (demo, import)."""
+        from app.store.rebuild import Folded, load_folded
 
         def tx(conn: Connection) -> None:
-            for i in range(0, len(events), 20_000):
-                conn.execute(insert(s.events), [event_row(e) for e in events[i:i + 20_000]])
+            bulk_insert(conn, s.events, (event_row(e) for e in events))
+            folded = Folded()
+            for e in events:
+                folded.add(e)
+            load_folded(conn, folded)
             self._set_meta(conn, "hlc", self.clock.last)
 
         self._write(tx)

@@ -63,7 +63,8 @@ cases = Table(
     Column("clocks", Text, nullable=False, default="{}"),  # field -> winning (hlc|id)
     Index("ix_cases_status", "status"),
     Index("ix_cases_assignee", "assignee_id"),
-    Index("ix_cases_updated", "updated_ms"),
+    Index("ix_cases_updated", "updated_ms", "id"),
+    Index("ix_cases_merged_into", "merged_into"),
     Index("ix_cases_key", "key"),
 )
 
@@ -120,6 +121,7 @@ customers = _directory(
     "customers", Column("email", String(320)), Column("organization_id", String(64)),
     Column("phone", String(64)),
 )
+Index("ix_customers_email", customers.c.email)
 organizations = _directory("organizations", Column("domain", String(255)))
 agents = _directory("agents", Column("email", String(320)), Column("role", String(16)))
 teams = _directory("teams", Column("prefix", String(16)), Column("members", Text))
