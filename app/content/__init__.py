@@ -1,0 +1,1 @@
+"""Intake of e-mails, logs and PDFs; entity extraction. Pure Python: no Qt, no SQL."""

@@ -92,15 +92,26 @@ def parse_eml(data: bytes, name: str = "message.eml") -> ParsedEmail:
         raise IntakeError(f"{name} could not be parsed as an e-mail ({exc.__class__.__name__}: {exc})") from exc
 
 
+def _raw_header(msg: Message, key: str) -> str | None:
+    raw_items = msg.raw_items() if isinstance(msg, EmailMessage) else msg.items()
+    for k, v in raw_items:
+        if k.lower() == key.lower():
+            return str(v)
+    return None
+
+
 def _header(msg: Message, key: str) -> str:
+    raw = _raw_header(msg, key)
+    if raw is None:
+        return ""
+    if any("\udc80" <= ch <= "\udcff" for ch in raw):
+        # raw 8-bit bytes in a header: decode them ourselves (declared charset unknown)
+        return " ".join(fix_surrogates(raw).split())
     try:
         value = msg.get(key)
     except Exception:  # a header policy.default cannot parse: use the raw value
-        raws = [v for k, v in msg.raw_items() if k.lower() == key.lower()] if isinstance(msg, EmailMessage) else []
-        value = raws[0] if raws else None
-    if value is None:
-        return ""
-    return fix_surrogates(" ".join(str(value).split()))
+        value = raw
+    return " ".join(str(value if value is not None else raw).split())
 
 
 def _addresses(msg: Message, key: str) -> list[Mailbox]:

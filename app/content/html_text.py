@@ -1,5 +1,6 @@
 """Sanitise e-mail HTML with nh3 and turn HTML into plain text for indexing."""
 
+import re
 from html.parser import HTMLParser
 
 import nh3
@@ -40,7 +41,7 @@ def sanitize_html(html: str) -> str:
 
 
 _BLOCK = {
-    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5",
+    "p", "div", "br", "tr", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5",
     "h6", "blockquote", "pre", "hr", "section", "article", "header", "footer", "dt", "dd",
 }
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
@@ -81,7 +82,7 @@ class _TextParser(HTMLParser):
         if self._skip:
             return
         if not self._pre:
-            data = " ".join(data.split()) if data.strip() else (" " if data else "")
+            data = re.sub(r"\s+", " ", data)
         self.parts.append(data)
 
 
@@ -90,7 +91,7 @@ def html_to_text(html: str) -> str:
     parser = _TextParser()
     parser.feed(html)
     parser.close()
-    lines = [line.strip() for line in "".join(parser.parts).replace("\xa0", " ").split("\n")]
+    lines = [re.sub(r"[ \t]{2,}", " ", line).strip() for line in "".join(parser.parts).replace("\xa0", " ").split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):

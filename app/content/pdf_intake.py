@@ -1,0 +1,51 @@
+"""Text of PDF files through pypdf."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+from app.content.errors import IntakeError
+
+MAX_PAGES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class PdfText:
+    text: str
+    pages: list[str]
+    page_count: int
+    truncated: bool = False
+
+
+def extract_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
+    """Text of each page. Not a PDF, encrypted or corrupt raises ``IntakeError``."""
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(1024)
+    except OSError as exc:
+        raise IntakeError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if b"%PDF-" not in head:
+        raise IntakeError(f"{path.name} is not a PDF file (no %PDF- header)")
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:
+                raise IntakeError(f"{path.name} is an encrypted PDF that cannot be opened here ({exc})") from exc
+            if not opened:
+                raise IntakeError(f"{path.name} is an encrypted PDF: it needs a password")
+        count = len(reader.pages)
+        pages = [(reader.pages[i].extract_text() or "") for i in range(min(count, max_pages))]
+    except IntakeError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise IntakeError(f"{path.name} is an encrypted PDF: it needs a password") from exc
+    except PdfReadError as exc:
+        raise IntakeError(f"{path.name} is a corrupt PDF: {exc}") from exc
+    except Exception as exc:  # pypdf raises assorted errors on damaged files
+        raise IntakeError(f"{path.name} is a corrupt PDF ({exc.__class__.__name__}: {exc})") from exc
+    return PdfText("\n\n".join(p.strip() for p in pages).strip(), pages, count, count > max_pages)
