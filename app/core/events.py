@@ -16,6 +16,11 @@ LINK_ADDED = "link.added"  # {other, kind}
 LINK_REMOVED = "link.removed"  # {other, kind}
 COMMENT_ADDED = "comment.added"  # {body, internal, author_kind, split_from?}
 COMMENT_REDACTED = "comment.redacted"  # {comment_id}
+ATTACHMENT_ADDED = "attachment.added"  # {sha256, name, size, mime, comment_id?}
+ATTACHMENT_REMOVED = "attachment.removed"  # {attachment_id}
+# Recorded for the audit trail only (no projection): the manual LLM workflow.
+LLM_PROMPT_COPIED = "llm.prompt_copied"  # {template, prompt_sha256}
+LLM_ANSWER_ACCEPTED = "llm.answer_accepted"  # {template, answer_sha256, applied: [...]}
 # Directory events (case_id null): whole-record last-writer-wins upserts
 CUSTOMER_UPSERTED = "customer.upserted"  # {id, name, email, organization_id, phone}
 ORGANIZATION_UPSERTED = "organization.upserted"  # {id, name, domain}
@@ -24,7 +29,8 @@ TEAM_UPSERTED = "team.upserted"  # {id, name, prefix, members}
 
 CASE_EVENT_TYPES = frozenset({
     CASE_CREATED, CASE_UPDATED, CASE_MERGED, CASE_KEY_ASSIGNED, TAG_ADDED, TAG_REMOVED,
-    LINK_ADDED, LINK_REMOVED, COMMENT_ADDED, COMMENT_REDACTED,
+    LINK_ADDED, LINK_REMOVED, COMMENT_ADDED, COMMENT_REDACTED, ATTACHMENT_ADDED,
+    ATTACHMENT_REMOVED, LLM_PROMPT_COPIED, LLM_ANSWER_ACCEPTED,
 })
 DIRECTORY_EVENT_TYPES = {
     CUSTOMER_UPSERTED: "customers",
@@ -99,5 +105,13 @@ def describe(event: Event) -> str:
             return f"added {kind}: {body[0][:80] if body else ''}"
         case "comment.redacted":
             return "withdrew a comment"
+        case "attachment.added":
+            return f"attached {p.get('name')} ({p.get('size', 0):,} bytes)"
+        case "attachment.removed":
+            return "removed an attachment"
+        case "llm.prompt_copied":
+            return f"copied a '{p.get('template')}' prompt for the LLM"
+        case "llm.answer_accepted":
+            return f"accepted an LLM '{p.get('template')}' answer"
         case _:
             return event.type

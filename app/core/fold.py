@@ -142,6 +142,46 @@ def apply_comment_event(comment: CommentState, event: ev.Event) -> None:
         comment.redacted = True
 
 
+@dataclass(slots=True)
+class AttachmentState:
+    id: str
+    case_id: str
+    sha256: str = ""
+    name: str = ""
+    size: int = 0
+    mime: str = ""
+    comment_id: str | None = None
+    created_ms: int = 0
+    author: str = ""
+    removed: bool = False
+    known: bool = False
+
+
+def attachment_id_of(event: ev.Event) -> str | None:
+    if event.type == ev.ATTACHMENT_ADDED:
+        return event.id
+    if event.type == ev.ATTACHMENT_REMOVED:
+        return str(event.payload.get("attachment_id"))
+    return None
+
+
+def apply_attachment_event(att: AttachmentState, event: ev.Event) -> None:
+    p = event.payload
+    if event.type == ev.ATTACHMENT_ADDED:
+        att.known = True
+        att.sha256 = str(p.get("sha256", ""))[:64]
+        att.name = str(p.get("name", ""))[:255]
+        size = p.get("size", 0)
+        att.size = size if isinstance(size, int) else 0
+        att.mime = str(p.get("mime", ""))[:127]
+        comment_id = p.get("comment_id")
+        att.comment_id = str(comment_id) if comment_id else None
+        att.created_ms = hlc_ms(event.hlc)
+        att.author = event.actor
+    elif event.type == ev.ATTACHMENT_REMOVED:
+        att.removed = True
+
+
 def comment_id_of(event: ev.Event) -> str | None:
     if event.type == ev.COMMENT_ADDED:
         return event.id

@@ -11,11 +11,14 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from app.core import events as ev
 from app.core.fold import (
+    AttachmentState,
     CaseState,
     CommentState,
+    apply_attachment_event,
     apply_case_event,
     apply_comment_event,
     apply_directory_event,
+    attachment_id_of,
     comment_id_of,
 )
 from app.store import schema as s
@@ -147,6 +150,27 @@ def _load_comment(conn: Connection, comment_id: str, case_id: str) -> tuple[Comm
                         known=bool(m["known"])), False
 
 
+def attachment_row(a: AttachmentState) -> dict[str, Any]:
+    return {"id": a.id, "case_id": a.case_id, "sha256": a.sha256, "name": a.name,
+            "size": a.size, "mime": a.mime, "comment_id": a.comment_id,
+            "created_ms": a.created_ms, "author": a.author, "removed": a.removed,
+            "known": a.known}
+
+
+def _apply_attachment(conn: Connection, aid: str, case_id: str, e: ev.Event) -> None:
+    row = conn.execute(select(s.attachments).where(s.attachments.c.id == aid)).first()
+    att = AttachmentState(id=aid, case_id=case_id)
+    if row is not None:
+        m = row._mapping
+        att = AttachmentState(**{k: m[k] for k in attachment_row(att)})
+    apply_attachment_event(att, e)
+    if row is None:
+        conn.execute(insert(s.attachments), attachment_row(att))
+    else:
+        conn.execute(update(s.attachments).where(s.attachments.c.id == aid),
+                     attachment_row(att))
+
+
 def apply_events(conn: Connection, events: Iterable[ev.Event]) -> set[str]:
     """Fold ``events`` into the projections. Returns the ids of the cases touched."""
     by_case: dict[str, list[ev.Event]] = defaultdict(list)
@@ -169,6 +193,9 @@ def apply_events(conn: Connection, events: Iterable[ev.Event]) -> set[str]:
             if key:
                 conn.execute(s.case_keys.insert().prefix_with("OR IGNORE"),
                              {"key": key, "case_id": case_id})
+            aid = attachment_id_of(e)
+            if aid is not None:
+                _apply_attachment(conn, aid, case_id, e)
             cid = comment_id_of(e)
             if cid is None:
                 continue

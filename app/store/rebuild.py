@@ -9,15 +9,19 @@ from sqlalchemy import Connection, delete, select
 
 from app.core import events as ev
 from app.core.fold import (
+    AttachmentState,
     CaseState,
     CommentState,
+    apply_attachment_event,
     apply_case_event,
     apply_comment_event,
     apply_directory_event,
+    attachment_id_of,
     comment_id_of,
 )
 from app.store import schema as s
 from app.store.projector import (
+    attachment_row,
     bulk_insert,
     case_row,
     comment_row,
@@ -26,7 +30,7 @@ from app.store.projector import (
     row_event,
 )
 
-PROJECTIONS = (s.case_keys, s.case_tags, s.case_links, s.comments, s.cases, s.customers,
+PROJECTIONS = (s.attachments, s.case_keys, s.case_tags, s.case_links, s.comments, s.cases, s.customers,
                s.organizations, s.agents, s.teams)
 
 
@@ -39,6 +43,7 @@ class Folded:
         self.directory: dict[str, dict[str, dict[str, Any]]] = {
             name: {} for name in s.DIRECTORY_TABLES}
         self.keys: dict[str, str] = {}
+        self.attachments: dict[str, AttachmentState] = {}
 
     def add(self, e: ev.Event) -> None:
         if e.case_id and e.type in ev.CASE_EVENT_TYPES:
@@ -49,6 +54,12 @@ class Folded:
             key = key_of(e)
             if key:
                 self.keys.setdefault(key, e.case_id)
+            aid = attachment_id_of(e)
+            if aid is not None:
+                att = self.attachments.get(aid)
+                if att is None:
+                    att = self.attachments[aid] = AttachmentState(id=aid, case_id=e.case_id)
+                apply_attachment_event(att, e)
             cid = comment_id_of(e)
             if cid is not None:
                 comment = self.comments.get(cid)
@@ -70,6 +81,7 @@ class Folded:
                              "kind": k.partition(":")[0], "clock": ck, "present": p}
                             for c in self.cases.values() for k, (ck, p) in c.links.items()))
         bulk(s.comments, (comment_row(c) for c in self.comments.values()))
+        bulk(s.attachments, (attachment_row(a) for a in self.attachments.values()))
         for name, records in self.directory.items():
             bulk(s.DIRECTORY_TABLES[name], (directory_row(name, r) for r in records.values()))
 

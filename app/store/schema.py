@@ -166,5 +166,48 @@ conflicts = Table(
     Index("ix_conflicts_case", "case_id"),
 )
 
+# Added by migration 0005.
+attachments = Table(
+    "attachments", metadata,
+    Column("id", String(36), primary_key=True),  # the attachment.added event id
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mime", String(127), nullable=False),
+    Column("comment_id", String(36)),
+    Column("created_ms", Integer, nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Column("known", Boolean, nullable=False),
+    Index("ix_attachments_case", "case_id"),
+    Index("ix_attachments_sha", "sha256"),
+)
+
+# Derived from blobs by intake, local to this machine (re-extracted when missing).
+extracted = Table(
+    "extracted", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("signatures", Text, nullable=False),  # JSON list
+    Column("entities", Text, nullable=False),  # JSON object
+    Column("error", Text),
+)
+
+# Error signatures per case (from its attachments and pasted text), for "related cases".
+signatures = Table(
+    "signatures", metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_line", Integer),
+    Column("last_line", Integer),
+    Column("sha256", String(64)),
+    Index("ix_signatures_key", "key"),
+)
+
 DIRECTORY_TABLES = {"customers": customers, "organizations": organizations,
                     "agents": agents, "teams": teams}

@@ -109,6 +109,7 @@ def test_check_reports_ok_and_repairs_tampered_projection(
 
     from app.paths import db_path
 
+    run(seeded, "check", capsys=capsys)  # the first check may build the search index
     code, out, _ = run(seeded, "check", "--json", capsys=capsys)
     assert code == 0 and json.loads(out)["actions"] == []
     con = sqlite3.connect(db_path(seeded))
