@@ -25,10 +25,13 @@ class Offline(ApiError):
 
 class SyncApi:
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
-                 timeout: float = 15.0, verify: bool | str = True) -> None:
+                 timeout: float = 15.0, verify: bool | str = True,
+                 client: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout,
-                                  verify=verify, headers={"User-Agent": "smart-support"})
+        # ``client`` lets tests drive the real server in-process (FastAPI's TestClient).
+        self._http = client or httpx.Client(base_url=self.base_url, transport=transport,
+                                            timeout=timeout, verify=verify,
+                                            headers={"User-Agent": "smart-support"})
 
     def close(self) -> None:
         self._http.close()

@@ -42,9 +42,9 @@ class SyncReport:
 
 
 def push(store: Store, session: SyncSession, report: SyncReport,
-         cancel: Callable[[], bool] | None = None) -> None:
+         cancel: Callable[[], bool] | None = None, size: int = PUSH_BATCH) -> None:
     while not (cancel and cancel()):
-        batch = store.read(lambda c: q.outbox(c, PUSH_BATCH))
+        batch = store.read(lambda c: q.outbox(c, size))
         if not batch:
             return
         wire = [e.to_wire() for e in batch]
@@ -66,10 +66,10 @@ def push(store: Store, session: SyncSession, report: SyncReport,
 
 
 def pull(store: Store, session: SyncSession, report: SyncReport,
-         cancel: Callable[[], bool] | None = None) -> None:
+         cancel: Callable[[], bool] | None = None, size: int = PULL_PAGE) -> None:
     cursor = int(store.get_meta("pull_cursor", "0") or 0)
     while not (cancel and cancel()):
-        page = session.call(lambda token: session.api.pull(token, cursor, PULL_PAGE))
+        page = session.call(lambda token: session.api.pull(token, cursor, size))
         events = [Event.from_wire(e) for e in page["events"]]
         next_cursor = int(page["next_cursor"])
         if events or next_cursor != cursor:
@@ -82,9 +82,9 @@ def pull(store: Store, session: SyncSession, report: SyncReport,
             return
 
 
-def sync_once(store: Store, session: SyncSession,
-              cancel: Callable[[], bool] | None = None) -> SyncReport:
+def sync_once(store: Store, session: SyncSession, cancel: Callable[[], bool] | None = None,
+              *, push_batch: int = PUSH_BATCH, pull_page: int = PULL_PAGE) -> SyncReport:
     report = SyncReport()
-    push(store, session, report, cancel)
-    pull(store, session, report, cancel)
+    push(store, session, report, cancel, push_batch)
+    pull(store, session, report, cancel, pull_page)
     return report

@@ -1,0 +1,60 @@
+"""Entry point of the desktop app."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DB_NAME = "smart-support.db"
+
+
+def make_application() -> object:
+    """The QApplication (created once), themed; Fusion style."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Smart Support Agent")
+        app.setOrganizationName("Smart Support")
+        app.setApplicationDisplayName("Smart Support Agent")
+    assert isinstance(app, QApplication)
+    theme.apply_theme(app)
+    return app
+
+
+def run_app(data_dir: Path) -> int:
+    """Open ``data_dir / "smart-support.db"``, show the main window, run until it closes."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.store.db import StoreError
+    from app.store.repo import Store
+
+    app = make_application()
+    assert isinstance(app, QApplication)
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        store = Store(data_dir / DB_NAME)
+    except StoreError as exc:
+        QMessageBox.critical(None, "Smart Support Agent", f"The local database cannot be "
+                             f"opened:\n\n{exc}")
+        return 2
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(store)
+    window.show()
+
+    def follow_os_scheme() -> None:
+        from app.ui import theme
+
+        theme.apply_theme(app)
+
+    app.styleHints().colorSchemeChanged.connect(lambda _s: follow_os_scheme())
+    try:
+        return int(app.exec())
+    finally:
+        window.bridge.shutdown()
+        store.close()

@@ -1,0 +1,155 @@
+"""The Qt bridge: runs operations and queries off the UI thread, answers on the GUI thread.
+
+The UI thread never runs SQL. Widgets call :meth:`Bridge.read` (a query on a reader thread)
+or :meth:`Bridge.run` (an operation on the single writer thread). The worker's future
+reports back through a queued Qt signal, so callbacks always run on the GUI thread.
+
+Every successful operation ends in **one** ``sig_changes_applied(Changes)`` emission; views
+subscribe once and refresh only the part the flags name (``cases``/``case_ids``,
+``comments``, ``views``, ``sync``...).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.core.changes import Changes
+from app.operations.errors import OperationError
+from app.operations.worker import DatabaseWorker
+from app.store.db import StoreError
+from app.store.repo import Store
+
+Callback = Callable[[Any], None]
+ErrorCallback = Callable[[Exception], None]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def find_changes(result: Any) -> Changes | None:
+    """The ``Changes`` an operation returned (alone or inside a tuple)."""
+    if isinstance(result, Changes):
+        return result
+    if isinstance(result, tuple):
+        for item in result:
+            if isinstance(item, Changes):
+                return item
+    changes = getattr(result, "changes", None)
+    return changes if isinstance(changes, Changes) else None
+
+
+def describe(exc: BaseException) -> str:
+    """A message for the agent: domain errors as is, anything else with its type."""
+    if isinstance(exc, OperationError | StoreError):
+        return str(exc)
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Bridge(QObject):
+    """Owns the :class:`DatabaseWorker`; the one door from widgets to the store."""
+
+    sig_changes_applied = Signal(object)
+    """Changes: emitted on the GUI thread after every successful operation. Views refresh
+    only the part its flags name. Never emitted for reads."""
+
+    sig_error = Signal(str)
+    """str: an operation or query failed; the message is meant for the agent."""
+
+    sig_message = Signal(str)
+    """str: a short note for the status bar (the last operation's label)."""
+
+    sig_busy = Signal(int)
+    """int: how many jobs are in flight (0 when idle); tests and screenshots wait on it."""
+
+    _sig_done = Signal(object, object, object, object)  # on_done, on_error, result, exc
+
+    def __init__(self, store: Store, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.worker = DatabaseWorker(store)
+        self._pending = 0
+        self._closed = False
+        self._sig_done.connect(self._deliver)
+
+    # --- public API ---------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def read(self, fn: Callable[..., Any], /, *args: Any, on_done: Callback | None = None,
+             on_error: ErrorCallback | None = None) -> None:
+        """Run ``fn(*args)`` on a reader thread; ``on_done(result)`` on the GUI thread."""
+        self._submit(self.worker.read(fn, *args), on_done, on_error)
+
+    def query(self, fn: Callable[..., Any], /, *args: Any, on_done: Callback | None = None,
+              on_error: ErrorCallback | None = None, **kwargs: Any) -> None:
+        """Run ``store.read(lambda conn: fn(conn, *args, **kwargs))`` on a reader thread."""
+        store = self.store
+        self.read(lambda: store.read(lambda conn: fn(conn, *args, **kwargs)),
+                  on_done=on_done, on_error=on_error)
+
+    def run(self, op: Callable[..., Any], /, *, on_done: Callback | None = None,
+            on_error: ErrorCallback | None = None, **kwargs: Any) -> None:
+        """Run the operation ``op(store, **kwargs)`` on the writer thread.
+
+        On success ``on_done(result)`` runs, then ``sig_changes_applied`` is emitted with the
+        operation's ``Changes``. On failure ``on_error`` runs if given, else ``sig_error``.
+        """
+
+        def done(result: Any) -> None:
+            if on_done is not None:
+                on_done(result)
+            changes = find_changes(result)
+            if changes is not None:
+                if changes.message:
+                    self.sig_message.emit(changes.message)
+                self.sig_changes_applied.emit(changes)
+
+        self._submit(self.worker.write(op, **kwargs), done, on_error)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        self.worker.shutdown()
+
+    # --- plumbing -----------------------------------------------------------------------
+    def _submit(self, future: Future[Any], on_done: Callback | None,
+                on_error: ErrorCallback | None) -> None:
+        self._pending += 1
+        self.sig_busy.emit(self._pending)
+
+        def finished(f: Future[Any]) -> None:
+            # Worker thread: hand over to the GUI thread through a queued signal.
+            if f.cancelled():
+                return
+            exc = f.exception()
+            try:
+                self._sig_done.emit(on_done, on_error, None if exc else f.result(), exc)
+            except RuntimeError:  # the bridge was deleted while the job ran
+                pass
+
+        future.add_done_callback(finished)
+
+    @Slot(object, object, object, object)
+    def _deliver(self, on_done: Callback | None, on_error: ErrorCallback | None, result: Any,
+                 exc: Exception | None) -> None:
+        self._pending -= 1
+        try:
+            if self._closed:
+                return
+            if exc is not None:
+                if on_error is not None:
+                    on_error(exc)
+                else:
+                    self.sig_error.emit(describe(exc))
+            elif on_done is not None:
+                on_done(result)
+        finally:
+            self.sig_busy.emit(self._pending)

@@ -1,0 +1,331 @@
+"""The case list: a flat table model over row tuples and a delegate painting pills.
+
+Rows come from ``queries.list_cases`` on a reader thread: first a small page (shown at
+once), then the whole result appended. Nothing here creates per-row widgets.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+from app.ui import theme
+
+Row = tuple[Any, ...]  # (id, key, subject, status, priority, requester, assignee, updated, tags)
+ID, KEY, SUBJECT, STATUS, PRIORITY, REQUESTER, ASSIGNEE, UPDATED, TAGS = range(9)
+
+# (title, row index, query sort name or None when sorted on the worker)
+COLUMNS: list[tuple[str, int, str | None]] = [
+    ("Key", KEY, "key"), ("Subject", SUBJECT, "subject"), ("Status", STATUS, "status"),
+    ("Priority", PRIORITY, "priority"), ("Requester", REQUESTER, None),
+    ("Assignee", ASSIGNEE, None), ("Updated", UPDATED, "updated"), ("Tags", TAGS, None),
+]
+CASE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+RAW_ROLE = Qt.ItemDataRole.UserRole + 2
+PRIORITY_ORDER = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+STATUS_ORDER = {"new": 0, "open": 1, "pending": 2, "on-hold": 3, "solved": 4, "closed": 5}
+
+
+def relative_time(ms: int | None, now: float | None = None) -> str:
+    if not ms:
+        return ""
+    now = time.time() if now is None else now
+    delta = now - ms / 1000
+    if delta < 0:
+        delta = 0
+    if delta < 60:
+        return "just now"
+    if delta < 3600:
+        return f"{int(delta // 60)} min ago"
+    if delta < 86_400:
+        return f"{int(delta // 3600)} h ago"
+    if delta < 7 * 86_400:
+        days = int(delta // 86_400)
+        return "yesterday" if days == 1 else f"{days} days ago"
+    moment = datetime.fromtimestamp(ms / 1000)
+    if delta < 300 * 86_400:
+        return moment.strftime("%d %b")
+    return moment.strftime("%d %b %Y")
+
+
+def full_time(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000).strftime("%a %d %b %Y, %H:%M")
+
+
+def sort_rows(rows: list[Row], column: int, descending: bool) -> list[Row]:
+    """A sorted copy (run on the worker for columns the query cannot sort)."""
+    index = COLUMNS[column][1]
+
+    def key(row: Row) -> Any:
+        value = row[index]
+        if index == PRIORITY:
+            return PRIORITY_ORDER.get(value, 0)
+        if index == STATUS:
+            return STATUS_ORDER.get(value, 0)
+        if isinstance(value, str):
+            return value.casefold()
+        return value or 0
+
+    return sorted(rows, key=key, reverse=descending)
+
+
+class CaseTableModel(QAbstractTableModel):
+    sig_sort_requested = Signal(int, bool)
+    """(column, descending): the view asked for a sort; the owner reloads off the UI thread."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Row] = []
+        self._index: dict[str, int] = {}
+        self.suppress_sort = False
+        self._now = time.time()
+        self._bold = QFont()
+        self._bold.setWeight(QFont.Weight.DemiBold)
+
+    # --- data in ------------------------------------------------------------------------
+    def set_rows(self, rows: list[Row]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self._index = {r[ID]: i for i, r in enumerate(rows)}
+        self._now = time.time()
+        self.endResetModel()
+
+    def append_rows(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+        self._rows.extend(rows)
+        for i, r in enumerate(rows, start):
+            self._index[r[ID]] = i
+        self.endInsertRows()
+
+    def update_rows(self, rows: list[Row]) -> None:
+        """Same ids in the same order: replace values and repaint only."""
+        self._rows = rows
+        self._now = time.time()
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+
+    def rows(self) -> list[Row]:
+        return self._rows
+
+    def row_of(self, case_id: str) -> int:
+        return self._index.get(case_id, -1)
+
+    def case_id(self, row: int) -> str | None:
+        return self._rows[row][ID] if 0 <= row < len(self._rows) else None
+
+    def case_key(self, row: int) -> str | None:
+        return self._rows[row][KEY] if 0 <= row < len(self._rows) else None
+
+    # --- Qt model -----------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][0]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        field = COLUMNS[index.column()][1]
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = row[field]
+            if field == UPDATED:
+                return relative_time(value, self._now)
+            if field == TAGS:
+                return "  ".join(f"#{t}" for t in (value or "").split())
+            if field in (STATUS, PRIORITY):
+                return str(value).replace("-", " ").capitalize()
+            return value or ("Unassigned" if field == ASSIGNEE else "")
+        if role == RAW_ROLE:
+            return row[field]
+        if role == CASE_ID_ROLE:
+            return row[ID]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if field == UPDATED:
+                return full_time(row[UPDATED])
+            if field == SUBJECT:
+                return row[SUBJECT]
+            return None
+        if role == Qt.ItemDataRole.FontRole and field == KEY:
+            return self._bold
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if field in (KEY, UPDATED, TAGS) or (field == ASSIGNEE and not row[ASSIGNEE]):
+                from PySide6.QtGui import QColor
+
+                return QColor(theme.current().muted)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{row[KEY]}: {row[SUBJECT]}, {row[STATUS]}, {row[PRIORITY]} priority"
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if self.suppress_sort:
+            return
+        self.sig_sort_requested.emit(column, order == Qt.SortOrder.DescendingOrder)
+
+
+class PillDelegate(QStyledItemDelegate):
+    """Paints status as a rounded pill and priority as a coloured dot with its name."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        field = COLUMNS[index.column()][1]
+        if field not in (STATUS, PRIORITY):
+            super().paint(painter, option, index)
+            return
+        # Background (selection/hover) as the style draws it, without text.
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        raw = str(index.data(RAW_ROLE) or "")
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont(option.font)
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
+        font.setWeight(QFont.Weight.DemiBold if field == STATUS else QFont.Weight.Normal)
+        painter.setFont(font)
+        fm = QFontMetrics(font)
+        rect: QRect = option.rect
+        if field == STATUS:
+            bg, fg = theme.status_colors(raw)
+            width = fm.horizontalAdvance(text) + 18
+            height = fm.height() + 4
+            pill = QRectF(rect.x() + 8, rect.center().y() - height / 2 + 1, width, height)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(bg)
+            painter.drawRoundedRect(pill, height / 2, height / 2)
+            painter.setPen(fg)
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        else:
+            color = theme.priority_color(raw)
+            d = 8
+            cy = rect.center().y() + 1
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawEllipse(QRectF(rect.x() + 10, cy - d / 2, d, d))
+            painter.setPen(option.palette.text().color() if raw != "urgent" else color)
+            text_rect = QRect(rect.x() + 10 + d + 7, rect.y(), rect.width() - d - 17, rect.height())
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width() + 20, size.height())
+
+
+class CaseTable(QTableView):
+    """The case list view: whole-row multi-selection, uniform row height, sortable header."""
+
+    sig_activated_case = Signal(str)
+    """str: case id the agent opened (double-click or Enter)."""
+
+    def __init__(self, model: CaseTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("CaseTable")
+        self.setAccessibleName("Case list")
+        self.setModel(model)
+        model.suppress_sort = True
+        self.setItemDelegate(PillDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setSortingEnabled(True)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        vh = self.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(36)
+        hh = self.horizontalHeader()
+        hh.setHighlightSections(False)
+        hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        hh.setSortIndicator(6, Qt.SortOrder.DescendingOrder)
+        hh.setStretchLastSection(False)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 90), (2, 100), (3, 90), (4, 140), (5, 130), (6, 92), (7, 150)):
+            self.setColumnWidth(col, width)
+        model.suppress_sort = False
+        self.doubleClicked.connect(self._open_index)
+
+    def _open_index(self, index: QModelIndex) -> None:
+        case_id = index.data(CASE_ID_ROLE)
+        if case_id:
+            self.sig_activated_case.emit(str(case_id))
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            index = self.currentIndex()
+            if index.isValid():
+                self._open_index(index)
+                return
+        super().keyPressEvent(event)
+
+    # Columns dropped first when the list is narrow (the detail pane takes the rest).
+    OPTIONAL = (7, 5, 4, 3, 6)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        width = self.viewport().width()
+        need = {0: 90, 1: 200, 2: 100, 3: 90, 4: 140, 5: 130, 6: 92, 7: 150}
+        hidden: set[int] = set()
+        total = sum(need.values())
+        for col in self.OPTIONAL:
+            if total <= width:
+                break
+            hidden.add(col)
+            total -= need[col]
+        for col in need:
+            self.setColumnHidden(col, col in hidden)
+
+    def selected_case_ids(self) -> list[str]:
+        model = self.model()
+        assert isinstance(model, CaseTableModel)
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        return [cid for cid in (model.case_id(r) for r in rows) if cid]

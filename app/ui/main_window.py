@@ -1,0 +1,724 @@
+"""The main window: views sidebar, filter, case list, detail pane, case tabs, status bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.changes import Changes
+from app.store.repo import Store
+from app.ui import theme
+from app.ui.bridge import Bridge, describe
+from app.ui.case_detail import CaseDetail
+from app.ui.case_list import COLUMNS, CaseTable, CaseTableModel, Row, sort_rows
+from app.ui.palette import Action, CommandPalette
+from app.ui.sidebar import Sidebar, View, load_counts, parse_query
+
+FIRST_PAGE = 200
+DEFAULT_VIEW = "my-open"
+
+
+# --- reader-thread functions -------------------------------------------------------------
+def fetch_rows(store: Store, flt: Any, sort: str, descending: bool, limit: int | None,
+               column: int | None = None) -> tuple[list[Row], int | None]:
+    """Rows for the list (the total is ``len`` of the full load). ``column``: sort here."""
+    from app.store import queries as q
+
+    now = int(time.time() * 1000)
+
+    def run(conn: Any) -> tuple[list[Row], int | None]:
+        rows = q.list_cases(conn, flt, me=store.actor, now_ms=now, sort=sort,
+                            descending=descending, limit=limit)
+        return rows, None
+
+    rows, total = store.read(run)
+    if column is not None:
+        rows = sort_rows(rows, column, descending)
+    return rows, total
+
+
+def load_agents(conn: Any) -> list[tuple[str, str]]:
+    from app.store import queries as q
+
+    return [(str(a["id"]), str(a["name"])) for a in q.directory(conn, "agents")]
+
+
+def fetch_status(store: Store) -> tuple[int, str | None]:
+    return store.outbox_count(), store.last_undoable_label()
+
+
+def combine(base: Any, extra: Any) -> Any:
+    """The view's filter refined by the filter field: fields typed there win."""
+    out = replace(base, statuses=list(base.statuses), priorities=list(base.priorities),
+                  tags=list(base.tags))
+    if extra.statuses:
+        out.statuses = list(extra.statuses)
+    if extra.priorities:
+        out.priorities = list(extra.priorities)
+    for name in ("assignee", "product", "team", "type"):
+        if getattr(extra, name):
+            setattr(out, name, getattr(extra, name))
+    out.tags += [t for t in extra.tags if t not in out.tags]
+    if extra.text:
+        out.text = f"{out.text} {extra.text}" if out.text else extra.text
+    return out
+
+
+def filter_to_query(flt: Any) -> str:
+    """A CaseFilter back in the filter syntax (for "Save current filter as view")."""
+    from app.core.model import OPEN_STATUSES
+
+    parts: list[str] = []
+    if flt.statuses:
+        if set(flt.statuses) == set(OPEN_STATUSES):
+            parts.append("is:open")
+        else:
+            parts.append("status:" + ",".join(flt.statuses))
+    if flt.priorities:
+        parts.append("priority:" + ",".join(flt.priorities))
+    if flt.assignee == "none":
+        parts.append("is:unassigned")
+    elif flt.assignee:
+        parts.append(f"assignee:{flt.assignee}")
+    parts += [f"tag:{t}" for t in flt.tags]
+    for name in ("product", "team", "type"):
+        value = getattr(flt, name)
+        if value and " " not in value:
+            parts.append(f"{name}:{value}")
+    if flt.text:
+        parts.append(flt.text)
+    return " ".join(parts)
+
+
+class Banner(QFrame):
+    """A non-blocking error banner above the list; hides itself after a while."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Banner")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(14, 6, 8, 6)
+        self.label = QLabel()
+        self.label.setObjectName("BannerText")
+        self.label.setWordWrap(True)
+        lay.addWidget(self.label, 1)
+        close = QToolButton()
+        close.setObjectName("Flat")
+        close.setIcon(theme.icon("close", theme.current().danger_text))
+        close.setAccessibleName("Dismiss message")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        lay.addWidget(close)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+        self._timer.start(10_000)
+
+
+class ShortcutsDialog(QDialog):
+    """The cheat sheet (F1 or ?): every shortcut and what it does."""
+
+    def __init__(self, shortcuts: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(22, 18, 22, 14)
+        title = QLabel("Keyboard shortcuts")
+        title.setObjectName("ViewTitle")
+        lay.addWidget(title)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(18)
+        grid.setVerticalSpacing(8)
+        for i, (keys, what) in enumerate(shortcuts):
+            key = QLabel(keys)
+            key.setObjectName("Kbd")
+            key.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(key, i, 0, Qt.AlignmentFlag.AlignLeft)
+            grid.addWidget(QLabel(what), i, 1)
+        lay.addLayout(grid)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+
+class MainWindow(QMainWindow):
+    sig_list_loaded = Signal()
+    """The case list finished loading (all rows of the current view are in the model)."""
+
+    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.bridge = Bridge(store, self)
+        self.setWindowTitle("Smart Support Agent")
+        self.resize(1400, 900)
+        self.view: View = View(DEFAULT_VIEW, "My open cases", "", "updated")
+        self.sort_column: int | None = None  # a COLUMNS index chosen in the header
+        self.descending = True
+        self.list_loading = False
+        self.counts_loading = False
+        self.status_loading = False
+        self._list_generation = 0
+        self._pending_select: str | None = None
+        self.agents: list[tuple[str, str]] = []
+        self.tab_details: dict[str, CaseDetail] = {}
+        self.undo_label: str | None = None
+        self._build()
+        self._build_shortcuts()
+        self.bridge.sig_changes_applied.connect(self.on_changes)
+        self.bridge.sig_error.connect(self.show_error)
+        self.bridge.sig_message.connect(self.show_message)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(120)
+        self._refresh_timer.timeout.connect(lambda: self.reload_list(first_page=False))
+        self._started = False  # counts and status load after the first page
+        self.sidebar.select(DEFAULT_VIEW)
+        self.bridge.query(load_agents, on_done=self._agents_loaded)
+
+    # --- building -----------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget()
+        self.setCentralWidget(central)
+        root = QHBoxLayout(central)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        self.sidebar = Sidebar(self.store.actor)
+        root.addWidget(self.sidebar)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("MainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        root.addWidget(self.tabs, 1)
+
+        cases = QWidget()
+        cl = QVBoxLayout(cases)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        header = QFrame()
+        header.setObjectName("ListHeader")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        hl = QHBoxLayout(header)
+        hl.setContentsMargins(16, 10, 12, 10)
+        hl.setSpacing(10)
+        self.view_title = QLabel(self.view.title)
+        self.view_title.setObjectName("ViewTitle")
+        hl.addWidget(self.view_title)
+        self.view_count = QLabel("")
+        self.view_count.setObjectName("ViewCount")
+        hl.addWidget(self.view_count)
+        hl.addStretch(1)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("FilterEdit")
+        self.filter_edit.setAccessibleName("Filter cases")
+        self.filter_edit.setPlaceholderText("Filter: status:open priority:urgent tag:vip words…")
+        self.filter_edit.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(380)
+        self.filter_edit.setToolTip("Ctrl+F · fields: status priority assignee tag product team "
+                                    "type is:open is:unassigned")
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(220)
+        self._filter_timer.timeout.connect(self.reload_list)
+        self.filter_edit.textChanged.connect(lambda _t: self._filter_timer.start())
+        hl.addWidget(self.filter_edit)
+        self.new_button = QPushButton("New case")
+        self.new_button.setObjectName("Primary")
+        self.new_button.setIcon(theme.icon("plus", theme.current().accent_text))
+        self.new_button.setToolTip("New case (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_case)
+        hl.addWidget(self.new_button)
+        button: QToolButton
+        for name, tip, slot in (("command", "Command palette (Ctrl+K)", self.open_palette),
+                                ("terminal", "Terminal (Ctrl+`)", self.toggle_terminal),
+                                ("help", "Keyboard shortcuts (F1)", self.show_cheatsheet)):
+            button = QToolButton()
+            button.setIcon(theme.icon(name))
+            button.setToolTip(tip)
+            button.setAccessibleName(tip.split(" (")[0])
+            button.clicked.connect(slot)
+            hl.addWidget(button)
+        cl.addWidget(header)
+        self.banner = Banner()
+        cl.addWidget(self.banner)
+
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setChildrenCollapsible(False)
+        self.model = CaseTableModel(self)
+        self.model.sig_sort_requested.connect(self._sort_requested)
+        self.table = CaseTable(self.model)
+        self.table.sig_activated_case.connect(self.open_case_tab)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.split.addWidget(self.table)
+        self.detail = CaseDetail(self.bridge)
+        self.detail.sig_open_case.connect(self.open_case_tab)
+        self.split.addWidget(self.detail)
+        self.table.setMinimumWidth(360)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([600, 550])
+        cl.addWidget(self.split, 1)
+        self.tabs.addTab(cases, theme.icon("layers"), "Cases")
+        bar = self.tabs.tabBar()
+        for side in (bar.ButtonPosition.RightSide, bar.ButtonPosition.LeftSide):
+            close_button = bar.tabButton(0, side)
+            if close_button is not None:
+                close_button.hide()
+
+        sb = self.statusBar()
+        sb.setSizeGripEnabled(False)
+        self.sync_label = QLabel("Offline — local only")
+        self.sync_label.setObjectName("SyncState")
+        self.sync_label.setToolTip("Sync is not set up yet: every change is kept on this device")
+        sync_icon = QLabel()
+        sync_icon.setPixmap(theme.icon("cloud-off").pixmap(14, 14))
+        sync_icon.setAccessibleName("Offline")
+        sb.addWidget(sync_icon)
+        sb.addWidget(self.sync_label)
+        self.outbox_label = QLabel("")
+        sb.addWidget(self.outbox_label)
+        self.message_label = QLabel("")
+        sb.addWidget(self.message_label, 1)
+        self.undo_hint = QLabel("")
+        sb.addPermanentWidget(self.undo_hint)
+
+        from app.ui.terminal_dock import TerminalDock
+
+        self.terminal = TerminalDock(self.bridge, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.terminal)
+        self.terminal.hide()
+        self.sidebar.sig_view_selected.connect(self.set_view)
+        self.sidebar.sig_save_view.connect(self.save_current_view)
+
+    def _build_shortcuts(self) -> None:
+        self.shortcut_help: list[tuple[str, str]] = []
+        entries: list[tuple[str, str, Callable[[], None]]] = [
+            ("Ctrl+N", "New case", self.new_case),
+            ("Ctrl+K", "Command palette: jump to a case or run a command", self.open_palette),
+            ("Ctrl+F", "Filter the case list", self.focus_filter),
+            ("J", "Next case in the list", lambda: self.move_selection(1)),
+            ("K", "Previous case in the list", lambda: self.move_selection(-1)),
+            ("Return", "Open the selected case in a tab", self.open_current_in_tab),
+            ("R", "Reply to the requester", lambda: self.focus_composer(False)),
+            ("N", "Write an internal note", lambda: self.focus_composer(True)),
+            ("Ctrl+Return", "Send the reply or note", lambda: None),
+            ("Ctrl+Z", "Undo the last change", self.undo),
+            ("Ctrl+W", "Close the case tab", lambda: self.close_tab(self.tabs.currentIndex())),
+            ("Ctrl+Tab", "Next tab", lambda: self._cycle_tab(1)),
+            ("Ctrl+Shift+Tab", "Previous tab", lambda: self._cycle_tab(-1)),
+            ("Ctrl+`", "Show or hide the terminal", self.toggle_terminal),
+            ("F5", "Refresh", self.refresh_all),
+            ("F1", "This cheat sheet (also ?)", self.show_cheatsheet),
+            ("?", "", self.show_cheatsheet),
+        ]
+        self.shortcuts: dict[str, QShortcut] = {}
+        for keys, what, slot in entries:
+            if what:
+                self.shortcut_help.append((keys, what))
+            if keys in ("Return", "Ctrl+Return"):
+                continue  # handled by the list and the composer
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+            self.shortcuts[keys] = sc
+        self.command_palette = CommandPalette(self.bridge, self._palette_actions(), self)
+        self.command_palette.sig_open_case.connect(self.open_case_tab)
+
+    def _palette_actions(self) -> list[Action]:
+        from app.store.queries import BUILTIN_VIEWS
+
+        actions = [
+            Action("New case", "Ctrl+N", self.new_case),
+            Action("Undo the last change", "Ctrl+Z", self.undo),
+            Action("Filter the case list", "Ctrl+F", self.focus_filter),
+            Action("Reply to the current case", "R", lambda: self.focus_composer(False)),
+            Action("Internal note on the current case", "N", lambda: self.focus_composer(True)),
+            Action("Save current filter as view", "", self.save_current_view),
+            Action("Show the terminal", "Ctrl+`", self.toggle_terminal),
+            Action("Keyboard shortcuts", "F1", self.show_cheatsheet),
+            Action("Refresh", "F5", self.refresh_all),
+        ]
+        for view_id, (title, _f, _s) in BUILTIN_VIEWS.items():
+            actions.append(Action(f"Go to view: {title}", "", partial(self.sidebar.select,
+                                                                       view_id)))
+        return actions
+
+    # --- views and the list -------------------------------------------------------------
+    def current_filter(self) -> Any:
+        """The filter of the current view and filter field; raises on a bad field."""
+        from app.store.queries import BUILTIN_VIEWS, CaseFilter
+
+        if self.view.builtin and self.view.id in BUILTIN_VIEWS:
+            base = BUILTIN_VIEWS[self.view.id][1]
+        elif self.view.query:
+            base = parse_query(self.view.query)
+        else:
+            base = CaseFilter()
+        text = self.filter_edit.text().strip()
+        return combine(base, CaseFilter.parse(text)) if text else base
+
+    def set_view(self, view: View) -> None:
+        self.view = view
+        self.view_title.setText(view.title)
+        self.sort_column = None
+        self.descending = True
+        self.model.suppress_sort = True
+        self.table.horizontalHeader().setSortIndicator(6, Qt.SortOrder.DescendingOrder)
+        self.model.suppress_sort = False
+        self.reload_list()
+
+    def reload_list(self, first_page: bool = True) -> None:
+        """Load the current view on reader threads: a first page at once, then the rest."""
+        try:
+            flt = self.current_filter()
+        except ValueError as exc:
+            self._filter_invalid(str(exc))
+            return
+        self._filter_invalid(None)
+        self._list_generation += 1
+        generation = self._list_generation
+        self.list_loading = True
+        sort, column = self._sort_spec()
+        if column is not None:  # a column the query cannot sort: sort a copy on the worker
+            self.bridge.read(fetch_rows, self.store, flt, sort, self.descending, None, column,
+                             on_done=lambda r: self._rows_loaded(generation, r, full=True,
+                                                                 replace_all=True),
+                             on_error=lambda e: self._list_failed(generation, e))
+            return
+        def full_load(replace_all: bool) -> None:
+            if generation != self._list_generation:
+                return
+            self.bridge.read(fetch_rows, self.store, flt, sort, self.descending, None,
+                             on_done=lambda r: self._rows_loaded(generation, r, full=True,
+                                                                 replace_all=replace_all),
+                             on_error=lambda e: self._list_failed(generation, e))
+
+        if not first_page:
+            full_load(True)
+            return
+
+        def first_done(result: tuple[list[Row], int | None]) -> None:
+            self._rows_loaded(generation, result, full=False, replace_all=True)
+            full_load(False)  # only now: the first page had the reader to itself
+            if not self._started:
+                self._started = True
+                self.refresh_counts()
+                self.refresh_status()
+
+        self.bridge.read(fetch_rows, self.store, flt, sort, self.descending, FIRST_PAGE,
+                         on_done=first_done,
+                         on_error=lambda e: self._list_failed(generation, e))
+
+    def _sort_spec(self) -> tuple[str, int | None]:
+        if self.sort_column is None:
+            return self.view.sort, None
+        name = COLUMNS[self.sort_column][2]
+        return (name, None) if name else ("updated", self.sort_column)
+
+    def _sort_requested(self, column: int, descending: bool) -> None:
+        self.sort_column = column
+        self.descending = descending
+        self.reload_list()
+
+    def _filter_invalid(self, message: str | None) -> None:
+        self.filter_edit.setProperty("invalid", message is not None)
+        self.filter_edit.setToolTip(message or "Ctrl+F · fields: status priority assignee tag "
+                                    "product team type is:open is:unassigned")
+        self.filter_edit.style().unpolish(self.filter_edit)
+        self.filter_edit.style().polish(self.filter_edit)
+        if message:
+            self.show_message(f"Filter: {message}")
+
+    def _list_failed(self, generation: int, exc: Exception) -> None:
+        if generation == self._list_generation:
+            self.list_loading = False
+        self.show_error(describe(exc))
+
+    def _rows_loaded(self, generation: int, result: tuple[list[Row], int | None], *,
+                     full: bool, replace_all: bool) -> None:
+        if generation != self._list_generation:
+            return
+        rows, total = result
+        if not full:
+            self.view_count.setText("loading…")
+        else:
+            self.view_count.setText(f"{len(rows):,} cases")
+        current_id = self.model.case_id(self.table.currentIndex().row())
+        selected = set(self.table.selected_case_ids())
+        old = self.model.rows()
+        if not replace_all and not full:
+            return
+        if full and not replace_all and len(old) <= len(rows) and \
+                all(a[0] == b[0] for a, b in zip(old, rows, strict=False)):
+            if len(old) == len(rows):
+                self.model.update_rows(rows)
+            else:
+                # The first page is on screen: keep it (and the selection), add the rest.
+                self.model.append_rows(rows[len(old):])
+                if any(a != b for a, b in zip(old, rows, strict=False)):
+                    self.model.update_rows(rows)
+        else:
+            self.model.set_rows(rows)
+            self._restore_selection(current_id, selected)
+        if full:
+            self.list_loading = False
+            if self._pending_select:
+                self.select_case(self._pending_select)
+                self._pending_select = None
+            elif self.table.currentIndex().row() < 0 and self.model.rowCount() and \
+                    self.detail.case_id is None:
+                self.table.selectRow(0)
+            self.sig_list_loaded.emit()
+        elif self.table.currentIndex().row() < 0 and self.model.rowCount():
+            if self._pending_select and self.model.row_of(self._pending_select) >= 0:
+                self.select_case(self._pending_select)
+                self._pending_select = None
+            else:
+                self.table.selectRow(0)
+
+    def _restore_selection(self, current_id: str | None, selected: set[str]) -> None:
+        if not current_id:
+            return
+        row = self.model.row_of(current_id)
+        if row < 0:
+            return
+        sm = self.table.selectionModel()
+        sm.blockSignals(True)
+        flags = QItemSelectionModel.SelectionFlag
+        for cid in selected:
+            r = self.model.row_of(cid)
+            if r >= 0:
+                sm.select(self.model.index(r, 0), flags.Select | flags.Rows)
+        sm.setCurrentIndex(self.model.index(row, 0), flags.Current | flags.Rows | flags.Select)
+        sm.blockSignals(False)
+        self.table.viewport().update()
+
+    def select_case(self, case_id: str) -> bool:
+        row = self.model.row_of(case_id)
+        if row < 0:
+            self.detail.load(case_id)
+            return False
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0))
+        return True
+
+    def _current_changed(self, current: Any, _previous: Any) -> None:
+        case_id = self.model.case_id(current.row())
+        if case_id and case_id != self.detail.case_id:
+            self.detail.load(case_id)
+
+    def move_selection(self, step: int) -> None:
+        if self.tabs.currentIndex() != 0 or not self.model.rowCount():
+            return
+        row = self.table.currentIndex().row()
+        row = max(0, min(self.model.rowCount() - 1, row + step if row >= 0 else 0))
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0))
+
+    def open_current_in_tab(self) -> None:
+        case_id = self.model.case_id(self.table.currentIndex().row())
+        if case_id:
+            self.open_case_tab(case_id)
+
+    # --- tabs ---------------------------------------------------------------------------
+    def open_case_tab(self, case_id: str) -> CaseDetail:
+        existing = self.tab_details.get(case_id)
+        if existing is not None:
+            self.tabs.setCurrentWidget(existing)
+            return existing
+        detail = CaseDetail(self.bridge)
+        detail.sig_open_case.connect(self.open_case_tab)
+        detail.sig_title_changed.connect(lambda title, d=detail: self._retitle(d, title))
+        self.tab_details[case_id] = detail
+        index = self.tabs.addTab(detail, "Loading…")
+        self.tabs.setCurrentIndex(index)
+        detail.load(case_id)
+        return detail
+
+    def _retitle(self, detail: CaseDetail, title: str) -> None:
+        index = self.tabs.indexOf(detail)
+        if index >= 0:
+            short = title if len(title) <= 34 else title[:32] + "…"
+            self.tabs.setTabText(index, short)
+            self.tabs.setTabToolTip(index, title)
+
+    def close_tab(self, index: int) -> None:
+        if index <= 0:
+            return
+        widget = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        for case_id, detail in list(self.tab_details.items()):
+            if detail is widget:
+                del self.tab_details[case_id]
+                self.bridge.sig_changes_applied.disconnect(detail.on_changes)
+                detail.deleteLater()
+
+    def _cycle_tab(self, step: int) -> None:
+        count = self.tabs.count()
+        if count:
+            self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % count)
+
+    def current_detail(self) -> CaseDetail:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, CaseDetail) else self.detail
+
+    # --- actions ------------------------------------------------------------------------
+    def new_case(self) -> None:
+        from app.ui.new_case_dialog import NewCaseDialog
+
+        dialog = NewCaseDialog(self.bridge, self.agents, self)
+        dialog.sig_created.connect(self._case_created)
+        self.new_case_dialog = dialog
+        dialog.open()
+
+    def _case_created(self, case_id: str, key: str) -> None:
+        self._pending_select = case_id
+        self.tabs.setCurrentIndex(0)
+        self.show_message(f"Created {key}")
+
+    def focus_filter(self) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    def focus_composer(self, internal: bool) -> None:
+        self.current_detail().focus_reply(internal)
+
+    def undo(self) -> None:
+        from app.operations import cases as ops
+
+        label = self.undo_label
+
+        def done(_r: Any) -> None:
+            self.show_message(f"Undone: {label}" if label else "Undone")
+
+        self.bridge.run(ops.undo, on_done=done)
+
+    def open_palette(self) -> None:
+        self.command_palette.open_palette()
+
+    def toggle_terminal(self) -> None:
+        if self.terminal.isVisible() and self.terminal.input.hasFocus():
+            self.terminal.hide()
+        else:
+            self.terminal.focus_input()
+
+    def show_cheatsheet(self) -> None:
+        dialog = ShortcutsDialog(self.shortcut_help, self)
+        self.cheatsheet = dialog
+        dialog.open()
+
+    def save_current_view(self) -> None:
+        try:
+            query = filter_to_query(self.current_filter())
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        name, ok = QInputDialog.getText(self, "Save view", f"Name for the view\n({query})",
+                                        text=self.filter_edit.text().strip() or self.view.title)
+        if not ok or not name.strip():
+            return
+        from app.operations import cases as ops
+
+        self.bridge.run(ops.save_view, name=name, query=query)
+
+    def refresh_all(self) -> None:
+        self.reload_list()
+        self.refresh_counts()
+        self.refresh_status()
+        self.detail.reload()
+
+    # --- changes, counts, status --------------------------------------------------------
+    def on_changes(self, changes: Changes) -> None:
+        if changes.cases:
+            self._refresh_timer.start()
+        if changes.cases or changes.views:
+            self.refresh_counts()
+        self.refresh_status()
+        if changes.directory:
+            self.bridge.query(load_agents, on_done=self._agents_loaded)
+
+    def _agents_loaded(self, agents: list[tuple[str, str]]) -> None:
+        self.agents = agents
+
+    def refresh_counts(self) -> None:
+        self.counts_loading = True
+
+        def done(data: dict[str, Any]) -> None:
+            self.counts_loading = False
+            self.sidebar.set_counts(data)
+
+        def failed(exc: Exception) -> None:
+            self.counts_loading = False
+            self.show_error(describe(exc))
+
+        self.bridge.query(load_counts, self.store.actor, on_done=done, on_error=failed)
+
+    def refresh_status(self) -> None:
+        self.status_loading = True
+
+        def done(result: tuple[int, str | None]) -> None:
+            self.status_loading = False
+            outbox, label = result
+            self.outbox_label.setText(
+                "All changes saved on this device" if not outbox else
+                f"{outbox:,} change{'s' if outbox != 1 else ''} waiting to sync")
+            self.undo_label = label
+            self.undo_hint.setText(f"Ctrl+Z to undo: {label}" if label else "")
+
+        def failed(exc: Exception) -> None:
+            self.status_loading = False
+            self.show_error(describe(exc))
+
+        self.bridge.read(fetch_status, self.store, on_done=done, on_error=failed)
+
+    def show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+
+    def show_error(self, text: str) -> None:
+        self.banner.show_message(text)
+        self.message_label.setText(text)
+
+    # --- state for tests and screenshots ------------------------------------------------
+    def is_idle(self) -> bool:
+        details = [self.detail, *self.tab_details.values()]
+        return (self.bridge.pending == 0 and not self.list_loading and not self.counts_loading
+                and not self.status_loading and not any(d.loading for d in details)
+                and not self._refresh_timer.isActive() and not self._filter_timer.isActive())
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.bridge.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,195 @@
+"""The command palette (Ctrl+K): jump to a case by key or subject, or run an action."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.bridge import Bridge
+
+
+@dataclass(slots=True)
+class Action:
+    title: str
+    shortcut: str
+    run: Callable[[], None]
+
+
+def fuzzy_score(query: str, text: str) -> int | None:
+    """Higher is better; None when the letters of ``query`` are not in ``text`` in order."""
+    q, t = query.casefold(), text.casefold()
+    if not q:
+        return 0
+    if q in t:
+        return 1000 - t.index(q) * 2 - len(t) // 10
+    score, pos, prev = 0, 0, -2
+    for ch in q:
+        found = t.find(ch, pos)
+        if found < 0:
+            return None
+        score += 8 if found == prev + 1 else 1
+        if found == 0 or t[found - 1] in " -_:/":
+            score += 5
+        prev, pos = found, found + 1
+    return score
+
+
+def search_cases(conn: Any, text: str, me: str, limit: int = 12) -> list[tuple[Any, ...]]:
+    """Reader thread: cases whose key or subject contains every word of ``text``."""
+    from app.store import queries as q
+
+    rows: list[tuple[Any, ...]] = []
+    case_id = q.resolve_case(conn, text) if text.strip() else None
+    if case_id:
+        exact = q.case_detail(conn, case_id)
+        if exact:
+            rows.append((exact["id"], exact["key"], exact["subject"], exact["status"]))
+    flt = q.CaseFilter(text=text or None, include_merged=False)
+    for r in q.list_cases(conn, flt, me=me, now_ms=int(time.time() * 1000), limit=limit):
+        if not rows or r[0] != rows[0][0]:
+            rows.append((r[0], r[1], r[2], r[3]))
+    return rows[:limit]
+
+
+class CommandPalette(QDialog):
+    sig_open_case = Signal(str)
+    """str: the case id the agent picked."""
+
+    def __init__(self, bridge: Bridge, actions: list[Action],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Popup | Qt.WindowType.FramelessWindowHint)
+        self.bridge = bridge
+        self.actions_list = actions
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.setMinimumSize(560, 380)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        frame = QFrame()
+        frame.setObjectName("Palette")
+        outer.addWidget(frame)
+        lay = QVBoxLayout(frame)
+        lay.setContentsMargins(6, 6, 6, 6)
+        self.edit = QLineEdit()
+        self.edit.setObjectName("PaletteEdit")
+        self.edit.setAccessibleName("Command palette")
+        self.edit.setPlaceholderText("Jump to a case (key or subject) or run a command…")
+        self.edit.installEventFilter(self)
+        lay.addWidget(self.edit)
+        self.list = QListWidget()
+        self.list.setObjectName("PaletteList")
+        self.list.setAccessibleName("Palette results")
+        self.list.itemActivated.connect(self._activate)
+        lay.addWidget(self.list)
+        hint = QLabel("↑↓ to move · Enter to open · Esc to close")
+        hint.setObjectName("ComposerHint")
+        lay.addWidget(hint)
+        self._generation = 0
+        self._cases: list[tuple[Any, ...]] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(80)
+        self._timer.timeout.connect(self._query_cases)
+        self.edit.textChanged.connect(self._changed)
+        self.searching = False
+
+    def open_palette(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            geo = parent.geometry()
+            self.move(geo.x() + (geo.width() - self.width()) // 2, geo.y() + 90)
+        self.edit.clear()
+        self._cases = []
+        self._refresh()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.edit.setFocus()
+        self._query_cases()
+
+    def _changed(self, _text: str) -> None:
+        self._refresh()
+        self._timer.start()
+
+    def _query_cases(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        text = self.edit.text().strip()
+        self.searching = True
+        me = self.bridge.store.actor
+        self.bridge.query(search_cases, text, me,
+                          on_done=lambda rows: self._cases_loaded(generation, rows),
+                          on_error=lambda _e: self._cases_loaded(generation, []))
+
+    def _cases_loaded(self, generation: int, rows: list[tuple[Any, ...]]) -> None:
+        if generation != self._generation:
+            return
+        self.searching = False
+        self._cases = rows
+        self._refresh()
+
+    def _refresh(self) -> None:
+        text = self.edit.text().strip()
+        self.list.clear()
+        scored: list[tuple[int, QListWidgetItem]] = []
+        for action in self.actions_list:
+            score = fuzzy_score(text, action.title)
+            if score is None:
+                continue
+            item = QListWidgetItem(f"›  {action.title}" + (f"    {action.shortcut}"
+                                                             if action.shortcut else ""))
+            item.setData(Qt.ItemDataRole.UserRole, ("action", action))
+            scored.append((score, item))
+        scored.sort(key=lambda p: -p[0])
+        case_items = []
+        for case_id, key, subject, status in self._cases:
+            item = QListWidgetItem(f"{key}   {subject}   · {status}")
+            item.setData(Qt.ItemDataRole.UserRole, ("case", case_id))
+            case_items.append(item)
+        items = case_items + [i for _s, i in scored] if text else [i for _s, i in scored] + \
+            case_items
+        for item in items:
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.edit and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            key = event.key()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                step = 1 if key == Qt.Key.Key_Down else -1
+                row = max(0, min(self.list.count() - 1, self.list.currentRow() + step))
+                self.list.setCurrentRow(row)
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                item = self.list.currentItem()
+                if item is not None:
+                    self._activate(item)
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.close()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _activate(self, item: QListWidgetItem) -> None:
+        kind, payload = item.data(Qt.ItemDataRole.UserRole)
+        self.close()
+        if kind == "case":
+            self.sig_open_case.emit(str(payload))
+        else:
+            payload.run()

@@ -1,0 +1,71 @@
+"""Render the real main window offscreen to a PNG (docs, reviews, visual checks)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def _wait(predicate: object, timeout: float = 20.0) -> None:
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QThread
+
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not finish loading in time")
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        QThread.msleep(5)
+
+
+def _settle(rounds: int = 10) -> None:
+    """Let posted layout and paint events run (labels resized after their last setText)."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QThread
+
+    for _ in range(rounds):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QCoreApplication.processEvents()
+        QThread.msleep(2)
+
+
+def take(data_dir: Path, out: Path, view: str = "list",
+         size: tuple[int, int] = (1400, 900)) -> None:
+    """Write a PNG of the main window showing ``view``: "list" or "case:KEY"."""
+    if view != "list" and not view.startswith("case:"):
+        raise ValueError(f"unknown view '{view}' (use 'list' or 'case:KEY')")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from app.store.repo import Store
+    from app.ui.app import DB_NAME, make_application
+    from app.ui.main_window import MainWindow
+
+    make_application()
+    store = Store(Path(data_dir) / DB_NAME)
+    window = MainWindow(store)
+    try:
+        window.resize(*size)
+        window.show()
+        _wait(lambda: window.is_idle() and window.detail.case_id is not None
+              or (window.is_idle() and window.model.rowCount() == 0))
+        if view.startswith("case:"):
+            key = view.split(":", 1)[1].strip()
+            from app.store import queries as q
+
+            case_id = store.read(lambda c: q.resolve_case(c, key))
+            if case_id is None:
+                raise ValueError(f"no case '{key}'")
+            if not window.select_case(case_id):
+                window.detail.load(case_id)
+            window.open_case_tab(case_id)
+            _wait(window.is_idle)
+        _wait(window.is_idle)
+        _settle()
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image = window.grab().toImage()
+        if not image.save(str(out), "PNG"):  # type: ignore[call-overload]
+            raise OSError(f"cannot write {out}")
+    finally:
+        window.close()
+        window.deleteLater()
+        store.close()

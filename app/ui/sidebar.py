@@ -1,0 +1,192 @@
+"""The sidebar: built-in views and saved views, each with a live count."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui import theme
+
+COUNT_ROLE = Qt.ItemDataRole.UserRole + 10
+VIEW_ROLE = Qt.ItemDataRole.UserRole + 11
+VIEW_ICONS = {"my-open": "user", "unassigned": "inbox", "all-open": "layers",
+              "pending": "pause", "recent": "clock", "solved": "check"}
+
+
+@dataclass(slots=True)
+class View:
+    id: str  # builtin id or "saved:<name>"
+    title: str
+    query: str  # CaseFilter syntax ("" for a builtin)
+    sort: str = "updated"
+    builtin: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_counts(conn: Any, me: str) -> dict[str, Any]:
+    """Reader thread: counts of every built-in view and the saved views (with their list)."""
+    from app.store import queries as q
+
+    now = int(time.time() * 1000)
+    counts: dict[str, int] = {}
+    for view_id, (_title, flt, _sort) in q.BUILTIN_VIEWS.items():
+        counts[view_id] = q.count_cases(conn, flt, me=me, now_ms=now)
+    saved = q.saved_views(conn)
+    for view in saved:
+        try:
+            flt = parse_query(str(view["query"]))
+        except ValueError:
+            continue
+        counts["saved:" + str(view["name"])] = q.count_cases(conn, flt, me=me, now_ms=now)
+    return {"counts": counts, "saved": saved}
+
+
+def parse_query(query: str) -> Any:
+    from app.store.queries import CaseFilter
+
+    if query.startswith("search:"):
+        return CaseFilter(text=query[len("search:"):].strip() or None)
+    return CaseFilter.parse(query)
+
+
+class CountDelegate(QStyledItemDelegate):
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        super().paint(painter, option, index)
+        count = index.data(COUNT_ROLE)
+        if count is None:
+            return
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(QColor(theme.current().text if selected else theme.current().muted))
+        text = f"{count:,}"
+        rect = QRect(option.rect.adjusted(0, 0, -10, 0))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(size.height(), 32))
+
+
+class Sidebar(QFrame):
+    sig_view_selected = Signal(object)
+    """View: the agent picked a view."""
+
+    sig_save_view = Signal()
+    """The agent asked to save the current filter as a view."""
+
+    def __init__(self, actor: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Sidebar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setMinimumWidth(210)
+        self.setMaximumWidth(280)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 14, 10, 10)
+        lay.setSpacing(0)
+        title = QLabel("Smart Support")
+        title.setObjectName("SidebarTitle")
+        lay.addWidget(title)
+        who = QLabel(actor)
+        who.setObjectName("SidebarSubtitle")
+        lay.addWidget(who)
+        lay.addWidget(self._section("VIEWS"))
+        self.views = self._list("Views")
+        lay.addWidget(self.views)
+        lay.addWidget(self._section("SAVED VIEWS"))
+        self.saved = self._list("Saved views")
+        lay.addWidget(self.saved, 1)
+        self.save_button = QPushButton("Save current filter as view…")
+        self.save_button.setIcon(theme.icon("save"))
+        self.save_button.clicked.connect(self.sig_save_view)
+        lay.addWidget(self.save_button)
+        self.items: dict[str, QListWidgetItem] = {}
+        from app.store.queries import BUILTIN_VIEWS
+
+        for view_id, (vtitle, _flt, sort) in BUILTIN_VIEWS.items():
+            item = QListWidgetItem(theme.icon(VIEW_ICONS.get(view_id, "layers")), vtitle)
+            item.setData(VIEW_ROLE, View(view_id, vtitle, "", sort))
+            self.views.addItem(item)
+            self.items[view_id] = item
+        self.views.setFixedHeight(len(BUILTIN_VIEWS) * 34 + 6)
+        self.views.currentItemChanged.connect(lambda cur, _prev: self._picked(cur, self.saved))
+        self.saved.currentItemChanged.connect(lambda cur, _prev: self._picked(cur, self.views))
+        self.counts_loaded = False
+
+    def _section(self, text: str) -> QLabel:
+        lab = QLabel(text)
+        lab.setObjectName("SidebarSection")
+        return lab
+
+    def _list(self, name: str) -> QListWidget:
+        lst = QListWidget()
+        lst.setObjectName("ViewList")
+        lst.setAccessibleName(name)
+        lst.setItemDelegate(CountDelegate(lst))
+        lst.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        lst.setIconSize(QSize(16, 16))
+        return lst
+
+    def _picked(self, item: QListWidgetItem | None, other: QListWidget) -> None:
+        if item is None:
+            return
+        other.blockSignals(True)
+        other.setCurrentRow(-1)
+        other.clearSelection()
+        other.blockSignals(False)
+        self.sig_view_selected.emit(item.data(VIEW_ROLE))
+
+    def select(self, view_id: str) -> None:
+        item = self.items.get(view_id)
+        if item is not None:
+            (self.views if view_id in self._builtin_ids() else self.saved).setCurrentItem(item)
+
+    def _builtin_ids(self) -> set[str]:
+        from app.store.queries import BUILTIN_VIEWS
+
+        return set(BUILTIN_VIEWS)
+
+    def set_counts(self, data: dict[str, Any]) -> None:
+        counts: dict[str, int] = data["counts"]
+        current = self.saved.currentItem()
+        current_id = current.data(VIEW_ROLE).id if current else None
+        self.saved.blockSignals(True)
+        self.saved.clear()
+        for key in [k for k in self.items if k.startswith("saved:")]:
+            del self.items[key]
+        for view in data["saved"]:
+            name = str(view["name"])
+            vid = "saved:" + name
+            item = QListWidgetItem(theme.icon("star"), name)
+            item.setData(VIEW_ROLE, View(vid, name, str(view["query"]), "updated", False))
+            item.setToolTip(str(view["query"]))
+            self.saved.addItem(item)
+            self.items[vid] = item
+            if vid == current_id:
+                self.saved.setCurrentItem(item)
+        if not data["saved"]:
+            empty = QListWidgetItem("No saved views yet")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.saved.addItem(empty)
+        self.saved.blockSignals(False)
+        for vid, item in self.items.items():
+            item.setData(COUNT_ROLE, counts.get(vid))
+        self.counts_loaded = True

@@ -1,0 +1,63 @@
+"""UI tests: the real widgets offscreen, on a small seeded database."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("SMART_SUPPORT_THEME", "light")
+
+import shutil  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+DB_NAME = "smart-support.db"
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from app.store.demo import seed_demo
+    from app.store.repo import Store
+
+    folder = tmp_path_factory.mktemp("seed")
+    store = Store(folder / DB_NAME)
+    seed_demo(store, cases=300, seed=1)
+    store.close()
+    return folder
+
+
+@pytest.fixture
+def data_dir(seeded_template: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    target.mkdir()
+    for f in seeded_template.iterdir():
+        if f.name.startswith(DB_NAME):
+            shutil.copy2(f, target / f.name)
+    return target
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Iterator[Any]:
+    from app.store.repo import Store
+
+    st = Store(data_dir / DB_NAME)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def window(qapp: Any, qtbot: Any, store: Any) -> Iterator[Any]:
+    from app.ui.app import make_application
+    from app.ui.main_window import MainWindow
+
+    make_application()
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitUntil(lambda: win.is_idle() and win.detail.detail is not None, timeout=10_000)
+    yield win
+    win.close()
