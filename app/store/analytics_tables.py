@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FILE_NAME = "analytics.db"
 
 metadata = MetaData()
@@ -58,7 +58,8 @@ am_cases = Table(
     Column("first_solved_ms", Integer),
     Column("reopens", Integer, nullable=False, default=0),
     Column("next_deadline_ms", Integer),  # the earliest running SLA deadline
-    Index("ix_am_cases_open", "is_open", "status", "team_id", "assignee_id"),
+    Index("ix_am_cases_open", "is_open", "status", "priority", "team_id", "assignee_id",
+          "created_ms"),
     Index("ix_am_cases_created", "created_day", "team_id", "assignee_id"),
     Index("ix_am_cases_deadline", "next_deadline_ms"),
 )

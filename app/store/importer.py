@@ -1,9 +1,13 @@
 """Bulk import of cases from JSON Lines or CSV (the field names are in docs/search.md).
 
 Each case becomes events built like the core's ``new_case`` (validated by the same field
-parsers), written in batches: one transaction per batch appends the events and folds them
-into the projections with ``apply_events``. A bad line is reported with its number and
-skipped before anything is written, so a case is never half-imported.
+parsers), written in batches: one transaction per batch appends the events and adds their
+projection rows. Every imported event is about a new case or a new directory record, so the
+batch is folded in memory with the store's own fold (``rebuild.Folded``, the code a rebuild
+uses) and inserted in bulk: ``apply_events`` gives the same rows but reads and writes them one
+statement at a time (about 13 statements per case, 5x too slow for 100,000 cases). A bad line is
+reported with its number and skipped before anything is written, so a case is never
+half-imported.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from app.core.ids import uuid7
 from app.core.model import InvalidValue, normalize_tag, parse_datetime, parse_field
 from app.store import schema as s
 from app.store.projector import apply_events, event_row
+from app.store.rebuild import Folded
 
 BATCH = 2000
 ProgressFn = Callable[[int, int], None]
@@ -263,7 +268,8 @@ class _Builder:
             self.orgs.pop(name, None)
 
 
-def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: int) -> None:
+def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: int,
+                 fast: bool = True) -> None:
     new_dir: dict[str, Any] = {}
 
     def tx(conn: Connection) -> None:
@@ -276,7 +282,13 @@ def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: i
             events += builder.build(spec, f"{store.device_code}-{n}", now_ms, new_dir)
         store._set_meta(conn, "key_counter", str(n))
         conn.execute(insert(s.events), [event_row(e) for e in events])
-        apply_events(conn, events)
+        if fast:
+            folded = Folded()
+            for e in events:
+                folded.add(e)
+            folded.write(conn)
+        else:
+            apply_events(conn, events)
         top = max(e.hlc for e in events)
         store.clock.observe(top)
         store._set_meta(conn, "hlc", store.clock.last)
@@ -289,7 +301,8 @@ def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: i
 
 
 def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
-                cancel: CancelFn | None = None, *, batch: int = BATCH) -> ImportReport:
+                cancel: CancelFn | None = None, *, batch: int = BATCH,
+                fast: bool = True) -> ImportReport:
     """Import every case of ``path`` (.jsonl/.json/.ndjson or .csv). Never half-imports a case."""
     started = time.perf_counter()
     path = Path(path)
@@ -303,7 +316,7 @@ def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
         if not pending:
             return
         try:
-            _write_batch(store, builder, pending, now_ms)
+            _write_batch(store, builder, pending, now_ms, fast)
             report.imported += len(pending)
         except Exception as exc:  # noqa: BLE001 - reported per line, the import goes on
             for spec in pending:

@@ -39,12 +39,26 @@ def _device_code() -> str:
 
 
 class Store:
-    def __init__(self, path: Path, *, migrate: bool = True, check: bool = True) -> None:
+    def __init__(self, path: Path, *, migrate: bool = True,
+                 check: bool | str = "auto") -> None:
+        """Open (and create or migrate) the store.
+
+        ``check="auto"`` runs SQLite's quick_check when the last session did not close
+        cleanly or the last check is more than a day old (it reads the whole file: about a
+        second per 500 MB, too slow for every start); ``True`` always, ``False`` never.
+        """
         self.path = Path(path)
-        self.engine = open_engine(self.path, migrate=migrate, check=check)
+        self.engine = open_engine(self.path, migrate=migrate, check=check is True)
         self._write_lock = threading.Lock()
         meta = self.read(lambda c: dict(c.execute(select(s.meta.c.key, s.meta.c.value)).all()))
-        updates: dict[str, str] = {}
+        now_ms = int(time.time() * 1000)
+        if check == "auto" and (meta.get("clean_shutdown") == "0"
+                                or now_ms - int(meta.get("last_check_ms", "0")) > 86_400_000):
+            self.verify_integrity()
+            meta["last_check_ms"] = str(now_ms)
+        updates: dict[str, str] = {"clean_shutdown": "0"}
+        if "last_check_ms" in meta:
+            updates["last_check_ms"] = meta["last_check_ms"]
         if "device_id" not in meta:
             updates["device_id"] = uuid7()
             updates["device_code"] = _device_code()
@@ -57,7 +71,23 @@ class Store:
         self.clock = HybridClock(meta.get("hlc"))
 
     def close(self) -> None:
+        try:
+            self._write(lambda c: self._set_meta(c, "clean_shutdown", "1"))
+        except StoreError:
+            pass  # a store that cannot be written is checked again on the next open
         self.engine.dispose()
+
+    def verify_integrity(self) -> None:
+        """Run SQLite's quick_check; raise StoreCorrupt with the repair hint if it fails."""
+        from app.store.db import StoreCorrupt, quick_check
+
+        try:
+            result = quick_check(self.engine)
+        except (OperationalError, DatabaseError) as exc:
+            raise describe_error(exc.orig or exc, self.path) from exc
+        if result != "ok":
+            raise StoreCorrupt(f"The database {self.path} failed its integrity check ({result}). "
+                               "Run `smart-support check --repair`.")
 
     # --- transactions -------------------------------------------------------------------
     def read(self, fn: Callable[[Connection], T]) -> T:

@@ -230,3 +230,21 @@ def test_views_filter_by_assignee_and_status(demo_store: Store) -> None:
     assert all(r[6] is None for r in unassigned)
     counts = demo_store.read(q.status_counts)
     assert sum(counts.values()) == 120
+
+
+def test_unclean_shutdown_triggers_integrity_check_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    s = Store(path)
+    ops.create_case(s, subject="before the crash")
+    s.engine.dispose()  # the process dies: close() never runs
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name='ix_cases_status'"
+                       ).fetchone()[0]
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    with path.open("r+b") as fh:
+        fh.seek((root - 1) * page)
+        fh.write(b"\xff" * page)
+    with pytest.raises(StoreCorrupt, match="integrity check"):
+        Store(path)
