@@ -75,7 +75,16 @@ def _requester_events(conn: Connection, f: EventFactory, email: str,
     cust_id = uuid7()
     payload = {"id": cust_id, "name": name or email.split("@")[0], "email": email,
                "organization_id": None, "phone": None}
-    return cust_id, None, [f.make(ev.CUSTOMER_UPSERTED, payload, case_id=None, team_id=None)]
+    # Directory records travel with a team like everything else the server stores.
+    team = _default_team(conn)
+    return cust_id, None, [f.make(ev.CUSTOMER_UPSERTED, payload, case_id=None, team_id=team)]
+
+
+def _default_team(conn: Connection) -> str | None:
+    value = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "default_team")).scalar()
+    if value:
+        return str(value)
+    return conn.execute(select(s.teams.c.id).order_by(s.teams.c.name).limit(1)).scalar()
 
 
 def _normalise_changes(conn: Connection, changes: dict[str, Any], me: str) -> dict[str, Any]:
@@ -282,5 +291,34 @@ def delete_view(store: Store, *, name: str) -> Changes:
         if not res.rowcount:
             raise NotFound(f"no saved view '{name}'")
         return Changes(views=True)
+
+    return store.write(tx)
+
+
+@_guard
+def restore_conflict(store: Store, *, conflict_id: str) -> Changes:
+    """Put back the agent's value that lost to a teammate's concurrent edit (one click)."""
+    from app.store import conflicts as cf
+
+    def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
+        row = conn.execute(select(s.conflicts).where(s.conflicts.c.id == conflict_id)).first()
+        if row is None or row.resolved:
+            raise NotFound(f"no open conflict '{conflict_id}'")
+        cf.resolve(conn, conflict_id)
+        state = _load(conn, row.case_id)
+        import json
+
+        return cmd.set_fields(f, state, {row.field: json.loads(row.local_value)})
+
+    return store.record(build, label="restore my value")
+
+
+@_guard
+def dismiss_conflict(store: Store, *, conflict_id: str) -> Changes:
+    from app.store import conflicts as cf
+
+    def tx(conn: Connection) -> Changes:
+        cf.resolve(conn, conflict_id)
+        return Changes(message="conflict dismissed")
 
     return store.write(tx)

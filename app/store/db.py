@@ -14,10 +14,12 @@ HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-# FULL by default. Only the sync simulation lowers it (it kills clients between transactions,
-# not the machine, so fsync adds nothing there but minutes).
-_SYNCHRONOUS = {"FULL": "FULL", "NORMAL": "NORMAL", "OFF": "OFF"}.get(
-    os.environ.get("SMART_SUPPORT_SQLITE_SYNCHRONOUS", "FULL").upper(), "FULL")
+
+def _synchronous() -> str:
+    # FULL by default. Only the sync simulation lowers it (it kills clients between
+    # transactions, not the machine, so fsync adds nothing there but minutes).
+    value = os.environ.get("SMART_SUPPORT_SQLITE_SYNCHRONOUS", "FULL").upper()
+    return value if value in ("FULL", "NORMAL", "OFF") else "FULL"
 
 
 class StoreError(Exception):
@@ -38,7 +40,7 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=5000")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA synchronous={_SYNCHRONOUS}")
+    cur.execute(f"PRAGMA synchronous={_synchronous()}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")

@@ -249,6 +249,36 @@ class Store:
                 s.events.c.server_seq.is_(None), s.events.c.sync_error.is_(None))
         ).scalar() or 0))
 
+    def adopt_teamless(self, team_id: str) -> int:
+        """Give work done before signing in a team. Only events that never left this device
+        are touched; the server requires a team for everything it stores."""
+
+        def tx(conn: Connection) -> int:
+            # The event's team is routing metadata (the fold never reads it), so setting it
+            # on events the server has never seen changes no projected state.
+            res = conn.execute(update(s.events).where(
+                s.events.c.team_id.is_(None), s.events.c.server_seq.is_(None)
+            ).values(team_id=team_id))
+            return int(res.rowcount or 0)
+
+        count = self._write(tx)
+
+        def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
+            from app.core.commands import set_fields
+            from app.store.projector import load_case
+
+            ids = conn.execute(select(s.cases.c.id).where(
+                s.cases.c.team_id.is_(None), s.cases.c.exists.is_(True))).scalars().all()
+            out: list[ev.Event] = []
+            for case_id in ids:
+                state = load_case(conn, case_id)
+                if state is not None:
+                    out += set_fields(f, state, {"team_id": team_id})
+            return out
+
+        self.record(build, label="assign team to cases made before signing in", undoable=False)
+        return count
+
     def mark_pushed(self, results: list[tuple[str, int | None, str | None]]) -> None:
         """Record the server's answer per event: its seq, or the reason it was refused."""
 

@@ -56,7 +56,9 @@ class SyncSession:
         self.store.set_actor(self.email)
         teams = user.get("teams") or []
         if teams:
-            self.store.set_meta("default_team", str(teams[0]["id"]))
+            team_id = str(teams[0]["id"])
+            self.store.set_meta("default_team", team_id)
+            self.store.adopt_teamless(team_id)
         return dict(user)
 
     def logout(self) -> None:

@@ -1,0 +1,380 @@
+"""Notifications, headless: rules over events, a local store, settings and do-not-disturb.
+
+* :func:`notifications_for` (pure) turns applied events into notifications for ``me``:
+  a case assigned to me, an ``@mention`` of me in a comment (``@Full Name``, ``@FirstLast``
+  or ``@email``), a customer reply on my case, an integration result (``integration.*``)
+  on my case or requested by me;
+* :meth:`NotificationCenter.follow` runs the rules on the events recorded since its last
+  call (it follows ``events.seq`` like a projection; the first call starts at the head, so
+  history does not flood the centre);
+* :meth:`NotificationCenter.check_sla` (the scheduler calls it every minute) adds "about to
+  breach" and "breached" notifications for my open cases;
+* :meth:`NotificationCenter.notify_conflicts` is the hook for sync conflicts on my edits.
+
+Everything is stored in ``<data_dir>/notifications.db`` first, so nothing is lost when the
+tray is unavailable; each notification is stored once (a dedupe key). A kind that is turned
+off is not stored; do-not-disturb keeps storing but tells the UI not to pop anything.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from app.core import events as ev
+from app.core.hlc import hlc_ms
+from app.core.sla import TARGET_LABELS, format_duration
+from app.store import schema as s
+from app.store.analytics_tables import open_analytics_engine
+from app.store.projector import row_event
+from app.store.repo import Store
+
+FILE_NAME = "notifications.db"
+KINDS = ("assigned", "mention", "customer_reply", "sla", "integration", "conflict")
+KIND_LABELS = {"assigned": "Assigned to me", "mention": "Mentions",
+               "customer_reply": "Customer replies", "sla": "SLA warnings",
+               "integration": "Integration results", "conflict": "Sync conflicts"}
+
+metadata = MetaData()
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("case_id", String(36)),
+    Column("case_key", String(64)),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False, default=""),
+    Column("created_ms", Integer, nullable=False),
+    Column("dedupe", String(200), nullable=False, unique=True),
+    Column("read", Boolean, nullable=False, default=False),
+)
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    id: str  # the actor id (an email address)
+    name: str | None = None
+    email: str | None = None
+
+    def mention_patterns(self) -> list[re.Pattern[str]]:
+        words: set[str] = {self.id}
+        if self.email:
+            words.add(self.email)
+        if self.name:
+            words.add(self.name)
+            words.add(self.name.replace(" ", ""))
+            words.add(self.name.replace(" ", "."))
+        return [re.compile(r"(?<![\w@])@" + re.escape(w) + r"(?![\w@.-])", re.IGNORECASE)
+                for w in sorted(words, key=len, reverse=True) if w]
+
+
+@dataclass(slots=True)
+class Notification:
+    kind: str
+    title: str
+    body: str
+    created_ms: int
+    dedupe: str
+    case_id: str | None = None
+    case_key: str | None = None
+    id: int | None = None
+    read: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "title": self.title, "body": self.body,
+                "created_ms": self.created_ms, "case_id": self.case_id,
+                "case_key": self.case_key, "read": self.read}
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return ""
+
+
+def notifications_for(events: Iterable[ev.Event], me: Me, *,
+                      assignees: Mapping[str, str | None] | None = None,
+                      keys: Mapping[str, str | None] | None = None) -> list[Notification]:
+    """The notifications ``events`` (in apply order) mean for ``me``. ``assignees`` gives
+    each case's assignee before these events (the batch's own assignments are followed)."""
+    owner: dict[str, str | None] = dict(assignees or {})
+    names: dict[str, str | None] = dict(keys or {})
+    patterns = me.mention_patterns()
+    mine = me.id.lower()
+    out: list[Notification] = []
+    for e in events:
+        p = e.payload
+        ms = hlc_ms(e.hlc)
+        by_me = e.actor.lower() == mine
+        cid = e.case_id
+        if e.type == ev.CASE_CREATED:
+            fields = dict(p.get("fields") or {})
+            owner[cid or ""] = fields.get("assignee_id")
+            names[cid or ""] = fields.get("key")
+            if str(fields.get("assignee_id") or "").lower() == mine and not by_me:
+                out.append(Notification(
+                    "assigned", f"New case assigned to you: {fields.get('key') or ''}",
+                    str(fields.get("subject") or ""), ms, f"assigned:{e.id}", cid,
+                    fields.get("key")))
+            continue
+        if e.type == ev.CASE_KEY_ASSIGNED and cid:
+            names[cid] = p.get("key")
+            continue
+        key = names.get(cid or "") if cid else None
+        label = key or "a case"
+        if e.type == ev.CASE_UPDATED and p.get("field") == "assignee_id":
+            owner[cid or ""] = p.get("value")
+            if str(p.get("value") or "").lower() == mine and not by_me:
+                out.append(Notification("assigned", f"{label} was assigned to you",
+                                        f"by {e.actor}", ms, f"assigned:{e.id}", cid, key))
+        elif e.type == ev.COMMENT_ADDED:
+            body = str(p.get("body", ""))
+            if not by_me and any(pt.search(body) for pt in patterns):
+                where = "an internal note" if p.get("internal") else "a reply"
+                out.append(Notification("mention", f"{e.actor} mentioned you on {label}",
+                                        f"in {where}: {_first_line(body)}", ms,
+                                        f"mention:{e.id}", cid, key))
+            elif (p.get("author_kind") == "customer"
+                  and str(owner.get(cid or "") or "").lower() == mine):
+                out.append(Notification("customer_reply", f"Customer replied on {label}",
+                                        _first_line(body), ms, f"reply:{e.id}", cid, key))
+        elif e.type.startswith("integration.") and not e.type.endswith(".requested"):
+            requested_by = str(p.get("requested_by") or "").lower()
+            if requested_by == mine or (cid and str(owner.get(cid) or "").lower() == mine):
+                what = e.type.removeprefix("integration.").replace("_", " ")
+                system = p.get("system") or p.get("integration") or "integration"
+                detail = p.get("message") or p.get("status") or p.get("error") or ""
+                out.append(Notification("integration", f"{system}: {what} on {label}"
+                                        if cid else f"{system}: {what}", str(detail), ms,
+                                        f"integration:{e.id}", cid, key))
+    return out
+
+
+def sla_notifications(rows: Iterable[Mapping[str, Any]], now_ms: int) -> list[Notification]:
+    """From ``reports.sla_queue`` rows (at_risk / breached) of my cases."""
+    out = []
+    for r in rows:
+        label = r.get("key") or "a case"
+        target = TARGET_LABELS.get(str(r["target"]), str(r["target"]))
+        deadline = r.get("deadline_ms")
+        if r["state"] == "breached":
+            title = f"{target} SLA breached on {label}"
+            body = (f"deadline passed {format_duration(now_ms - deadline)} ago"
+                    if deadline else "deadline passed")
+        else:
+            title = f"{target} SLA about to breach on {label}"
+            body = (f"{format_duration(deadline - now_ms)} left (wall clock)" if deadline
+                    else f"paused with {format_duration(r.get('paused_left_ms') or 0)} left")
+        out.append(Notification("sla", title, f"{body} · {r.get('subject') or ''}".strip(" ·"),
+                                now_ms, f"sla:{r['case_id']}:{r['target']}:{r['state']}:"
+                                f"{deadline}", r["case_id"], r.get("key")))
+    return out
+
+
+@dataclass(slots=True)
+class Settings:
+    enabled: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(KINDS, True))
+    dnd_until_ms: int | None = None  # do-not-disturb until (0 < until); None: off
+
+    def dnd(self, now_ms: int) -> bool:
+        return self.dnd_until_ms is not None and now_ms < self.dnd_until_ms
+
+
+class NotificationCenter:
+    """The local notification store for one agent (``me``) over one store."""
+
+    def __init__(self, store: Store, path: Path | None = None, me: Me | None = None) -> None:
+        self.store = store
+        self.engine = open_analytics_engine(path)
+        metadata.create_all(self.engine)
+        self.me = me or self._me()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, store: Store, data_dir: Path) -> NotificationCenter:
+        return cls(store, Path(data_dir) / FILE_NAME)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _me(self) -> Me:
+        actor = self.store.actor
+        row = self.store.read(lambda c: c.execute(
+            select(s.agents.c.name, s.agents.c.email).where(
+                func.lower(s.agents.c.id) == actor.lower())).first())
+        return Me(actor, row.name if row else None, row.email if row else actor)
+
+    # --- settings ---------------------------------------------------------------------
+    def _get(self, conn: Connection, key: str) -> str | None:
+        value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def _put(self, key: str, value: str) -> None:
+        with self.engine.connect() as conn, conn.begin():
+            conn.execute(settings.insert().prefix_with("OR REPLACE"),
+                         {"key": key, "value": value})
+
+    def settings(self) -> Settings:
+        with self.engine.connect() as conn:
+            out = Settings()
+            for kind in KINDS:
+                out.enabled[kind] = self._get(conn, f"enabled:{kind}") != "0"
+            dnd = self._get(conn, "dnd_until_ms")
+            out.dnd_until_ms = int(dnd) if dnd and dnd != "none" else None
+            return out
+
+    def set_enabled(self, kind: str, enabled: bool) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"no notification kind '{kind}' (one of: {', '.join(KINDS)})")
+        self._put(f"enabled:{kind}", "1" if enabled else "0")
+
+    def set_dnd(self, until_ms: int | None) -> None:
+        """Do not disturb until ``until_ms`` (None turns it off)."""
+        self._put("dnd_until_ms", "none" if until_ms is None else str(int(until_ms)))
+
+    # --- producing ----------------------------------------------------------------------
+    def _store(self, found: list[Notification]) -> list[Notification]:
+        enabled = self.settings().enabled
+        fresh = []
+        with self.engine.connect() as conn, conn.begin():
+            for n in found:
+                if not enabled.get(n.kind, True):
+                    continue
+                res = conn.execute(insert(notifications).prefix_with("OR IGNORE"), {
+                    "kind": n.kind, "case_id": n.case_id, "case_key": n.case_key,
+                    "title": n.title, "body": n.body, "created_ms": n.created_ms,
+                    "dedupe": n.dedupe, "read": False})
+                if res.rowcount:
+                    n.id = int(res.inserted_primary_key[0]) if res.inserted_primary_key \
+                        else None
+                    fresh.append(n)
+        return fresh
+
+    def follow(self) -> list[Notification]:
+        """Run the rules on the events recorded since the last call; returns the new ones."""
+        with self._lock:
+            with self.engine.connect() as conn:
+                last = self._get(conn, "last_seq")
+            head = int(self.store.read(lambda c: c.execute(
+                select(func.max(s.events.c.seq))).scalar()) or 0)
+            if last is None:
+                self._put("last_seq", str(head))
+                return []
+            last_seq = int(last)
+            if head <= last_seq:
+                return []
+
+            def fetch(conn: Connection) -> tuple[list[ev.Event], dict[str, Any],
+                                                  dict[str, Any]]:
+                rows = conn.execute(select(s.events).where(s.events.c.seq > last_seq,
+                                                           s.events.c.seq <= head)
+                                    .order_by(s.events.c.seq)).all()
+                events = [row_event(r) for r in rows]
+                case_ids = sorted({e.case_id for e in events if e.case_id})
+                owners: dict[str, Any] = {}
+                keys: dict[str, Any] = {}
+                for i in range(0, len(case_ids), 500):
+                    for r in conn.execute(select(s.cases.c.id, s.cases.c.assignee_id,
+                                                 s.cases.c.key)
+                                          .where(s.cases.c.id.in_(case_ids[i:i + 500]))):
+                        owners[r.id], keys[r.id] = r.assignee_id, r.key
+                return events, owners, keys
+
+            events, owners, keys = self.store.read(fetch)
+            # The projection already holds these events: an assignment made in this batch
+            # is the current assignee, which is right for a customer reply after it.
+            found = notifications_for(events, self.me, assignees=owners, keys=keys)
+            fresh = self._store(found)
+            self._put("last_seq", str(head))
+            return fresh
+
+    def check_sla(self, model: Any, now_ms: int | None = None) -> list[Notification]:
+        """SLA about to breach / breached on my open cases (the scheduler's minute job)."""
+        from app.analytics.reports import sla_queue
+
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        model.catch_up()
+        rows = []
+        for view in ("breached", "at_risk"):
+            rows += model.read(lambda c, view=view: sla_queue(c, view=view, now_ms=now,
+                                                              agent=self.me.id))
+        return self._store(sla_notifications(rows, now))
+
+    def notify_conflicts(self, case_ids: Iterable[str] | None = None) -> list[Notification]:
+        """Hook for sync: a local edit of mine lost to a teammate's concurrent edit."""
+        from app.store.conflicts import open_conflicts
+
+        wanted = set(case_ids) if case_ids is not None else None
+
+        def fetch(conn: Connection) -> list[dict[str, Any]]:
+            rows = open_conflicts(conn)
+            keys = {}
+            ids = sorted({r["case_id"] for r in rows})
+            if ids:
+                keys = dict(conn.execute(select(s.cases.c.id, s.cases.c.key)
+                                         .where(s.cases.c.id.in_(ids))).all())
+            return [dict(r) | {"key": keys.get(r["case_id"])} for r in rows]
+
+        found = []
+        for r in self.store.read(fetch):
+            if wanted is not None and r["case_id"] not in wanted:
+                continue
+            label = r.get("key") or "a case"
+            found.append(Notification(
+                "conflict", f"Your edit of {r['field']} on {label} was overwritten",
+                f"{r['remote_actor']} changed it at the same time; your value is kept in "
+                "the history", int(r.get("created_ms") or time.time() * 1000),
+                f"conflict:{r['id']}", r["case_id"], r.get("key")))
+        return self._store(found)
+
+    # --- reading ------------------------------------------------------------------------
+    def list(self, *, unread_only: bool = False, limit: int = 200) -> list[Notification]:
+        q = select(notifications).order_by(notifications.c.created_ms.desc(),
+                                           notifications.c.id.desc()).limit(limit)
+        if unread_only:
+            q = q.where(notifications.c.read.is_(False))
+        with self.engine.connect() as conn:
+            return [Notification(kind=r.kind, title=r.title, body=r.body,
+                                 created_ms=r.created_ms, dedupe=r.dedupe, case_id=r.case_id,
+                                 case_key=r.case_key, id=r.id, read=bool(r.read))
+                    for r in conn.execute(q)]
+
+    def unread_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(notifications)
+                                    .where(notifications.c.read.is_(False))).scalar() or 0)
+
+    def mark_read(self, ids: Iterable[int] | None = None) -> int:
+        """Mark ``ids`` (or everything, when None) read; returns how many changed."""
+        q = update(notifications).where(notifications.c.read.is_(False))
+        if ids is not None:
+            q = q.where(notifications.c.id.in_(list(ids)))
+        with self.engine.connect() as conn, conn.begin():
+            return int(conn.execute(q.values(read=True)).rowcount or 0)
+

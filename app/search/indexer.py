@@ -1,0 +1,174 @@
+"""The derived index: full builds from the projections and incremental catch-up by event seq.
+
+The index directory holds Whoosh segments plus ``search_state.json`` (schema version and the
+last ``events.seq`` indexed). A full build writes to a sibling directory and swaps it in, so a
+cancelled or crashed build never leaves a half index behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+from whoosh import index as windex
+from whoosh.index import Index
+from whoosh.query import Term
+
+from app.core import events as ev
+from app.search import documents as docs
+from app.search.schema import KIND_CASE, SCHEMA_VERSION, facet, make_schema
+from app.search.state import IndexState
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool] | threading.Event
+CATCH_UP_BATCH = 20_000
+PROGRESS_EVERY = 2000
+
+
+class IndexCancelled(Exception):
+    """A full build was cancelled; the previous index (if any) is left as it was."""
+
+
+def cancelled(cancel: CancelFn | None) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def last_seq(conn: Connection) -> int:
+    return int(conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar() or 0)
+
+
+def open_index(index_dir: Path) -> tuple[Index, IndexState] | None:
+    """The index if it is whole and current; None when it must be rebuilt."""
+    state = IndexState.load(index_dir)
+    if state is None or state.version != SCHEMA_VERSION:
+        return None
+    try:
+        ix = windex.open_dir(str(index_dir))
+        with ix.searcher() as s:  # read every segment's files once: corruption shows here
+            s.doc_count_all()
+            for field in ("id", "f", "subject", "body"):
+                for _ in s.reader().lexicon(field):
+                    break
+            s.search(Term("f", facet("kind", KIND_CASE)), limit=1)
+        return ix, state
+    except Exception:  # noqa: BLE001 - any damage means "rebuild", never a crash
+        return None
+
+
+def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None, procs: int = 1,
+                limitmb: int = 256) -> tuple[Index, IndexState]:
+    """Index every case, customer and organization into a fresh directory, then swap it in."""
+    tmp = index_dir.with_name(index_dir.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ix = windex.create_in(str(tmp), make_schema())
+    kwargs: dict[str, Any] = {"limitmb": limitmb}
+    if procs > 1:
+        kwargs.update(procs=procs, multisegment=True)
+    writer = ix.writer(**kwargs)
+
+    def fill(conn: Connection) -> int:
+        seq = last_seq(conn)  # same read transaction as the documents: one snapshot
+        total = int(conn.exec_driver_sql(
+            'SELECT COUNT(*) FROM cases WHERE "exists" = 1 AND deleted = 0').scalar() or 0)
+        done = 0
+        for doc in docs.iter_all_cases(conn):
+            writer.add_document(**doc)
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                if cancelled(cancel):
+                    raise IndexCancelled("indexing was cancelled")
+                if progress:
+                    progress(done, total)
+        for doc in docs.iter_directory(conn):
+            writer.add_document(**doc)
+        if progress:
+            progress(done, total)
+        return seq
+
+    try:
+        seq = store.read(fill)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        ix.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    ix.close()
+    state = IndexState(SCHEMA_VERSION, seq)
+    state.save(tmp)
+    _swap(tmp, index_dir)
+    return windex.open_dir(str(index_dir)), state
+
+
+def _swap(new: Path, target: Path) -> None:
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _touched(rows: list[Any]) -> tuple[set[str], dict[str, set[str]]]:
+    cases: set[str] = set()
+    directory: dict[str, set[str]] = {}
+    for _seq, case_id, type_, payload in rows:
+        if case_id and type_ in ev.CASE_EVENT_TYPES:
+            cases.add(case_id)
+            if type_ == ev.CASE_MERGED:  # the target gains a comment through its own event
+                continue
+        elif type_ in ev.DIRECTORY_EVENT_TYPES:
+            rec_id = json.loads(payload).get("id")
+            if rec_id:
+                directory.setdefault(ev.DIRECTORY_EVENT_TYPES[type_], set()).add(str(rec_id))
+    return cases, directory
+
+
+def catch_up(ix: Index, store: Any, state: IndexState, index_dir: Path,
+             batch: int = CATCH_UP_BATCH) -> int:
+    """Index the events after ``state.seq``: re-read the touched cases, commit per batch."""
+    total = 0
+    while True:
+        def load(conn: Connection) -> tuple[list[Any], list[dict[str, Any]], set[str]]:
+            rows = list(conn.exec_driver_sql(
+                "SELECT seq, case_id, type, payload FROM events WHERE seq > ? "
+                "ORDER BY seq LIMIT ?", (state.seq, batch)))
+            if not rows:
+                return rows, [], set()
+            case_ids, directory = _touched(rows)
+            out: list[dict[str, Any]] = []
+            for table, ids in directory.items():
+                out += docs.load_directory(conn, table, ids)
+                case_ids.update(docs.cases_of(conn, table, ids))
+            found, gone = docs.load_cases(conn, case_ids)
+            return rows, out + found, gone
+
+        rows, documents, gone = store.read(load)
+        if not rows:
+            return total
+        writer = ix.writer()
+        try:
+            for doc in documents:
+                writer.update_document(**doc)
+            for case_id in gone:
+                writer.delete_by_term("id", case_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        state.seq = int(rows[-1][0])
+        state.save(index_dir)
+        total += len(rows)
+        if len(rows) < batch:
+            return total

@@ -1,0 +1,339 @@
+"""The search service the rest of the app calls. Nothing outside ``app.search`` imports Whoosh.
+
+Threads: any number of reader threads call ``search`` (each keeps its own Whoosh searcher,
+refreshed when the index changes); one background writer calls ``ensure_index``/``catch_up``.
+Filter doc sets are cached per index generation and shared by all readers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.index import Index
+from whoosh.searching import Searcher
+
+from app.core.model import OPEN_STATUSES
+from app.search import indexer
+from app.search.compiler import Compiled, FilterKey, compile_query, filter_query
+from app.search.help import HELP_TEXT
+from app.search.querylang import ParsedQuery, parse
+from app.search.schema import KIND_CASE, facet
+from app.search.snippets import MARK_CLOSE, MARK_OPEN, best_snippet
+from app.search.state import IndexState
+from app.search.verify import verify_index
+
+__all__ = ["HELP_TEXT", "SearchResult", "SearchService", "MARK_OPEN", "MARK_CLOSE"]
+
+OPEN_BOOST = 0.15  # an open case scores 15% above a solved one with the same text
+RECENCY_BOOST = 0.15  # up to 15% for a case updated just now, halving every 30 days
+RECENCY_HALF_LIFE_DAYS = 30.0
+CANDIDATES = 100  # top BM25F hits re-ranked with the boosts
+EXACT_COUNT_MAX = 3000  # count matches exactly up to this estimate; above it, estimate
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: str
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    took_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    suggestion: str | None = None
+    total_exact: bool = True  # False: ``total`` is Whoosh's estimate (show "about")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "hits": self.hits, "total": self.total,
+                "took_ms": round(self.took_ms, 2), "notes": self.notes,
+                "suggestion": self.suggestion}
+
+
+def _boost(score: float, status: str, updated_ms: int, now_ms: int) -> float:
+    age_days = max(0.0, (now_ms - updated_ms) / 86_400_000)
+    recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+    return score * (1 + (OPEN_BOOST if status in OPEN_STATUSES else 0.0)) * (
+        1 + RECENCY_BOOST * recency)
+
+
+class SearchService:
+    def __init__(self, data_dir: Path, store: Any, *, procs: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.index_dir = self.data_dir / "index"
+        self.store = store
+        self.procs = procs if procs is not None else min(2, os.cpu_count() or 1)
+        self._ix: Index | None = None
+        self._state: IndexState | None = None
+        self._gen = 0
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._searchers: list[Searcher] = []
+        self._searchers_lock = threading.Lock()
+        self._cache: dict[tuple[int, FilterKey], set[int]] = {}
+        self._updated: tuple[int, list[int]] | None = None
+        self.last_build_seconds: float | None = None
+
+    # --- writing (one background thread) ----------------------------------------------
+    def ensure_index(self, progress: indexer.ProgressFn | None = None,
+                     cancel: indexer.CancelFn | None = None) -> None:
+        """Open the index (rebuilding it when missing, damaged or outdated), then catch up."""
+        with self._write_lock:
+            if self._ix is None:
+                opened = indexer.open_index(self.index_dir)
+                if opened is None:
+                    self._rebuild(progress, cancel)
+                else:
+                    self._ix, self._state = opened
+                    self._bump()
+            self.catch_up()
+
+    def rebuild(self, progress: indexer.ProgressFn | None = None,
+                cancel: indexer.CancelFn | None = None) -> None:
+        with self._write_lock:
+            self._rebuild(progress, cancel)
+            self.catch_up()
+
+    def _rebuild(self, progress: indexer.ProgressFn | None,
+                 cancel: indexer.CancelFn | None) -> None:
+        started = time.perf_counter()
+        ix, state = indexer.build_index(self.store, self.index_dir, progress=progress,
+                                        cancel=cancel, procs=self.procs)
+        old, self._ix, self._state = self._ix, ix, state
+        self._bump()
+        if old is not None:
+            old.close()
+        self.last_build_seconds = time.perf_counter() - started
+
+    def catch_up(self) -> int:
+        """Index the events recorded since the last indexed seq; returns how many."""
+        with self._write_lock:
+            if self._ix is None or self._state is None:
+                self.ensure_index()
+                return 0
+            try:
+                count = indexer.catch_up(self._ix, self.store, self._state, self.index_dir)
+            except indexer.IndexCancelled:
+                raise
+            except Exception:  # noqa: BLE001 - a damaged index is rebuilt, never fatal
+                self._rebuild(None, None)
+                return indexer.catch_up(self._ix, self.store, self._state, self.index_dir)
+            if count:
+                self._bump()
+            return count
+
+    def _bump(self) -> None:
+        self._gen += 1
+        self._cache = {}
+
+    @property
+    def indexed_seq(self) -> int:
+        return self._state.seq if self._state else 0
+
+    # --- reading (any thread) ---------------------------------------------------------
+    def _searcher(self) -> tuple[Searcher, int]:
+        loc = self._local
+        gen = self._gen
+        if getattr(loc, "gen", None) != gen or loc.searcher is None:
+            if self._ix is None:
+                self.ensure_index()
+            assert self._ix is not None
+            old = getattr(loc, "searcher", None)
+            loc.searcher = self._ix.searcher()
+            loc.gen = gen
+            with self._searchers_lock:
+                self._searchers.append(loc.searcher)
+                if old is not None and old in self._searchers:
+                    self._searchers.remove(old)
+            if old is not None:
+                old.close()
+        return loc.searcher, loc.gen
+
+    def _docs(self, searcher: Searcher, gen: int, key: FilterKey) -> set[int]:
+        cached = self._cache.get((gen, key))
+        if cached is None:
+            cached = set(searcher.docs_for_query(filter_query(key)))
+            if gen == self._gen:
+                self._cache[(gen, key)] = cached
+        return cached
+
+    def _updated_values(self, searcher: Searcher, gen: int) -> list[int]:
+        found = self._updated
+        if found is None or found[0] != gen:
+            values = list(searcher.reader().column_reader("updated"))
+            found = (gen, values)
+            self._updated = found
+        return found[1]
+
+    def search(self, query: str, *, me: str, limit: int = 50) -> SearchResult:
+        started = time.perf_counter()
+        now_ms = int(time.time() * 1000)
+        parsed = parse(query, now_ms=now_ms)
+        result = SearchResult(query=query, notes=list(parsed.notes))
+        if parsed.groups:
+            searcher, gen = self._searcher()
+            compiled = compile_query(parsed, me=me, reader=searcher.reader())
+            self._local.estimated = False
+            ranked, result.total = self._run(searcher, gen, compiled, limit, now_ms)
+            result.total_exact = not self._local.estimated
+            result.hits = self._hits(ranked, compiled)
+            if result.total == 0 and parsed.words():
+                result.suggestion = self._suggest(searcher, parsed, me)
+        result.took_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _run(self, searcher: Searcher, gen: int, c: Compiled, limit: int,
+             now_ms: int) -> tuple[list[tuple[float, dict[str, Any]]], int]:
+        allow: set[int] | None = None
+        for key in c.allow:
+            docs = self._docs(searcher, gen, key)
+            allow = docs if allow is None else allow & docs
+        deny: set[int] = set()
+        for key in c.deny:
+            deny |= self._docs(searcher, gen, key)
+        for q in c.deny_queries:
+            deny |= set(searcher.docs_for_query(q))
+        if limit <= 0:
+            return [], 0
+        if c.scored:
+            q = c.scored[0] if len(c.scored) == 1 else wq.And(c.scored)
+            if allow is not None and not allow:
+                return [], 0
+            results = searcher.search(q, limit=max(limit, CANDIDATES), filter=allow,
+                                      mask=deny or None)
+            total = self._total(results, allow, deny)
+            ranked = []
+            for score, docnum in results.top_n:
+                stored = searcher.stored_fields(docnum)
+                ranked.append((_boost(score, stored["status"], stored["updated"], now_ms),
+                               stored))
+            ranked.sort(key=lambda x: -x[0])
+            return ranked[:limit], total
+        base = allow if allow is not None else self._docs(searcher, gen, ("kind", KIND_CASE))
+        if deny:
+            base = base - deny
+        updated = self._updated_values(searcher, gen)
+        top = heapq.nlargest(limit, base, key=updated.__getitem__)
+        return [(0.0, searcher.stored_fields(d)) for d in top], len(base)
+
+    def _total(self, results: Any, allow: set[int] | None, deny: set[int]) -> int:
+        """Exact when cheap to count; otherwise Whoosh's estimate (``total_exact`` False)."""
+        if results.has_exact_length():
+            return len(results)
+        estimate = results.estimated_length()
+        if allow is not None:
+            estimate = min(estimate, len(allow))
+        if estimate <= EXACT_COUNT_MAX:
+            return len(results)
+        self._local.estimated = True
+        return int(estimate)
+
+    def _hits(self, ranked: list[tuple[float, dict[str, Any]]],
+              c: Compiled) -> list[dict[str, Any]]:
+        if not ranked:
+            return []
+        ids = [stored["id"] for _, stored in ranked]
+        marks = ",".join("?" * len(ids))
+
+        def load(conn: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+            rows = {r[0]: r for r in conn.exec_driver_sql(
+                "SELECT id, key, subject, description, status, priority, assignee_id, "
+                f"updated_ms FROM cases WHERE id IN ({marks})", tuple(ids))}
+            comments: dict[str, list[str]] = {}
+            need = [i for i in ids if i in rows and c.highlight
+                    and not _has_match(rows[i], c)]
+            if need:
+                m2 = ",".join("?" * len(need))
+                for case_id, body in conn.exec_driver_sql(
+                        f"SELECT case_id, body FROM comments WHERE case_id IN ({m2}) AND "
+                        "known = 1 AND redacted = 0 ORDER BY created_ms DESC, id", tuple(need)):
+                    comments.setdefault(case_id, []).append(body)
+            return rows, comments
+
+        rows, comments = self.store.read(load)
+        hits = []
+        for score, stored in ranked:
+            row = rows.get(stored["id"])
+            if row is None:
+                continue  # gone since the index last caught up
+            fields = [("subject", row[2] or ""), ("description", row[3] or "")]
+            fields += [("comment", body) for body in comments.get(row[0], [])]
+            source, snippet = best_snippet(fields, c.highlight, c.prefix)
+            hits.append({"id": row[0], "key": row[1], "subject": row[2], "status": row[4],
+                         "priority": row[5], "assignee": row[6], "updated_ms": row[7],
+                         "snippet": snippet, "snippet_source": source,
+                         "score": round(score, 4)})
+        return hits
+
+    def _suggest(self, searcher: Searcher, parsed: ParsedQuery, me: str) -> str | None:
+        reader = searcher.reader()
+        from app.search.analysis import stem
+
+        text = parsed.text
+        changed = False
+        for word in parsed.words():
+            low = word.lower()
+            if (("body", stem(low)) in reader or ("subject", stem(low)) in reader
+                    or ("f", facet("requester", low)) in reader):
+                continue
+            found = searcher.corrector("subject").suggest(low, limit=1, maxdist=2)
+            best = found[0] if found else None
+            if best and best != low:
+                text = _replace_word(text, word, best)
+                changed = True
+        if not changed:
+            return None
+        again = self.search(text, me=me, limit=1)
+        return text.strip() if again.total else None
+
+    # --- checks and directory ---------------------------------------------------------
+    def verify(self) -> list[str]:
+        with self._write_lock:
+            if self._ix is None:
+                opened = indexer.open_index(self.index_dir)
+                if opened is None:
+                    return ["the search index is missing, damaged or outdated; it will be "
+                            "rebuilt"]
+                self._ix, self._state = opened
+                self._bump()
+            return verify_index(self._ix, self._state, self.store)
+
+    def search_directory(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Customers and organizations whose name or address matches ``text``."""
+        searcher, _gen = self._searcher()
+        words = [w for w in text.lower().split() if w]
+        if not words:
+            return []
+        q = wq.And([wq.Prefix("name", w) for w in words])
+        return [{"id": h["id"].partition(":")[2], "kind": h["id"].partition(":")[0],
+                 "name": h["name"]} for h in searcher.search(q, limit=limit)]
+
+    def close(self) -> None:
+        with self._write_lock:
+            with self._searchers_lock:
+                for s in self._searchers:
+                    s.close()
+                self._searchers = []
+            self._local = threading.local()
+            if self._ix is not None:
+                self._ix.close()
+            self._ix = None
+            self._state = None
+            self._bump()
+
+
+def _has_match(row: Any, c: Compiled) -> bool:
+    from app.search.snippets import highlight
+
+    return any(highlight(text or "", c.highlight, c.prefix) for text in (row[2], row[3]))
+
+
+def _replace_word(text: str, word: str, new: str) -> str:
+    import re
+
+    return re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", new, text, count=1)

@@ -1,0 +1,581 @@
+"""The analytics dashboard: KPI cards and pyqtgraph charts for a period, team and agent.
+
+Data is loaded on a worker thread (``concurrent.futures``) by
+:func:`app.analytics.dashboard_data.load_dashboard`; the result comes back to the GUI thread
+through a queued signal. The UI thread never runs SQL.
+
+Mount it with :func:`build_dashboard`; connect ``sig_open_cases`` to show the cases behind
+a bar (the payload is a case-filter query string such as ``"status:pending team:billing"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.analytics.dashboard_data import DashboardData, load_dashboard
+from app.analytics.model import AnalyticsModel, open_model
+from app.analytics.reports import Period, Table, day_label
+from app.core.sla import format_duration
+from app.store.repo import Store
+
+PERIODS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90),
+           ("Last 180 days", 180))
+STATUS_BAR_COLORS = {"new": "#4c7cf0", "open": "#f08c3c", "pending": "#8e6ae0",
+                     "on-hold": "#8a94a6"}
+CREATED_COLOR = "#4c7cf0"
+SOLVED_COLOR = "#2f9e66"
+MET_COLOR = "#2f9e66"
+BREACHED_COLOR = "#e0484b"
+RISK_COLOR = "#f0a020"
+TAG_COLOR = "#5b6ee1"
+
+
+def _theme() -> Any:
+    from app.ui import theme
+
+    return theme.current()
+
+
+class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]
+    """Bars that report which one was clicked (by index)."""
+
+    def __init__(self, on_click: Any, **opts: Any) -> None:
+        super().__init__(**opts)
+        self._on_click = on_click
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def index_at(self, pos: QPointF) -> int | None:
+        opts = self.opts
+        horizontal = opts.get("x0") is not None and opts.get("y") is not None
+        if horizontal:
+            ys, h = list(opts["y"]), float(opts.get("height", 0.6))
+            for i, y in enumerate(ys):
+                if abs(pos.y() - y) <= h / 2 and 0 <= pos.x() <= float(opts["width"][i]):
+                    return i
+            return None
+        xs, w = list(opts["x"]), float(opts.get("width", 0.6))
+        for i, x in enumerate(xs):
+            if abs(pos.x() - x) <= w / 2 and 0 <= pos.y() <= float(opts["height"][i]):
+                return i
+        return None
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph API)
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        index = self.index_at(ev.pos())
+        if index is not None:
+            ev.accept()
+            self._on_click(index)
+
+
+class Card(QFrame):
+    """A KPI: a big number, a label and a small note."""
+
+    def __init__(self, label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("kpiCard")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(14, 10, 14, 10)
+        lay.setSpacing(2)
+        self.label = QLabel(label.upper())
+        self.label.setObjectName("kpiLabel")
+        self.value = QLabel("—")
+        self.value.setObjectName("kpiValue")
+        self.note = QLabel("")
+        self.note.setObjectName("kpiNote")
+        for w in (self.label, self.value, self.note):
+            lay.addWidget(w)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set(self, value: str, note: str = "", color: str | None = None) -> None:
+        self.value.setText(value)
+        self.note.setText(note)
+        self.value.setStyleSheet(f"color: {color};" if color else "")
+
+
+class ChartPanel(QFrame):
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chartPanel")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 10, 12, 8)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        self.title = QLabel(title)
+        self.title.setObjectName("chartTitle")
+        self.subtitle = QLabel("")
+        self.subtitle.setObjectName("chartSubtitle")
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.subtitle)
+        lay.addLayout(head)
+        t = _theme()
+        self.plot = pg.PlotWidget(background=t.surface)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(pg.mkPen(t.border))
+            axis.setTextPen(pg.mkPen(t.muted))
+            font = QFont(self.font())
+            font.setPointSizeF(max(7.5, font.pointSizeF() - 1))
+            axis.setStyle(tickFont=font)
+        self.plot.setMinimumHeight(190)
+        lay.addWidget(self.plot, 1)
+
+    @property
+    def item(self) -> Any:
+        return self.plot.getPlotItem()
+
+    def clear(self) -> None:
+        self.item.clear()
+        legend = self.item.legend
+        if legend is not None:
+            legend.clear()
+
+
+class Dashboard(QWidget):
+    sig_open_cases = Signal(object)
+    """object: a case-filter query (str, e.g. ``"status:pending team:support"``) or a list of
+    case ids: the cases behind a clicked bar. The main window opens them in the case list."""
+
+    sig_loaded = Signal(object)
+    """DashboardData: the data just shown (after every load); tests and screenshots wait on it."""
+
+    sig_error = Signal(str)
+    """str: loading failed; the message is meant for the agent."""
+
+    _sig_result = Signal(int, object, object)  # generation, data, error (worker → GUI)
+
+    def __init__(self, model: AnalyticsModel | Callable[[], AnalyticsModel],
+                 parent: QWidget | None = None,
+                 executor: ThreadPoolExecutor | None = None) -> None:
+        super().__init__(parent)
+        # A factory is resolved on the worker thread (opening analytics.db is I/O).
+        self._model_source = model
+        self._model: AnalyticsModel | None = model if isinstance(model, AnalyticsModel) \
+            else None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1,
+                                                        thread_name_prefix="dashboard")
+        self._own_executor = executor is None
+        self._generation = 0
+        self.data: DashboardData | None = None
+        self._drill: dict[str, list[str | None]] = {}
+        self._sig_result.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
+        self._build()
+        self._style()
+
+    # --- layout ----------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        root.setContentsMargins(18, 14, 18, 14)
+        root.setSpacing(12)
+        bar = QHBoxLayout()
+        title = QLabel("Analytics")
+        title.setObjectName("dashTitle")
+        bar.addWidget(title)
+        self.status = QLabel("")
+        self.status.setObjectName("dashStatus")
+        bar.addWidget(self.status)
+        bar.addStretch(1)
+        self.period_combo = QComboBox()
+        for label, days in PERIODS:
+            self.period_combo.addItem(label, days)
+        self.period_combo.setCurrentIndex(1)
+        self.team_combo = QComboBox()
+        self.team_combo.addItem("All teams", None)
+        self.agent_combo = QComboBox()
+        self.agent_combo.addItem("All agents", None)
+        self.agent_combo.setMinimumWidth(150)
+        for combo in (self.period_combo, self.team_combo, self.agent_combo):
+            combo.currentIndexChanged.connect(lambda _i: self.reload())
+            bar.addWidget(combo)
+        self.csv_button = QToolButton()
+        self.csv_button.setText("Export CSV")
+        self.csv_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.csv_menu = QMenu(self.csv_button)
+        self.csv_button.setMenu(self.csv_menu)
+        self.png_button = QPushButton("Save PNG")
+        self.png_button.clicked.connect(lambda: self.export_png())
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(lambda: self.reload())
+        for w in (self.csv_button, self.png_button, self.refresh_button):
+            bar.addWidget(w)
+        root.addLayout(bar)
+
+        cards = QHBoxLayout()
+        cards.setSpacing(10)
+        self.cards = {key: Card(label) for key, label in (
+            ("backlog", "Open backlog"), ("created", "Created"), ("solved", "Solved"),
+            ("first_response", "Median first response"), ("sla", "SLA compliance"),
+            ("reopens", "Reopen rate"))}
+        for card in self.cards.values():
+            cards.addWidget(card)
+        root.addLayout(cards)
+
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        self.backlog_chart = ChartPanel("Backlog by status")
+        self.trend_chart = ChartPanel("Created vs solved per day")
+        self.response_chart = ChartPanel("Response times (hours)")
+        self.sla_chart = ChartPanel("SLA compliance")
+        self.tags_chart = ChartPanel("Top tags")
+        grid.addWidget(self.backlog_chart, 0, 0)
+        grid.addWidget(self.trend_chart, 0, 1, 1, 2)
+        grid.addWidget(self.response_chart, 1, 0)
+        grid.addWidget(self.sla_chart, 1, 1)
+        grid.addWidget(self.tags_chart, 1, 2)
+        for col in range(3):
+            grid.setColumnStretch(col, 1)
+        root.addLayout(grid, 1)
+        self.bars: dict[str, ClickableBars] = {}
+
+    def _style(self) -> None:
+        t = _theme()
+        self.setStyleSheet(f"""
+            QLabel#dashTitle {{ font-size: 18px; font-weight: 600; color: {t.text}; }}
+            QLabel#dashStatus {{ color: {t.muted}; padding-left: 10px; }}
+            QFrame#kpiCard, QFrame#chartPanel {{ background: {t.surface};
+                border: 1px solid {t.border}; border-radius: 8px; }}
+            QLabel#kpiLabel {{ color: {t.muted}; font-size: 10px; font-weight: 600;
+                letter-spacing: 0.5px; border: none; }}
+            QLabel#kpiValue {{ color: {t.text}; font-size: 22px; font-weight: 600;
+                border: none; }}
+            QLabel#kpiNote {{ color: {t.muted}; font-size: 11px; border: none; }}
+            QLabel#chartTitle {{ color: {t.text}; font-weight: 600; border: none; }}
+            QLabel#chartSubtitle {{ color: {t.muted}; font-size: 11px; border: none; }}
+        """)
+
+    @property
+    def model(self) -> AnalyticsModel:
+        """The read model (opened on first use: call from the worker thread)."""
+        if self._model is None:
+            source = self._model_source
+            assert not isinstance(source, AnalyticsModel)
+            self._model = source()
+        return self._model
+
+    # --- filters ---------------------------------------------------------------------
+    def current_period(self) -> Period:
+        days = int(self.period_combo.currentData() or 30)
+        return Period.last_days(days)
+
+    def current_team(self) -> str | None:
+        value = self.team_combo.currentData()
+        return str(value) if value else None
+
+    def current_agent(self) -> str | None:
+        value = self.agent_combo.currentData()
+        return str(value) if value else None
+
+    # --- loading ---------------------------------------------------------------------
+    def reload(self) -> None:
+        """Load the data for the chosen filters on the worker thread."""
+        self._generation += 1
+        generation = self._generation
+        period, team, agent = self.current_period(), self.current_team(), self.current_agent()
+        self.status.setText("Loading…")
+        future: Future[DashboardData] = self._executor.submit(
+            lambda: load_dashboard(self.model, period=period, team=team, agent=agent))
+
+        def done(f: Future[DashboardData]) -> None:
+            exc = f.exception()
+            self._sig_result.emit(generation, None if exc else f.result(), exc)
+
+        future.add_done_callback(done)
+
+    def _on_result(self, generation: int, data: Any, exc: Any) -> None:
+        if generation != self._generation:
+            return  # a newer load is on its way
+        if exc is not None:
+            self.status.setText("Could not load the figures")
+            self.sig_error.emit(str(exc))
+            return
+        self.show_data(data)
+
+    def show_data(self, data: DashboardData) -> None:
+        self.data = data
+        self._fill_combos(data)
+        tables = data.tables
+        self._drill = {name: list(t.drill) for name, t in tables.items()}
+        self._draw_backlog(tables["backlog"])
+        self._draw_trend(tables["created-vs-solved"])
+        self._draw_response(tables["response-times"])
+        self._draw_sla(tables["sla"])
+        self._draw_tags(tables["top-tags"])
+        self._fill_cards(data)
+        self._fill_csv_menu(data)
+        first, last = day_label(data.period.first_day), day_label(data.period.last_day)
+        self.status.setText(f"{first} → {last} · loaded in {data.load_ms:.0f} ms")
+        self.sig_loaded.emit(data)
+
+    def _fill_combos(self, data: DashboardData) -> None:
+        for combo, items, all_label in ((self.team_combo, data.teams, "All teams"),
+                                        (self.agent_combo, data.agents, "All agents")):
+            wanted = [(all_label, None)] + [(name, rec_id) for rec_id, name in items]
+            have = [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]
+            if have == wanted:
+                continue
+            current = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            for label, value in wanted:
+                combo.addItem(label, value)
+            index = combo.findData(current)
+            combo.setCurrentIndex(max(index, 0))
+            combo.blockSignals(False)
+
+    # --- charts ----------------------------------------------------------------------
+    def _bars(self, key: str, panel: ChartPanel, **opts: Any) -> ClickableBars:
+        bars = ClickableBars(lambda i, key=key: self._bar_clicked(key, i), **opts)
+        panel.item.addItem(bars)
+        self.bars[key] = bars
+        return bars
+
+    def _bar_clicked(self, key: str, index: int) -> None:
+        rows = self._drill.get(key) or []
+        if 0 <= index < len(rows) and rows[index] is not None:
+            self.sig_open_cases.emit(rows[index])
+
+    def _draw_backlog(self, table: Table) -> None:
+        panel = self.backlog_chart
+        panel.clear()
+        rows = [(r, d) for r, d in zip(table.rows, table.drill, strict=True)
+                if r[0] == "status"]
+        self._drill["backlog_status"] = [d for _, d in rows]
+        values = [int(r[2]) for r, _ in rows]
+        xs = list(range(len(rows)))
+        brushes = [pg.mkBrush(STATUS_BAR_COLORS.get(str(r[1]), TAG_COLOR)) for r, _ in rows]
+        self._bars("backlog_status", panel, x=xs, height=values, width=0.62, brushes=brushes,
+                   pen=pg.mkPen(None))
+        panel.plot.getAxis("bottom").setTicks([[(i, str(r[1])) for i, (r, _) in
+                                                enumerate(rows)]])
+        top = max(values or [1])
+        for i, v in enumerate(values):
+            label = pg.TextItem(f"{v:,}", color=_theme().text, anchor=(0.5, 1.0))
+            label.setPos(i, v)
+            panel.item.addItem(label)
+        panel.item.setYRange(0, top * 1.18, padding=0)
+        panel.item.setXRange(-0.6, max(len(rows) - 0.4, 0.6), padding=0)
+        panel.subtitle.setText(f"{sum(values):,} open · click a bar to list them")
+
+    def _draw_trend(self, table: Table) -> None:
+        panel = self.trend_chart
+        panel.clear()
+        item = panel.item
+        if item.legend is None:
+            item.addLegend(offset=(10, 5), labelTextColor=_theme().muted)
+        days = [str(r[0]) for r in table.rows]
+        xs = list(range(len(days)))
+        created = [int(r[1]) for r in table.rows]
+        solved = [int(r[2]) for r in table.rows]
+        item.plot(xs, created, pen=pg.mkPen(CREATED_COLOR, width=2), name="Created",
+                  symbol="o", symbolSize=4, symbolBrush=CREATED_COLOR,
+                  symbolPen=pg.mkPen(None))
+        item.plot(xs, solved, pen=pg.mkPen(SOLVED_COLOR, width=2), name="Solved",
+                  symbol="o", symbolSize=4, symbolBrush=SOLVED_COLOR, symbolPen=pg.mkPen(None))
+        step = max(1, len(days) // 6)
+        panel.plot.getAxis("bottom").setTicks(
+            [[(i, days[i][5:]) for i in range(0, len(days), step)]])
+        item.setYRange(0, max(created + solved + [1]) * 1.15, padding=0)
+        item.setXRange(-0.5, max(len(days) - 0.5, 0.5), padding=0)
+        panel.subtitle.setText(f"{sum(created):,} created · {sum(solved):,} solved")
+
+    def _draw_response(self, table: Table) -> None:
+        panel = self.response_chart
+        panel.clear()
+        labels, medians, p90s = [], [], []
+        for r in table.rows:
+            labels.append("First response" if r[0] == "first_response" else "Resolution")
+            medians.append((r[2] or 0) / 60)
+            p90s.append((r[3] or 0) / 60)
+        xs = list(range(len(labels)))
+        panel.item.addItem(pg.BarGraphItem(x=[x - 0.17 for x in xs], height=medians,
+                                           width=0.32, brush=pg.mkBrush("#4c7cf0"),
+                                           pen=pg.mkPen(None), name="median"))
+        panel.item.addItem(pg.BarGraphItem(x=[x + 0.17 for x in xs], height=p90s, width=0.32,
+                                           brush=pg.mkBrush("#a5b8f5"), pen=pg.mkPen(None)))
+        for i in xs:
+            for dx, v, tag in ((-0.17, medians[i], "median"), (0.17, p90s[i], "p90")):
+                text = pg.TextItem(f"{tag}\n{v:.1f}h", color=_theme().muted,
+                                   anchor=(0.5, 1.0))
+                text.setPos(i + dx, v)
+                panel.item.addItem(text)
+        panel.plot.getAxis("bottom").setTicks([[(i, lb) for i, lb in enumerate(labels)]])
+        panel.item.setYRange(0, max(p90s + medians + [1]) * 1.3, padding=0)
+        panel.item.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        panel.subtitle.setText("wall-clock hours")
+
+    def _draw_sla(self, table: Table) -> None:
+        panel = self.sla_chart
+        panel.clear()
+        labels = []
+        met, breached, risk = [], [], []
+        for r in table.rows:
+            labels.append("First response" if r[0] == "first_response" else "Resolution")
+            met.append(int(r[2]))
+            breached.append(int(r[3]))
+            risk.append(int(r[4]))
+        xs = list(range(len(labels)))
+        w = 0.24
+        for dx, values, color, _name in ((-w, met, MET_COLOR, "met"),
+                                        (0.0, breached, BREACHED_COLOR, "breached"),
+                                        (w, risk, RISK_COLOR, "at risk")):
+            panel.item.addItem(pg.BarGraphItem(x=[x + dx for x in xs], height=values,
+                                               width=w * 0.92, brush=pg.mkBrush(color),
+                                               pen=pg.mkPen(None)))
+            for i, v in enumerate(values):
+                text = pg.TextItem(f"{v:,}", color=_theme().muted, anchor=(0.5, 1.0))
+                text.setPos(i + dx, v)
+                panel.item.addItem(text)
+        pct = [r[6] for r in table.rows]
+        panel.plot.getAxis("bottom").setTicks([[
+            (i, f"{lb} · {p:.0f}%" if p is not None else lb)
+            for i, (lb, p) in enumerate(zip(labels, pct, strict=True))]])
+        panel.item.setYRange(0, max(met + breached + risk + [1]) * 1.2, padding=0)
+        panel.item.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        panel.subtitle.setText("■ met  ■ breached  ■ at risk")
+        panel.subtitle.setText(
+            f"<span style='color:{MET_COLOR}'>■</span> met &nbsp;"
+            f"<span style='color:{BREACHED_COLOR}'>■</span> breached &nbsp;"
+            f"<span style='color:{RISK_COLOR}'>■</span> at risk")
+
+    def _draw_tags(self, table: Table) -> None:
+        panel = self.tags_chart
+        panel.clear()
+        rows = table.rows[:8]
+        n = len(rows)
+        ys = [n - 1 - i for i in range(n)]
+        widths = [int(r[1]) for r in rows]
+        self._drill["top_tags"] = list(table.drill[:8])
+        self._bars("top_tags", panel, x0=[0] * n, y=ys, width=widths, height=0.62,
+                   brush=pg.mkBrush(TAG_COLOR), pen=pg.mkPen(None))
+        panel.plot.getAxis("left").setTicks([[(y, str(r[0])) for y, r in zip(ys, rows,
+                                                                               strict=True)]])
+        panel.plot.getAxis("left").setWidth(90)
+        for y, v in zip(ys, widths, strict=True):
+            text = pg.TextItem(f" {v:,}", color=_theme().muted, anchor=(0.0, 0.5))
+            text.setPos(v, y)
+            panel.item.addItem(text)
+        panel.item.setXRange(0, max(widths + [1]) * 1.2, padding=0)
+        panel.item.setYRange(-0.6, max(n - 0.4, 0.6), padding=0)
+        panel.subtitle.setText("cases created in the period")
+
+    def _fill_cards(self, data: DashboardData) -> None:
+        t = data.tables
+        backlog = sum(int(r[2]) for r in t["backlog"].rows if r[0] == "status")
+        created = sum(int(r[1]) for r in t["created-vs-solved"].rows)
+        solved = sum(int(r[2]) for r in t["created-vs-solved"].rows)
+        self.cards["backlog"].set(f"{backlog:,}", "cases open now")
+        self.cards["created"].set(f"{created:,}", "in the period")
+        self.cards["solved"].set(f"{solved:,}", f"net {solved - created:+,}",
+                                 SOLVED_COLOR if solved >= created else None)
+        fr = next((r for r in t["response-times"].rows if r[0] == "first_response"), None)
+        if fr and fr[2] is not None:
+            self.cards["first_response"].set(format_duration(int(fr[2] * 60_000)),
+                                             f"p90 {format_duration(int(fr[3] * 60_000))}")
+        else:
+            self.cards["first_response"].set("—", "no replies yet")
+        sla_rows = {r[0]: r for r in t["sla"].rows}
+        fr_pct = sla_rows.get("first_response", [None] * 7)[6]
+        res_pct = sla_rows.get("resolution", [None] * 7)[6]
+        if fr_pct is None:
+            self.cards["sla"].set("—", "nothing decided yet")
+        else:
+            color = MET_COLOR if fr_pct >= 90 else (RISK_COLOR if fr_pct >= 70
+                                                    else BREACHED_COLOR)
+            note = f"resolution {res_pct:.0f}%" if res_pct is not None else ""
+            self.cards["sla"].set(f"{fr_pct:.0f}%", f"first response · {note}", color)
+        reo = t["reopens"].rows[0] if t["reopens"].rows else None
+        if reo and reo[3] is not None:
+            self.cards["reopens"].set(f"{reo[3]:.1f}%", f"{reo[1]} of {reo[0]} solved")
+        else:
+            self.cards["reopens"].set("—", "nothing solved")
+
+    # --- export ----------------------------------------------------------------------
+    def _fill_csv_menu(self, data: DashboardData) -> None:
+        self.csv_menu.clear()
+        for name, table in data.tables.items():
+            action = self.csv_menu.addAction(table.title or name)
+            action.triggered.connect(lambda _c=False, n=name: self.export_csv(n))
+
+    def export_csv(self, name: str, path: str | Path | None = None) -> Path | None:
+        """Write table ``name`` as CSV (asks for a file when ``path`` is None)."""
+        if self.data is None or name not in self.data.tables:
+            return None
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export CSV", f"{name}.csv",
+                                                    "CSV files (*.csv)")
+            if not chosen:
+                return None
+            path = chosen
+        out = Path(path)
+        out.write_text(self.data.tables[name].to_csv(), encoding="utf-8")
+        return out
+
+    def export_png(self, path: str | Path | None = None) -> Path | None:
+        """Save the dashboard as it looks now (asks for a file when ``path`` is None)."""
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M")
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save PNG", f"dashboard-{stamp}.png",
+                                                    "PNG images (*.png)")
+            if not chosen:
+                return None
+            path = chosen
+        out = Path(path)
+        self.grab().save(str(out))
+        return out
+
+    # --- test/screenshot helpers -----------------------------------------------------
+    def bar_scene_pos(self, key: str, index: int) -> tuple[Any, QPointF]:
+        """(plot widget, point in its viewport) at the middle of bar ``index`` of ``key``."""
+        bars = self.bars[key]
+        opts = bars.opts
+        panel = self.backlog_chart if key == "backlog_status" else self.tags_chart
+        if opts.get("y") is not None and opts.get("x0") is not None:
+            point = QPointF(float(opts["width"][index]) / 2, float(list(opts["y"])[index]))
+        else:
+            point = QPointF(float(list(opts["x"])[index]), float(opts["height"][index]) / 2)
+        scene = bars.mapToScene(point)
+        view_point = panel.plot.mapFromScene(scene)
+        return panel.plot, QPointF(view_point)
+
+    def shutdown(self) -> None:
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def build_dashboard(store: Store, data_dir: Path | None,
+                    model: AnalyticsModel | None = None) -> Dashboard:
+    """The dashboard for the main window to mount; loads itself once shown-ready."""
+    dash = Dashboard(model or (lambda: open_model(store, data_dir)))
+    dash.reload()
+    return dash
+

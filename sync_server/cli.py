@@ -1,0 +1,123 @@
+"""``smart-support-server``: run the server and administer users and teams.
+
+    smart-support-server [--data-dir DIR | --db URL] serve [--host H] [--port P] [--tls-cert F --tls-key F]
+    smart-support-server [...] user add EMAIL --name N [--role agent|lead|admin] --password-stdin
+    smart-support-server [...] user disable EMAIL
+    smart-support-server [...] team add NAME [--prefix SUP]
+    smart-support-server [...] team add-member TEAM EMAIL
+    smart-support-server [...] team remove-member TEAM EMAIL
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from sync_server.db import make_engine, migrate
+from sync_server.services import accounts
+from sync_server.settings import SettingsError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smart-support-server",
+                                     description="Smart Support sync server")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (SQLite file, blobs, secret)")
+    where.add_argument("--db", metavar="URL", help="database URL, e.g. postgresql+psycopg://...")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--tls-cert", type=Path)
+    serve.add_argument("--tls-key", type=Path)
+    serve.add_argument("--blob-store", choices=["fs", "db"], default=None,
+                       help="where attachments live (default: fs, in the data folder)")
+
+    user = commands.add_parser("user", help="manage accounts").add_subparsers(
+        dest="action", required=True)
+    add = user.add_parser("add", help="create an account")
+    add.add_argument("email")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=list(accounts.ROLES), default="agent")
+    add.add_argument("--password-stdin", action="store_true", required=True,
+                     help="read the password from standard input")
+    disable = user.add_parser("disable", help="disable an account (effective immediately)")
+    disable.add_argument("email")
+
+    team = commands.add_parser("team", help="manage teams").add_subparsers(
+        dest="action", required=True)
+    team_add = team.add_parser("add", help="create a team")
+    team_add.add_argument("name")
+    team_add.add_argument("--prefix", help="case key prefix (default: first 3 letters)")
+    for name in ("add-member", "remove-member"):
+        member = team.add_parser(name, help=f"{name.replace('-', ' ')} of a team")
+        member.add_argument("team")
+        member.add_argument("email")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sync_server.main import create_app
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    settings = load_settings(data_dir=args.data_dir, db_url=args.db, blob_store=args.blob_store)
+    app = create_app(settings)
+    uvicorn.run(
+        app, host=args.host, port=args.port, timeout_graceful_shutdown=5,
+        ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
+        ssl_keyfile=str(args.tls_key) if args.tls_key else None,
+    )
+    return 0
+
+
+def _admin(args: argparse.Namespace, engine: Engine) -> str:
+    match (args.command, args.action):
+        case ("user", "add"):
+            password = sys.stdin.readline().rstrip("\r\n")
+            accounts.add_user(engine, email=args.email, name=args.name, role=args.role,
+                              password=password)
+            return f"user {args.email} added"
+        case ("user", "disable"):
+            accounts.disable_user(engine, args.email)
+            return f"user {args.email} disabled"
+        case ("team", "add"):
+            accounts.add_team(engine, name=args.name, prefix=args.prefix)
+            return f"team {args.name} added"
+        case ("team", "add-member"):
+            accounts.add_member(engine, team=args.team, email=args.email)
+            return f"{args.email} added to {args.team}"
+        case ("team", "remove-member"):
+            accounts.remove_member(engine, team=args.team, email=args.email)
+            return f"{args.email} removed from {args.team}"
+    raise accounts.AdminError(f"unknown command {args.command} {args.action}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
+        engine = make_engine(settings.db_url, pool_size=1)
+        try:
+            migrate(engine)
+            print(_admin(args, engine))
+        finally:
+            engine.dispose()
+    except (accounts.AdminError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

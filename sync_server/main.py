@@ -1,0 +1,90 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from sync_server import __version__
+from sync_server.db import make_engine, migrate
+from sync_server.limits import BodyLimitMiddleware
+from sync_server.notify import listen
+from sync_server.routes import auth, blobs, events, stream, team
+from sync_server.services.auth import AuthError, Throttled
+from sync_server.services.blobs import HashMismatch
+from sync_server.services.events import NOTIFY_CHANNEL
+from sync_server.services.presence import UnknownCase
+from sync_server.settings import Settings
+from sync_server.state import AppState
+
+API = "/api/v1"
+
+
+def _limit_for(settings: Settings) -> Callable[[str], int]:
+    def limit(path: str) -> int:
+        if path.startswith(f"{API}/blobs/"):
+            return settings.blob_max_bytes
+        if path == f"{API}/events/push":
+            return settings.push_max_bytes
+        return settings.other_max_bytes
+    return limit
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(Throttled)
+    async def _throttled(_: Request, exc: Throttled) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(HashMismatch)
+    async def _mismatch(_: Request, exc: HashMismatch) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(UnknownCase)
+    async def _unknown(_: Request, exc: UnknownCase) -> JSONResponse:
+        return JSONResponse({"detail": "no such case in your teams"}, status_code=404)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None,
+               run_migrations: bool = True) -> FastAPI:
+    engine = engine or make_engine(settings.db_url)
+    if run_migrations:
+        migrate(engine)
+    state = AppState.build(settings, engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        listener: asyncio.Task[None] | None = None
+        if settings.is_postgres:
+            ready = asyncio.Event()
+            listener = asyncio.create_task(
+                listen(settings.db_url, NOTIFY_CHANNEL, state.broadcaster, ready))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), 10)
+        try:
+            yield
+        finally:
+            state.broadcaster.publish(None)
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    app = FastAPI(title="Smart Support sync server", version=__version__, lifespan=lifespan)
+    app.state.smart = state
+    for module in (auth, events, stream, blobs, team):
+        app.include_router(module.router, prefix=API)
+    _handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit_for=_limit_for(settings))
+    return app
+

@@ -1,0 +1,38 @@
+"""/auth/login, /auth/refresh, /auth/logout and /me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from sync_server.deps import ClientAddress, CurrentUser, StateDep
+from sync_server.schemas.auth import LoginCreate, RefreshCreate, TokenPublic, UserPublic
+from sync_server.schemas.common import ErrorPublic, StatusPublic
+from sync_server.services import auth
+
+router = APIRouter(tags=["auth"])
+_401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorPublic}}
+
+
+@router.post("/auth/login", response_model=TokenPublic,
+             responses={**_401, 429: {"model": ErrorPublic}})
+def login(body: LoginCreate, state: StateDep, client: ClientAddress) -> TokenPublic:
+    return auth.login(state.engine, state.settings, email=body.email, password=body.password,
+                      client=client)
+
+
+@router.post("/auth/refresh", response_model=TokenPublic, responses=_401)
+def refresh(body: RefreshCreate, state: StateDep) -> TokenPublic:
+    return auth.refresh(state.engine, state.settings, body.refresh_token)
+
+
+@router.post("/auth/logout", response_model=StatusPublic)
+def logout(body: RefreshCreate, state: StateDep) -> StatusPublic:
+    auth.logout(state.engine, body.refresh_token)
+    return StatusPublic(status="ok")
+
+
+@router.get("/me", response_model=UserPublic, responses=_401)
+def me(user: CurrentUser) -> UserPublic:
+    return user.public()

@@ -1,0 +1,55 @@
+"""/blobs/{sha256}: content-addressed attachments (PUT, GET, HEAD)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from sync_server.deps import StateDep, TeamMember
+from sync_server.schemas.common import ErrorPublic
+from sync_server.schemas.misc import BlobPublic
+from sync_server.services.blobs import check_hash
+
+router = APIRouter(tags=["blobs"])
+Sha = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="lower-case hex sha256")]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic}, 403: {"model": ErrorPublic}, 404: {"model": ErrorPublic},
+}
+_NOT_FOUND = HTTPException(status_code=404, detail="no such blob")
+
+
+@router.put("/blobs/{sha256}", response_model=BlobPublic, responses={
+    **_ERRORS, 400: {"model": ErrorPublic}, 413: {"model": ErrorPublic},
+}, openapi_extra={"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def put_blob(sha256: Sha, request: Request, user: TeamMember, state: StateDep) -> BlobPublic:
+    data = await request.body()
+    check_hash(sha256, data)
+    await run_in_threadpool(state.blob_store.put, sha256, data)
+    return BlobPublic(sha256=sha256, size=len(data))
+
+
+@router.get("/blobs/{sha256}", response_class=Response, responses={
+    **_ERRORS, 200: {"content": {"application/octet-stream": {
+        "schema": {"type": "string", "format": "binary"}}}},
+})
+def get_blob(sha256: Sha, user: TeamMember, state: StateDep) -> Response:
+    data = state.blob_store.get(sha256)
+    if data is None:
+        raise _NOT_FOUND
+    return Response(content=data, media_type="application/octet-stream",
+                    headers={"ETag": f'"{sha256}"', "Cache-Control": "private, max-age=31536000, immutable"})
+
+
+@router.head("/blobs/{sha256}", response_class=Response, responses={
+    **_ERRORS, 200: {"description": "the blob exists (no body)", "headers": {
+        "Content-Length": {"schema": {"type": "integer"}, "description": "size in bytes"}}},
+})
+def head_blob(sha256: Sha, user: TeamMember, state: StateDep) -> Response:
+    size = state.blob_store.size(sha256)
+    if size is None:
+        raise _NOT_FOUND
+    return Response(headers={"Content-Length": str(size), "ETag": f'"{sha256}"'},
+                    media_type="application/octet-stream")

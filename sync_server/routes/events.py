@@ -1,0 +1,38 @@
+"""/events/push and /events (pull)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from sync_server.deps import CurrentUser, StateDep
+from sync_server.schemas.common import ErrorPublic
+from sync_server.schemas.events import PullPublic, PushCreate, PushPublic
+from sync_server.services import events
+
+router = APIRouter(tags=["events"])
+_401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorPublic}}
+
+
+@router.post("/events/push", response_model=PushPublic,
+             responses={**_401, 413: {"model": ErrorPublic}})
+def push(body: PushCreate, user: CurrentUser, state: StateDep) -> PushPublic:
+    outcome = events.push(state.engine, state.clock, user, body.events)
+    state.announce(outcome)
+    return PushPublic(results=outcome.results)
+
+
+@router.get("/events", response_model=PullPublic, responses=_401)
+def pull(
+    user: CurrentUser,
+    state: StateDep,
+    since: Annotated[int, Query(ge=0, description="the last server_seq the client has")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Response:
+    items, next_cursor, has_more = events.pull(state.engine, user, since, limit)
+    # Payloads are stored as JSON text: splice them in rather than parse and re-serialize.
+    body = b'{"events":[' + items + (
+        f'],"next_cursor":{next_cursor},"has_more":{"true" if has_more else "false"}}}'
+    ).encode()
+    return Response(content=body, media_type="application/json")

@@ -1,0 +1,71 @@
+"""/stream: server-sent events telling a client that new events exist for its teams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from sync_server.deps import CurrentUser, StateDep
+from sync_server.notify import Notice
+from sync_server.schemas.common import ErrorPublic
+from sync_server.services.accounts import Principal, load_principal
+from sync_server.services.events import current_seq
+from sync_server.state import AppState
+
+router = APIRouter(tags=["events"])
+
+
+def _recheck(state: AppState, user: Principal) -> tuple[Principal | None, int]:
+    with state.engine.connect() as conn:
+        return load_principal(conn, user.id, user.family_id), current_seq(conn)
+
+
+async def _events(state: AppState, user: Principal) -> AsyncIterator[str]:
+    sub = state.broadcaster.subscribe()
+    try:
+        yield "retry: 5000\n: connected\n\n"
+        while True:
+            try:
+                notice = await asyncio.wait_for(sub.queue.get(), state.settings.keepalive_seconds)
+            except TimeoutError:
+                current, _ = await run_in_threadpool(_recheck, state, user)
+                if current is None:
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            notices: list[Notice | None] = [notice]
+            while not sub.queue.empty():
+                notices.append(sub.queue.get_nowait())
+            if any(n is None for n in notices):
+                return
+            current, high = await run_in_threadpool(_recheck, state, user)
+            if current is None:  # disabled meanwhile
+                return
+            mine = current.team_ids
+            relevant = [n for n in notices if n is not None and (n.teams is None or n.teams & mine)]
+            if relevant:
+                seq = max(n.seq for n in relevant) or high
+                yield f"event: events\ndata: {json.dumps({'server_seq': seq})}\n\n"
+    finally:
+        state.broadcaster.unsubscribe(sub)
+
+
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+          "description": 'lines `event: events` / `data: {"server_seq": N}`, comments as keep-alive'},
+    401: {"model": ErrorPublic},
+}
+
+
+@router.get("/stream", response_class=StreamingResponse, responses=_STREAM_DOC)
+async def stream(user: CurrentUser, state: StateDep) -> StreamingResponse:
+    return StreamingResponse(
+        _events(state, user), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,143 @@
+"""Login, refresh-token rotation with reuse detection, logout, and per-request authentication."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+
+from sync_server.db import write_tx
+from sync_server.schemas.auth import TokenPublic
+from sync_server.security import (
+    AccessClaims,
+    new_refresh_token,
+    sign_access_token,
+    token_digest,
+    verify_access_token,
+    verify_password,
+)
+from sync_server.services.accounts import Principal, load_principal, normalize_email
+from sync_server.services.throttle import record_failure, retry_after, throttle_keys
+from sync_server.settings import Settings
+from sync_server.tables import login_failures, refresh_tokens, token_families, users
+
+
+class AuthError(Exception):
+    """Credentials or tokens are not acceptable (HTTP 401)."""
+
+
+class Throttled(Exception):
+    """Too many failed logins (HTTP 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins, retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def _lock_keys(conn: Connection, keys: tuple[str, ...]) -> None:
+    if conn.dialect.name == "postgresql":
+        for key in sorted(keys):
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
+def _issue(
+    conn: Connection, settings: Settings, principal: Principal, family_id: str, now: float
+) -> TokenPublic:
+    refresh = new_refresh_token()
+    conn.execute(insert(refresh_tokens).values(
+        token_hash=token_digest(refresh), family_id=family_id, used=False,
+        expires_at=now + settings.refresh_ttl_seconds,
+    ))
+    access = sign_access_token(settings.require_secret(), AccessClaims(
+        user_id=principal.id, family_id=family_id,
+        expires_at=int(now) + settings.access_ttl_seconds,
+    ))
+    return TokenPublic(
+        access_token=access, refresh_token=refresh, expires_in=settings.access_ttl_seconds,
+        user=principal.public(),
+    )
+
+
+def login(engine: Engine, settings: Settings, *, email: str, password: str, client: str) -> TokenPublic:
+    email = normalize_email(email)
+    keys = throttle_keys(email, client)
+    now = time.time()
+    window, limit = settings.login_window_seconds, settings.login_max_failures
+    # Charge the attempt as a failure first (so concurrent guesses cannot exceed the limit),
+    # and take it back if the password turns out right.
+    with write_tx(engine) as conn:
+        _lock_keys(conn, keys)
+        wait = retry_after(conn, keys, now=now, window=window, limit=limit)
+        if wait is not None:
+            raise Throttled(wait)
+        record_failure(conn, keys, now=now, window=window)
+        row = conn.execute(select(users.c.id, users.c.password_hash, users.c.disabled)
+                           .where(users.c.email == email)).first()
+    ok = verify_password(row.password_hash if row else None, password)
+    if row is None or not ok or row.disabled:
+        raise AuthError("invalid e-mail or password")
+    with write_tx(engine) as conn:
+        conn.execute(delete(login_failures).where(
+            login_failures.c.key.in_(keys), login_failures.c.at == now
+        ))
+        principal = load_principal(conn, row.id)
+        if principal is None:
+            raise AuthError("invalid e-mail or password")
+        family_id = str(uuid.uuid4())
+        conn.execute(insert(token_families).values(
+            id=family_id, user_id=principal.id, revoked=False, created_at=now
+        ))
+        return _issue(conn, settings, principal, family_id, now)
+
+
+def refresh(engine: Engine, settings: Settings, token: str) -> TokenPublic:
+    """Rotate a refresh token. Presenting an already-used token revokes its whole family."""
+    now = time.time()
+    with write_tx(engine) as conn:
+        row = conn.execute(
+            select(refresh_tokens.c.used, refresh_tokens.c.expires_at, refresh_tokens.c.family_id,
+                   token_families.c.revoked, token_families.c.user_id)
+            .join(token_families, token_families.c.id == refresh_tokens.c.family_id)
+            .where(refresh_tokens.c.token_hash == token_digest(token))
+        ).first()
+        if row is None or row.revoked or row.expires_at <= now:
+            result: TokenPublic | None = None
+        else:
+            claimed = conn.execute(
+                update(refresh_tokens)
+                .where(refresh_tokens.c.token_hash == token_digest(token), refresh_tokens.c.used.is_(False))
+                .values(used=True)
+            ).rowcount
+            principal = load_principal(conn, row.user_id)
+            if claimed != 1 or principal is None:
+                conn.execute(update(token_families)
+                             .where(token_families.c.id == row.family_id).values(revoked=True))
+                result = None
+            else:
+                result = _issue(conn, settings, principal, row.family_id, now)
+    if result is None:
+        raise AuthError("refresh token is invalid, expired or was already used")
+    return result
+
+
+def logout(engine: Engine, token: str) -> None:
+    with write_tx(engine) as conn:
+        family = conn.execute(select(refresh_tokens.c.family_id)
+                              .where(refresh_tokens.c.token_hash == token_digest(token))).scalar()
+        if family is not None:
+            conn.execute(update(token_families)
+                         .where(token_families.c.id == family).values(revoked=True))
+
+
+def authenticate(engine: Engine, secret: str, token: str) -> Principal | None:
+    """The principal behind an access token, checked against the database on every call."""
+    claims = verify_access_token(secret, token)
+    if claims is None:
+        return None
+    with engine.connect() as conn:
+        revoked = conn.execute(select(token_families.c.revoked, token_families.c.user_id)
+                               .where(token_families.c.id == claims.family_id)).first()
+        if revoked is None or revoked.revoked or revoked.user_id != claims.user_id:
+            return None
+        return load_principal(conn, claims.user_id, claims.family_id)

@@ -1,0 +1,278 @@
+"""Push (idempotent, per-event authorization, case keys) and gap-free pull of the event log.
+
+Gap-freeness: every push transaction first locks the single ``counters`` row and only
+releases it at commit, so sequence numbers are handed out in commit order and a reader
+that sees ``server_seq = n`` also sees every smaller one. Rolled-back pushes give their
+numbers back (the counter update rolls back with them).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Select, insert, or_, select, text, update
+
+from sync_server.db import write_tx
+from sync_server.ids import ServerClock, uuid7
+from sync_server.schemas.events import EventCreate, PushResultPublic, payload_json
+from sync_server.services.accounts import Principal, normalize_email
+from sync_server.tables import EVENT_SEQ, cases, counters, events, teams
+
+NOTIFY_CHANNEL = "smart_support_events"
+CASE_CREATED = "case.created"
+CASE_UPDATED = "case.updated"
+KEY_ASSIGNED = "case.key_assigned"
+SERVER_ONLY_TYPES = frozenset({KEY_ASSIGNED})
+_CHUNK = 500
+_WINDOW_FACTOR = 4  # pull scans at most limit * 4 sequence numbers per query
+_MAX_WINDOWS = 16
+
+
+@dataclass(slots=True)
+class _Case:
+    team_id: str
+    key: str | None
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class PushOutcome:
+    results: list[PushResultPublic]
+    last_seq: int | None = None
+    teams: set[str] = field(default_factory=set)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+def lock_counter(conn: Connection) -> int:
+    """Take the event-sequence lock (held to commit) and return the last assigned number."""
+    return int(conn.execute(
+        update(counters).where(counters.c.name == EVENT_SEQ)
+        .values(value=counters.c.value).returning(counters.c.value)
+    ).scalar_one())
+
+
+def current_seq(conn: Connection) -> int:
+    return int(conn.execute(select(counters.c.value).where(counters.c.name == EVENT_SEQ)).scalar_one())
+
+
+def _created_team(event: EventCreate) -> str:
+    payload = event.payload
+    fields = payload.get("fields")
+    for source in (payload, fields if isinstance(fields, dict) else {}):
+        value = source.get("team_id")
+        if isinstance(value, str) and value:
+            return value
+    return event.team_id
+
+
+def _precheck(principal: Principal, event: EventCreate) -> str | None:
+    if normalize_email(event.actor) != principal.email:
+        return "actor must be the signed-in user"
+    if event.type in SERVER_ONLY_TYPES:
+        return f"{event.type} events are authored by the server only"
+    if event.team_id not in principal.team_ids:
+        return "you are not a member of the event's team"
+    if event.type in (CASE_CREATED, CASE_UPDATED) and event.case_id is None:
+        return f"{event.type} needs a case_id"
+    return None
+
+
+class _Batch:
+    """The state of one push transaction."""
+
+    def __init__(self, conn: Connection, principal: Principal, clock: ServerClock, seq: int) -> None:
+        self.conn, self.principal, self.clock, self.seq = conn, principal, clock, seq
+        self.rows: list[dict[str, Any]] = []
+        self.cases: dict[str, _Case] = {}
+        self.team_numbers: dict[str, tuple[str, int]] = {}
+        self.seen: dict[str, int] = {}
+        self.now = time.time()
+
+    def load(self, batch: Sequence[EventCreate]) -> None:
+        ids = [e.id for e in batch]
+        for part in _chunks(ids):
+            for row in self.conn.execute(select(events.c.id, events.c.server_seq)
+                                         .where(events.c.id.in_(part))):
+                self.seen[row.id] = row.server_seq
+        case_ids = sorted({e.case_id for e in batch if e.case_id})
+        for part in _chunks(case_ids):
+            for row in self.conn.execute(select(cases).where(cases.c.case_id.in_(part))):
+                self.cases[row.case_id] = _Case(team_id=row.team_id, key=row.key)
+
+    def _team_exists(self, team_id: str) -> bool:
+        if team_id in self.team_numbers:
+            return True
+        row = self.conn.execute(select(teams.c.prefix, teams.c.next_case_number)
+                                .where(teams.c.id == team_id)).first()
+        if row is None:
+            return False
+        self.team_numbers[team_id] = (row.prefix, row.next_case_number)
+        return True
+
+    def apply(self, event: EventCreate) -> PushResultPublic:
+        if event.id in self.seen:
+            return PushResultPublic(id=event.id, status="duplicate", server_seq=self.seen[event.id])
+        reason = self._case_rules(event)
+        if reason is not None:
+            return PushResultPublic(id=event.id, status="rejected", reason=reason)
+        seq = self._append(event.id, event.case_id, event.team_id, event.type,
+                           payload_json(event.payload), event.actor, event.device_id, event.hlc,
+                           self.principal.id)
+        if event.type == CASE_CREATED and event.case_id is not None:
+            self._assign_key(event, event.case_id)
+        return PushResultPublic(id=event.id, status="stored", server_seq=seq)
+
+    def _case_rules(self, event: EventCreate) -> str | None:
+        case = self.cases.get(event.case_id) if event.case_id else None
+        mine = self.principal.team_ids
+        if case is not None and case.team_id not in mine:
+            return "the case belongs to a team you are not a member of"
+        if event.type == CASE_CREATED and event.case_id is not None:
+            team = _created_team(event)
+            if team not in mine:
+                return "you are not a member of the case's team"
+            if case is not None and case.key is not None:
+                return "the case already exists"
+            if case is None:
+                self.cases[event.case_id] = _Case(team_id=team, key=None, new=True)
+            return None
+        if (event.type == CASE_UPDATED and event.case_id is not None
+                and event.payload.get("field") == "team_id"):
+            value = event.payload.get("value")
+            if not isinstance(value, str) or not self._team_exists(value):
+                return "the case is moved to an unknown team"
+            if case is None:
+                self.cases[event.case_id] = _Case(team_id=value, key=None, new=True)
+            else:
+                case.team_id, case.dirty = value, True
+        return None
+
+    def _assign_key(self, created: EventCreate, case_id: str) -> None:
+        case = self.cases[case_id]
+        team = _created_team(created)
+        if not self._team_exists(team):
+            team = created.team_id
+            self._team_exists(team)
+        prefix, number = self.team_numbers[team]
+        self.team_numbers[team] = (prefix, number + 1)
+        case.key, case.dirty = f"{prefix}-{number}", True
+        self._append(uuid7(), case_id, created.team_id, KEY_ASSIGNED,
+                     payload_json({"key": case.key}), "system", "server",
+                     self.clock.after(created.hlc), None)
+
+    def _append(self, event_id: str, case_id: str | None, team_id: str, type_: str,
+                payload: str, actor: str, device_id: str, hlc: str, user_id: str | None) -> int:
+        self.seq += 1
+        self.seen[event_id] = self.seq
+        self.rows.append({
+            "server_seq": self.seq, "id": event_id, "case_id": case_id, "team_id": team_id,
+            "type": type_, "payload": payload, "actor": actor, "device_id": device_id,
+            "hlc": hlc, "received_at": self.now, "user_id": user_id,
+        })
+        return self.seq
+
+    def flush(self) -> set[str]:
+        """Write rows, cases, team numbers and the counter; return the teams to notify."""
+        if not self.rows:
+            return set()
+        self.conn.execute(insert(events), self.rows)
+        new = [{"case_id": k, "team_id": c.team_id, "key": c.key}
+               for k, c in self.cases.items() if c.new]
+        if new:
+            self.conn.execute(insert(cases), new)
+        for case_id, case in self.cases.items():
+            if case.dirty and not case.new:
+                self.conn.execute(update(cases).where(cases.c.case_id == case_id)
+                                  .values(team_id=case.team_id, key=case.key))
+        for team_id, (_prefix, number) in self.team_numbers.items():
+            self.conn.execute(update(teams).where(teams.c.id == team_id)
+                              .values(next_case_number=number))
+        self.conn.execute(update(counters).where(counters.c.name == EVENT_SEQ).values(value=self.seq))
+        notify = {row["team_id"] for row in self.rows}
+        notify |= {self.cases[row["case_id"]].team_id for row in self.rows
+                   if row["case_id"] in self.cases}
+        return notify
+
+
+def push(engine: Engine, clock: ServerClock, principal: Principal,
+         batch: Sequence[EventCreate]) -> PushOutcome:
+    results: list[PushResultPublic | None] = []
+    accepted: list[EventCreate] = []
+    for event in batch:
+        reason = _precheck(principal, event)
+        results.append(None if reason is None else
+                       PushResultPublic(id=event.id, status="rejected", reason=reason))
+        if reason is None:
+            accepted.append(event)
+    outcome = PushOutcome(results=[])
+    if accepted:
+        with write_tx(engine) as conn:
+            state = _Batch(conn, principal, clock, lock_counter(conn))
+            state.load(accepted)
+            applied = iter([state.apply(event) for event in accepted])
+            outcome.teams = state.flush()
+            if state.rows:
+                outcome.last_seq = state.seq
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": json.dumps(
+                        {"seq": state.seq, "teams": sorted(outcome.teams)})})
+        results = [r if r is not None else next(applied) for r in results]
+    outcome.results = [r for r in results if r is not None]
+    return outcome
+
+
+def _json(value: str | None) -> str:
+    return json.dumps(value)
+
+
+def _page_query(mine: list[str], low: int, high: int, limit: int) -> Select[Any]:
+    return (
+        select(events.c.server_seq, events.c.id, events.c.case_id, events.c.team_id,
+               events.c.type, events.c.payload, events.c.actor, events.c.device_id, events.c.hlc)
+        .select_from(events.outerjoin(cases, cases.c.case_id == events.c.case_id))
+        .where(events.c.server_seq > low, events.c.server_seq <= high,
+               or_(events.c.team_id.in_(mine), cases.c.team_id.in_(mine)))
+        .order_by(events.c.server_seq)
+        .limit(limit)
+    )
+
+
+def pull(engine: Engine, principal: Principal, since: int, limit: int) -> tuple[bytes, int, bool]:
+    """A page of visible events after ``since`` as pre-rendered JSON items, the next cursor
+    and whether more may follow.
+
+    The log is scanned in bounded windows of sequence numbers, so every query stays cheap
+    however far behind the client is and however few of the events it may see.
+    """
+    mine = sorted(principal.team_ids)
+    rows: list[Row[Any]] = []
+    with engine.connect() as conn:
+        high = current_seq(conn)  # everything up to here is committed and visible
+        low = since if mine else max(since, high)
+        for _ in range(_MAX_WINDOWS):
+            if not mine or low >= high or len(rows) > limit:
+                break
+            top = min(high, low + _WINDOW_FACTOR * limit)
+            rows.extend(conn.execute(_page_query(mine, low, top, limit + 1 - len(rows))).all())
+            low = top
+    if len(rows) > limit:
+        rows = rows[:limit]
+        has_more, next_cursor = True, rows[-1].server_seq
+    else:
+        has_more, next_cursor = low < high, max(low, since)
+    items = ",".join(
+        f'{{"id":{_json(r.id)},"case_id":{_json(r.case_id)},"team_id":{_json(r.team_id)},'
+        f'"type":{_json(r.type)},"payload":{r.payload},"actor":{_json(r.actor)},'
+        f'"device_id":{_json(r.device_id)},"hlc":{_json(r.hlc)},"server_seq":{r.server_seq}}}'
+        for r in rows
+    )
+    return items.encode(), int(next_cursor), has_more

@@ -1,0 +1,115 @@
+"""Server settings: where the data lives, the token secret, limits.
+
+The token-signing secret is never a built-in default outside development: it comes from
+``SMART_SUPPORT_SERVER_SECRET``, or (SQLite default only) from a file generated once in the
+data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, ConfigDict, Field
+
+SECRET_ENV = "SMART_SUPPORT_SERVER_SECRET"
+ENVIRONMENT_ENV = "SMART_SUPPORT_SERVER_ENV"
+BLOB_STORE_ENV = "SMART_SUPPORT_SERVER_BLOB_STORE"
+BLOB_MAX_ENV = "SMART_SUPPORT_SERVER_BLOB_MAX_BYTES"
+SECRET_FILE = "secret.key"
+DEV_SECRET = "development-only-insecure-secret-do-not-use-in-production"
+MIN_SECRET_LENGTH = 32
+_WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", DEV_SECRET})
+
+Environment = Literal["development", "production"]
+BlobStoreKind = Literal["fs", "db"]
+
+
+class SettingsError(RuntimeError):
+    """The configuration is unusable (e.g. a missing or default secret in production)."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    db_url: str
+    data_dir: Path
+    secret: str = ""
+    environment: Environment = "production"
+    blob_store: BlobStoreKind = "fs"
+    blob_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    push_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    other_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    access_ttl_seconds: int = 15 * 60
+    refresh_ttl_seconds: int = 30 * 24 * 3600
+    keepalive_seconds: float = 15.0
+    presence_window_seconds: float = 60.0
+    login_max_failures: int = 10
+    login_window_seconds: int = 15 * 60
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db_url.startswith("postgresql")
+
+    def require_secret(self) -> str:
+        """The signing secret, refusing weak or default values outside development."""
+        if self.environment == "development":
+            return self.secret or DEV_SECRET
+        if self.secret in _WEAK_SECRETS or len(self.secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"refusing to start: set {SECRET_ENV} to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        return self.secret
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("smart-support-server", appauthor=False))
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """Read (or create once, mode 0600) the secret file of the SQLite default setup."""
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def load_settings(
+    *,
+    data_dir: Path | None = None,
+    db_url: str | None = None,
+    blob_store: BlobStoreKind | None = None,
+    with_secret: bool = True,
+) -> Settings:
+    """Settings from the command line and the environment."""
+    folder = (data_dir or default_data_dir()).expanduser().resolve()
+    if db_url is None:
+        folder.mkdir(parents=True, exist_ok=True)
+    environment: Environment = (
+        "development" if os.environ.get(ENVIRONMENT_ENV) == "development" else "production"
+    )
+    url = db_url or f"sqlite:///{folder / 'server.sqlite3'}"
+    secret = os.environ.get(SECRET_ENV, "")
+    if with_secret and not secret and db_url is None:
+        secret = _stored_secret(folder)
+    store: BlobStoreKind = blob_store or ("db" if os.environ.get(BLOB_STORE_ENV) == "db" else "fs")
+    extra: dict[str, int] = {}
+    if os.environ.get(BLOB_MAX_ENV):
+        extra["blob_max_bytes"] = int(os.environ[BLOB_MAX_ENV])
+    settings = Settings(
+        db_url=url, data_dir=folder, secret=secret, environment=environment,
+        blob_store=store, **extra,
+    )
+    if with_secret:
+        settings.require_secret()
+    return settings

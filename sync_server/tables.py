@@ -1,0 +1,116 @@
+"""The server schema as SQLAlchemy Core tables (the Alembic migrations create the same)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+teams = Table(
+    "teams", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("next_case_number", Integer, nullable=False),
+)
+
+team_members = Table(
+    "team_members", metadata,
+    Column("team_id", String(36), ForeignKey("teams.id"), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), primary_key=True),
+)
+
+token_families = Table(
+    "token_families", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family_id", String(36), ForeignKey("token_families.id"), nullable=False, index=True),
+    Column("used", Boolean, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("server_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("case_id", String(36), nullable=True, index=True),
+    Column("team_id", String(36), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("hlc", String(32), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("user_id", String(36), nullable=True),
+    Index("ix_events_team_seq", "team_id", "server_seq"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("team_id", String(36), nullable=False, index=True),
+    Column("key", String(40), nullable=True),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+presence = Table(
+    "presence", metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+EVENT_SEQ = "event_seq"

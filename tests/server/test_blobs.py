@@ -1,0 +1,76 @@
+"""Attachments: content-addressed upload/download, hash check, size limit, db store."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from sync_server.main import create_app
+from sync_server.settings import Settings
+
+from .helpers import World, bearer, login
+
+
+def _roundtrip(client: TestClient, headers: dict[str, str]) -> None:
+    data = os.urandom(40_000)
+    sha = hashlib.sha256(data).hexdigest()
+    assert client.head(f"/api/v1/blobs/{sha}", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/blobs/{sha}", headers=headers).status_code == 404
+    put = client.put(f"/api/v1/blobs/{sha}", content=data, headers=headers)
+    assert put.status_code == 200
+    assert put.json() == {"sha256": sha, "size": len(data)}
+    assert client.put(f"/api/v1/blobs/{sha}", content=data, headers=headers).status_code == 200
+    head = client.head(f"/api/v1/blobs/{sha}", headers=headers)
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+    got = client.get(f"/api/v1/blobs/{sha}", headers=headers)
+    assert got.status_code == 200 and got.content == data
+
+
+def test_blob_roundtrip_on_filesystem(client: TestClient, world: World, settings: Settings) -> None:
+    _roundtrip(client, bearer(login(client, "alice@example.com")))
+    assert any((settings.data_dir / "blobs").rglob("*"))
+
+
+def test_blob_roundtrip_in_database(settings: Settings, engine: Engine, world: World) -> None:
+    app = create_app(settings.model_copy(update={"blob_store": "db"}), engine=engine,
+                     run_migrations=False)
+    with TestClient(app) as client:
+        headers = bearer(login(client, "carol@example.com"))
+        _roundtrip(client, headers)
+    assert not (settings.data_dir / "blobs").exists() or not any((settings.data_dir / "blobs").rglob("?*"))
+
+
+def test_hash_mismatch_and_size_limit(client: TestClient, world: World) -> None:
+    headers = bearer(login(client, "alice@example.com"))
+    data = b"hello"
+    wrong = hashlib.sha256(b"other").hexdigest()
+    response = client.put(f"/api/v1/blobs/{wrong}", content=data, headers=headers)
+    assert response.status_code == 400
+    assert client.head(f"/api/v1/blobs/{wrong}", headers=headers).status_code == 404
+    big = b"x" * (64 * 1024 + 1)
+    response = client.put(f"/api/v1/blobs/{hashlib.sha256(big).hexdigest()}", content=big,
+                          headers=headers)
+    assert response.status_code == 413
+
+    def chunks() -> object:
+        for _ in range(5):
+            yield b"y" * 20_000
+
+    chunked = client.put(f"/api/v1/blobs/{'a' * 64}", content=chunks(), headers=headers)
+    assert chunked.status_code == 413
+    assert client.put("/api/v1/blobs/NOTAHASH", content=data, headers=headers).status_code == 422
+
+
+def test_blobs_need_a_team(client: TestClient, world: World) -> None:
+    erin = bearer(login(client, "erin@example.com"))
+    data = b"attachment"
+    sha = hashlib.sha256(data).hexdigest()
+    assert client.put(f"/api/v1/blobs/{sha}", content=data, headers=erin).status_code == 403
+    assert client.put(f"/api/v1/blobs/{sha}", content=data).status_code == 401
+    alice = bearer(login(client, "alice@example.com"))
+    assert client.put(f"/api/v1/blobs/{sha}", content=data, headers=alice).status_code == 200
+    assert client.get(f"/api/v1/blobs/{sha}", headers=erin).status_code == 403
+    assert client.get(f"/api/v1/blobs/{sha}").status_code == 401

@@ -1,0 +1,28 @@
+"""The seeded multi-client simulation (see simulation.py). SIM_SEEDS overrides the count."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.sync.simulation import login_all, new_team, run_seed, run_seeds, server_world, World
+
+# Seeds that once failed stay here for ever, run first and on their own.
+REGRESSION_SEEDS: list[int] = []
+
+
+def test_regression_seeds(tmp_path: Path) -> None:
+    with server_world(tmp_path) as (http, engine, emails):
+        login_all(http, emails)
+        previous = None
+        for seed in REGRESSION_SEEDS:
+            team = new_team(engine, emails, seed, previous)
+            previous = f"Sim{seed}"
+            run_seed(seed, World(engine, http, team, emails), tmp_path)
+
+
+def test_many_seeds_converge(tmp_path: Path) -> None:
+    count = int(os.environ.get("SIM_SEEDS", "1000"))
+    failures = run_seeds(range(10_000, 10_000 + count), tmp_path)
+    assert not failures, "failing seeds (add them to REGRESSION_SEEDS): " + "; ".join(
+        f"{seed}: {msg}" for seed, msg in failures[:10])
