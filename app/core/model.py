@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from app.core.errors import AppError
+
 
 class Status(StrEnum):
     NEW = "new"
@@ -55,7 +57,7 @@ MAX_PRODUCT = 120
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-:.]*$")
 
 
-class InvalidValue(ValueError):
+class InvalidValue(AppError, ValueError):
     """A value a field does not accept; the message is meant for the agent."""
 
 

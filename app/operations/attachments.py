@@ -279,8 +279,9 @@ def attach_bytes(store: Store, *, case: str, data: bytes, name: str,
     target = folder / (re.sub(r"[\\/:\0]", "_", name) or "pasted")
     try:
         target.write_bytes(data)
-        return attach(store, case=case, path=target, comment_id=comment_id, name=name,
-                      force=force)
+        result: tuple[str, Changes] = attach(store, case=case, path=target,
+                                             comment_id=comment_id, name=name, force=force)
+        return result
     finally:
         target.unlink(missing_ok=True)
         folder.rmdir()

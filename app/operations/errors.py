@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from app.core.errors import AppError
 
-class OperationError(Exception):
+
+class OperationError(AppError):
     pass
 
 

@@ -252,4 +252,6 @@ def add_text(store: Store, *, case: str, text: str,
         raise OperationError("there is no text to add")
     if "." not in Path(name).name:
         name += ".txt"
-    return att.attach_bytes(store, case=case, data=text.encode("utf-8"), name=name)
+    result: tuple[str, Changes] = att.attach_bytes(store, case=case, data=text.encode("utf-8"),
+                                                   name=name)
+    return result

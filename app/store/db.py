@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from app.core.errors import AppError
+
 HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -22,7 +24,7 @@ def _synchronous() -> str:
     return value if value in ("FULL", "NORMAL", "OFF") else "FULL"
 
 
-class StoreError(Exception):
+class StoreError(AppError):
     """A problem with the local database, with a message meant for the agent."""
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, or_, select
 
 from app.core import events as ev
 from app.core.model import OPEN_STATUSES, InvalidValue, Priority, Status, suggest
@@ -18,7 +18,8 @@ LIST_COLUMNS = ("key", "subject", "status", "priority", "requester", "assignee",
 SORTABLE = {"key": s.cases.c.created_ms, "subject": s.cases.c.subject,
             "status": s.cases.c.status, "priority": s.cases.c.priority,
             "updated": s.cases.c.updated_ms, "created": s.cases.c.created_ms}
-FILTER_FIELDS = ("status", "priority", "assignee", "tag", "product", "team", "type", "is")
+FILTER_FIELDS = ("status", "priority", "assignee", "tag", "product", "team", "type", "is",
+                 "updated")
 
 
 @dataclass(slots=True)
@@ -70,6 +71,11 @@ class CaseFilter:
             self.assignee = value
         elif name == "tag":
             self.tags.append(value.lower())
+        elif name == "updated":
+            days = value.lstrip("<").lower()
+            if not (days.endswith("d") and days[:-1].isdigit()):
+                raise InvalidValue(f"'updated:{value}' should look like updated:<7d")
+            self.updated_within_days = int(days[:-1])
         elif name == "is":
             if value == "unassigned":
                 self.assignee = "none"
@@ -93,51 +99,93 @@ BUILTIN_VIEWS: dict[str, tuple[str, CaseFilter, str]] = {
 }
 
 
-def _apply_filter(q: Select[Any], flt: CaseFilter, me: str, now_ms: int) -> Select[Any]:
+def _conditions(flt: CaseFilter, me: str, now_ms: int) -> list[ColumnElement[bool]]:
     c = s.cases.c
-    q = q.where(c.exists.is_(True), c.deleted.is_(False))
+    out: list[ColumnElement[bool]] = [c.exists.is_(True), c.deleted.is_(False)]
     if not flt.include_merged:
-        q = q.where(c.merged_into.is_(None))
+        out.append(c.merged_into.is_(None))
     if flt.statuses:
-        q = q.where(c.status.in_(flt.statuses))
+        out.append(c.status.in_(flt.statuses))
     if flt.priorities:
-        q = q.where(c.priority.in_(flt.priorities))
+        out.append(c.priority.in_(flt.priorities))
     if flt.assignee == "none":
-        q = q.where(c.assignee_id.is_(None))
+        out.append(c.assignee_id.is_(None))
     elif flt.assignee:
-        q = q.where(c.assignee_id == (me if flt.assignee == "me" else flt.assignee))
+        out.append(c.assignee_id == (me if flt.assignee == "me" else flt.assignee))
     for tag in flt.tags:
-        q = q.where(c.id.in_(select(s.case_tags.c.case_id).where(
+        out.append(c.id.in_(select(s.case_tags.c.case_id).where(
             s.case_tags.c.tag == tag, s.case_tags.c.present.is_(True))))
     if flt.product:
-        q = q.where(func.lower(c.product) == flt.product.lower())
+        out.append(func.lower(c.product) == flt.product.lower())
     if flt.team:
-        q = q.where(c.team_id == flt.team)
+        out.append(c.team_id == flt.team)
     if flt.type:
-        q = q.where(c.type == flt.type)
+        out.append(c.type == flt.type)
     if flt.updated_within_days is not None:
-        q = q.where(c.updated_ms >= now_ms - flt.updated_within_days * 86_400_000)
+        out.append(c.updated_ms >= now_ms - flt.updated_within_days * 86_400_000)
     if flt.text:
         for word in flt.text.split():
             like = f"%{word}%"
-            q = q.where(or_(c.subject.like(like), c.key.like(like)))
-    return q
+            out.append(or_(c.subject.like(like), c.key.like(like)))
+    return out
+
+
+def _apply_filter(q: Select[Any], flt: CaseFilter, me: str, now_ms: int) -> Select[Any]:
+    return q.where(*_conditions(flt, me, now_ms))
+
+
+def count_views(conn: Connection, filters: dict[str, CaseFilter], *, me: str,
+                now_ms: int) -> dict[str, int]:
+    """Counts for several views in one pass over the cases (the sidebar)."""
+    if not filters:
+        return {}
+    cols = [func.coalesce(func.sum(case((and_(*_conditions(f, me, now_ms)), 1), else_=0)), 0)
+            .label(f"v{i}") for i, f in enumerate(filters.values())]
+    row = conn.execute(select(*cols).select_from(s.cases)).one()
+    return {name: int(row[i]) for i, name in enumerate(filters)}
+
+
+def _sort_column(sort: str) -> Any:
+    c = s.cases.c
+    if sort == "requester":
+        return select(s.customers.c.name).where(s.customers.c.id == c.requester_id) \
+            .scalar_subquery()
+    if sort == "assignee":
+        return select(s.agents.c.name).where(s.agents.c.id == c.assignee_id).scalar_subquery()
+    return SORTABLE.get(sort, c.updated_ms)
 
 
 def list_cases(conn: Connection, flt: CaseFilter, *, me: str, now_ms: int,
                sort: str = "updated", descending: bool = True,
-               limit: int | None = None) -> list[tuple[Any, ...]]:
-    """Rows of (id, key, subject, status, priority, requester, assignee, updated_ms, tags)."""
+               limit: int | None = None, offset: int = 0) -> list[tuple[Any, ...]]:
+    """Rows of (id, key, subject, status, priority, requester, assignee, updated_ms, tags).
+
+    ``sort`` is a column of SORTABLE or "requester" / "assignee" (by name).
+    """
     c = s.cases.c
     q = select(c.id, c.key, c.subject, c.status, c.priority, c.requester_id, c.assignee_id,
                c.updated_ms, c.tags)
     q = _apply_filter(q, flt, me, now_ms)
-    col = SORTABLE.get(sort, c.updated_ms)
+    col = _sort_column(sort)
     q = q.order_by(col.desc() if descending else col.asc(),
                    c.id.desc() if descending else c.id.asc())
     if limit:
         q = q.limit(limit)
-    rows = conn.execute(q).all()
+    if offset:
+        q = q.offset(offset)
+    return _named_rows(conn, conn.execute(q).all())
+
+
+def list_rows(conn: Connection, case_ids: list[str]) -> list[tuple[Any, ...]]:
+    """The list rows of just these cases (to refresh changed rows in place)."""
+    c = s.cases.c
+    rows = conn.execute(select(c.id, c.key, c.subject, c.status, c.priority, c.requester_id,
+                               c.assignee_id, c.updated_ms, c.tags)
+                        .where(c.id.in_(case_ids))).all()
+    return _named_rows(conn, rows)
+
+
+def _named_rows(conn: Connection, rows: Any) -> list[tuple[Any, ...]]:
     # Names come from the small directories, mapped here rather than joined per row.
     agents = dict(conn.execute(select(s.agents.c.id, s.agents.c.name)).all())
     wanted = {r[5] for r in rows if r[5]}
@@ -225,14 +273,23 @@ def case_comments(conn: Connection, case_ids: list[str]) -> list[dict[str, Any]]
 
 
 def case_history(conn: Connection, case_id: str) -> list[dict[str, Any]]:
+    """Every event of the case, oldest first, with its time (ms) and the actor's name."""
+    from app.core.hlc import hlc_ms
+
     rows = conn.execute(select(s.events).where(s.events.c.case_id == case_id)
-                        .order_by(s.events.c.hlc, s.events.c.id))
+                        .order_by(s.events.c.hlc, s.events.c.id)).all()
+    actors = {r.actor for r in rows}
+    names = dict(conn.execute(select(s.agents.c.id, s.agents.c.name)
+                              .where(s.agents.c.id.in_(actors))).all())
+    names.update(conn.execute(select(s.customers.c.email, s.customers.c.name)
+                              .where(s.customers.c.email.in_(actors))).all())
     out = []
     for r in rows:
         e = row_event(r)
-        out.append({"id": e.id, "type": e.type, "actor": e.actor, "hlc": e.hlc,
-                    "summary": ev.describe(e), "synced": e.server_seq is not None,
-                    "payload": e.payload})
+        out.append({"id": e.id, "type": e.type, "actor": e.actor,
+                    "actor_name": names.get(e.actor, e.actor), "hlc": e.hlc,
+                    "ms": hlc_ms(e.hlc), "summary": ev.describe(e),
+                    "synced": e.server_seq is not None, "payload": e.payload})
     return out
 
 

@@ -248,3 +248,46 @@ def test_unclean_shutdown_triggers_integrity_check_on_open(tmp_path: Path) -> No
         fh.write(b"\xff" * page)
     with pytest.raises(StoreCorrupt, match="integrity check"):
         Store(path)
+
+
+def test_count_views_matches_individual_counts(demo_store: Store) -> None:
+    import time
+
+    now = int(time.time() * 1000)
+    filters = {k: v[1] for k, v in q.BUILTIN_VIEWS.items()}
+    together = demo_store.read(lambda c: q.count_views(c, filters, me=demo_store.actor,
+                                                       now_ms=now))
+    for name, flt in filters.items():
+        alone = demo_store.read(lambda c, f=flt: q.count_cases(c, f, me=demo_store.actor,
+                                                               now_ms=now))
+        assert together[name] == alone
+
+
+def test_list_paging_name_sort_and_rows(demo_store: Store) -> None:
+    import time
+
+    now = int(time.time() * 1000)
+    flt = q.CaseFilter()
+    full = demo_store.read(lambda c: q.list_cases(c, flt, me="x", now_ms=now, sort="requester",
+                                                  descending=False))
+    names = [r[5] for r in full]
+    assert names == sorted(names)
+    page2 = demo_store.read(lambda c: q.list_cases(c, flt, me="x", now_ms=now,
+                                                   sort="requester", descending=False,
+                                                   limit=10, offset=10))
+    assert page2 == full[10:20]
+    rows = demo_store.read(lambda c: q.list_rows(c, [full[3][0]]))
+    assert rows == [full[3]]
+    recent = q.CaseFilter.parse("updated:<7d")
+    assert recent.updated_within_days == 7
+    with pytest.raises(Exception, match="updated:<7d"):
+        q.CaseFilter.parse("updated:soon")
+
+
+def test_all_expected_errors_share_one_base() -> None:
+    from app.core.errors import AppError
+    from app.core.model import InvalidValue
+    from app.store.db import StoreError
+
+    assert issubclass(OperationError, AppError) and issubclass(StoreError, AppError)
+    assert issubclass(InvalidValue, AppError)
