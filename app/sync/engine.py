@@ -48,7 +48,7 @@ def push(store: Store, session: SyncSession, report: SyncReport,
         if not batch:
             return
         wire = [e.to_wire() for e in batch]
-        results = session.call(lambda token: session.api.push(token, wire))
+        results = session.call(lambda token, w=wire: session.api.push(token, w))
         marks: list[tuple[str, int | None, str | None]] = []
         for r in results:
             if r["status"] == "rejected":
@@ -69,7 +69,7 @@ def pull(store: Store, session: SyncSession, report: SyncReport,
          cancel: Callable[[], bool] | None = None, size: int = PULL_PAGE) -> None:
     cursor = int(store.get_meta("pull_cursor", "0") or 0)
     while not (cancel and cancel()):
-        page = session.call(lambda token: session.api.pull(token, cursor, size))
+        page = session.call(lambda token, c=cursor: session.api.pull(token, c, size))
         events = [Event.from_wire(e) for e in page["events"]]
         next_cursor = int(page["next_cursor"])
         if events or next_cursor != cursor:

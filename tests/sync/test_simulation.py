@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.sync.simulation import login_all, new_team, run_seed, run_seeds, server_world, World
+from tests.sync.simulation import World, login_all, new_team, run_seed, run_seeds, server_world
 
 # Seeds that once failed stay here for ever, run first and on their own.
 REGRESSION_SEEDS: list[int] = []
