@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +13,9 @@ from app.store import queries as q
 from app.store.repo import Store
 from app.sync.session import SyncSession
 
-PUSH_BATCH = 500
-PULL_PAGE = 500
+# Batch sizes; the environment can lower them (slow links, and the kill tests).
+PUSH_BATCH = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_BATCH", "500"))))
+PULL_PAGE = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_PAGE", "500"))))
 
 
 @dataclass(slots=True)

@@ -35,7 +35,12 @@ class SyncSession:
         return self.api.base_url
 
     def _save_refresh(self, token: str) -> None:
-        keyring.set_password(SERVICE, _account(self.server, self.email), token)
+        try:
+            keyring.set_password(SERVICE, _account(self.server, self.email), token)
+        except keyring.errors.KeyringError as exc:
+            raise ApiError("the system keyring is not available, so the sign-in cannot be "
+                           "kept safely (tokens are never written to disk). Unlock or install "
+                           f"a keyring (GNOME Keyring, KWallet, macOS Keychain): {exc}") from exc
 
     def _load_refresh(self) -> str | None:
         if not self.email:

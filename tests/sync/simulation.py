@@ -30,7 +30,6 @@ from app.sync.api import Offline, SyncApi
 from app.sync.engine import sync_once
 from app.sync.session import SyncSession
 
-os.environ.setdefault("SMART_SUPPORT_SQLITE_SYNCHRONOUS", "OFF")
 PASSWORD = "simulation password 1"
 DAY_MS = 86_400_000
 
@@ -273,9 +272,17 @@ def server_world(tmp: Path, n_users: int = 6) -> Iterator[tuple[Any, Engine, lis
         accounts.add_user(engine, email=e, name=e.split("@")[0], role="agent",
                           password=PASSWORD)
     app = create_app(settings, engine=engine, run_migrations=False)
-    with TestClient(app, base_url="http://sim") as http:
-        yield http, engine, emails
-    engine.dispose()
+    previous = os.environ.get("SMART_SUPPORT_SQLITE_SYNCHRONOUS")
+    os.environ["SMART_SUPPORT_SQLITE_SYNCHRONOUS"] = "OFF"  # only while simulating
+    try:
+        with TestClient(app, base_url="http://sim") as http:
+            yield http, engine, emails
+    finally:
+        if previous is None:
+            os.environ.pop("SMART_SUPPORT_SQLITE_SYNCHRONOUS", None)
+        else:
+            os.environ["SMART_SUPPORT_SQLITE_SYNCHRONOUS"] = previous
+        engine.dispose()
 
 
 def new_team(engine: Engine, emails: list[str], seed: int, previous: str | None) -> str:
