@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
+
+from sync_server.schemas.common import ErrorPublic
 from sqlalchemy import Engine
 
 from sync_server import __version__
@@ -55,6 +61,52 @@ def _handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "no such case in your teams"}, status_code=404)
 
 
+def _document_bad_bodies(app: FastAPI) -> None:
+    """A body that is not JSON at all is answered 400 before validation: say so in the schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict) and "requestBody" in operation:
+                        operation.setdefault("responses", {}).setdefault("400", {
+                            "description": "The body could not be parsed",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/ErrorPublic"}}}})
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.setdefault("ErrorPublic", ErrorPublic.model_json_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allow_header(app: FastAPI) -> None:
+    """405 answers list every method the path supports (Starlette names only one route's)."""
+    compiled: list[tuple[Any, set[str]]] = []
+
+    def methods_for(path: str) -> set[str]:
+        if not compiled:
+            for template, item in app.openapi().get("paths", {}).items():
+                regex, _, _ = compile_path(template)
+                compiled.append((regex, {m.upper() for m in item}))
+        found: set[str] = set()
+        for regex, methods in compiled:
+            if regex.match(path):
+                found |= methods
+        return found
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        allowed = methods_for(request.url.path)
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                            headers={"Allow": ", ".join(sorted(allowed))})
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None,
                run_migrations: bool = True) -> FastAPI:
     engine = engine or make_engine(settings.db_url)
@@ -84,7 +136,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.smart = state
     for module in (auth, events, stream, blobs, team):
         app.include_router(module.router, prefix=API)
+    _document_bad_bodies(app)
     _handlers(app)
+    _allow_header(app)
     app.add_middleware(BodyLimitMiddleware, limit_for=_limit_for(settings))
     return app
 

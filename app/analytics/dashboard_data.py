@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +54,15 @@ def load_dashboard(model: AnalyticsModel, *, period: r.Period | None = None,
     teams, agents = directory_names(model)
     names = dict(agents)
     data = DashboardData(period=period, team=team, agent=agent, teams=teams, agents=agents)
-    for name in DASHBOARD_REPORTS:
-        data.tables[name] = r.report(model, name, period=period, team=team, agent=agent,
-                                     now_ms=now, names=names, catch_up=False)
+    # SQLite releases the GIL while it works: the reports run side by side on their own
+    # connections (read-only, WAL), which roughly halves the time to open the dashboard.
+    def one(name: str) -> r.Table:
+        return r.report(model, name, period=period, team=team, agent=agent, now_ms=now,
+                        names=names, catch_up=False)
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="dashboard-report") as pool:
+        for name, table in zip(DASHBOARD_REPORTS, pool.map(one, DASHBOARD_REPORTS),
+                               strict=True):
+            data.tables[name] = table
     data.load_ms = (time.perf_counter() - started) * 1000
     return data

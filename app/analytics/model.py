@@ -268,9 +268,12 @@ class AnalyticsModel:
         for i in range(0, len(case_ids), _CHUNK):
             part = case_ids[i:i + _CHUNK]
             by_case: dict[str, list[ev.Event]] = {cid: [] for cid in part}
-            rows = self.store.read(lambda c, part=part: c.execute(
-                select(*_EVENT_COLS).where(s.events.c.case_id.in_(part),
-                                           s.events.c.seq <= head)).all())
+
+            def fetch(c: Connection, part: list[str] = part) -> list[Any]:
+                return list(c.execute(select(*_EVENT_COLS).where(
+                    s.events.c.case_id.in_(part), s.events.c.seq <= head)).all())
+
+            rows = self.store.read(fetch)
             for r in rows:
                 by_case[r.case_id].append(_row_event(r))
             facts = [f for cid, evs in by_case.items()

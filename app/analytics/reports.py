@@ -202,16 +202,16 @@ _ORDER = {"status": ["new", "open", "pending", "on-hold"],
 
 def created_vs_solved(conn: Connection, f: Filters) -> Table:
     c = at.am_cases.c
-    created = dict(conn.execute(select(c.created_day, func.count()).where(*_created_in(f))
-                                .group_by(c.created_day)).all())
+    created: dict[int, int] = {r[0]: r[1] for r in conn.execute(
+        select(c.created_day, func.count()).where(*_created_in(f)).group_by(c.created_day))}
     sv = at.am_solves.c
     where = [sv.solved_day >= f.period.first_day, sv.solved_day <= f.period.last_day]
     if f.team:
         where.append(sv.team_id == f.team)
     if f.agent:
         where.append(sv.agent_id == f.agent)
-    solved = dict(conn.execute(select(sv.solved_day, func.count()).where(*where)
-                               .group_by(sv.solved_day)).all())
+    solved: dict[int, int] = {r[0]: r[1] for r in conn.execute(
+        select(sv.solved_day, func.count()).where(*where).group_by(sv.solved_day))}
     rows = [[day_label(d), int(created.get(d, 0)), int(solved.get(d, 0))]
             for d in range(f.period.first_day, f.period.last_day + 1)]
     return Table("created-vs-solved", ["day", "created", "solved"], rows,
@@ -255,8 +255,8 @@ def sla(conn: Connection, f: Filters) -> Table:
     found = {r[0]: r[1:] for r in conn.execute(q)}
     rows = []
     for target in ("first_response", "resolution"):
-        met, breached, risk, paused, total = (int(x or 0) for x in found.get(target,
-                                                                             (0,) * 5))
+        counts = [int(x or 0) for x in found.get(target, (0, 0, 0, 0, 0))]
+        met, breached, risk, paused, total = counts
         decided = met + breached
         pct = round(100.0 * met / decided, 1) if decided else None
         rows.append([target, total, met, breached, risk, paused, pct])
@@ -264,7 +264,7 @@ def sla(conn: Connection, f: Filters) -> Table:
                          "compliance_pct"], rows,
                  "SLA compliance (cases created in the period; breached includes open cases "
                  "past their deadline)",
-                 notes=[f"{TARGET_LABELS[r[0]]}: {r[6] if r[6] is not None else '—'}%"
+                 notes=[f"{TARGET_LABELS[str(r[0])]}: {r[6] if r[6] is not None else '—'}%"
                         for r in rows])
 
 
@@ -291,7 +291,8 @@ def throughput(conn: Connection, f: Filters, names: dict[str, str]) -> Table:
                           .where(*where).group_by(sv.agent_id)).all()
     c = at.am_cases.c
     open_q = select(c.assignee_id, func.count()).where(c.is_open == 1, *_case_filters(f))
-    backlog_by = dict(conn.execute(open_q.group_by(c.assignee_id)).all())
+    backlog_by: dict[Any, int] = {r[0]: r[1] for r in conn.execute(
+        open_q.group_by(c.assignee_id))}
     rows = []
     for agent, n, distinct in sorted(solved, key=lambda r: (-r[1], str(r[0]))):
         rows.append([agent, names.get(agent or "", agent or "(none)"), int(n), int(distinct),
@@ -330,8 +331,8 @@ def aging(conn: Connection, f: Filters) -> Table:
     for i, (_label, lo, _hi) in enumerate(AGING_BUCKETS):
         whens.append((c.created_ms > now - lo * DAY_MS, i - 1))
     bucket = case(*whens[1:], else_=len(AGING_BUCKETS) - 1)
-    counts = dict(conn.execute(select(bucket, func.count()).where(
-        c.is_open == 1, *_case_filters(f)).group_by(bucket)).all())
+    counts: dict[int, int] = {r[0]: r[1] for r in conn.execute(select(bucket, func.count()).where(
+        c.is_open == 1, *_case_filters(f)).group_by(bucket))}
     rows = [[label, int(counts.get(i, 0))] for i, (label, _, _) in enumerate(AGING_BUCKETS)]
     return Table("aging", ["age", "open_cases"], rows, "Age of open cases")
 

@@ -334,11 +334,11 @@ class NotificationCenter:
 
         def fetch(conn: Connection) -> list[dict[str, Any]]:
             rows = open_conflicts(conn)
-            keys = {}
+            keys: dict[str, Any] = {}
             ids = sorted({r["case_id"] for r in rows})
             if ids:
-                keys = dict(conn.execute(select(s.cases.c.id, s.cases.c.key)
-                                         .where(s.cases.c.id.in_(ids))).all())
+                keys = {r.id: r.key for r in conn.execute(
+                    select(s.cases.c.id, s.cases.c.key).where(s.cases.c.id.in_(ids)))}
             return [dict(r) | {"key": keys.get(r["case_id"])} for r in rows]
 
         found = []

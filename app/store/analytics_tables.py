@@ -136,15 +136,24 @@ def _on_begin(conn: Any) -> None:
 
 
 def open_analytics_engine(path: Path | None) -> Engine:
-    """An engine on ``path`` (``None``: in memory, one shared connection)."""
+    """An engine on ``path`` (``None``: a throw-away temporary file, so that worker threads
+    get their own connections, which one shared in-memory connection cannot offer)."""
     if path is None:
-        from sqlalchemy.pool import StaticPool
+        import atexit
+        import os
+        import tempfile
 
-        engine = create_engine("sqlite://", poolclass=StaticPool,
-                               connect_args={"check_same_thread": False})
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+        fd, name = tempfile.mkstemp(prefix="ssa-readmodel-", suffix=".db")
+        os.close(fd)
+        path = Path(name)
+
+        def cleanup(p: Path = path) -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{p}{suffix}").unlink(missing_ok=True)
+
+        atexit.register(cleanup)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from analytics_helpers import config_data, created, ms, reply, status
 
 from app.core.sla import (
     SlaConfigError,
@@ -12,7 +13,6 @@ from app.core.sla import (
     sla_clocks,
     sla_status,
 )
-from analytics_helpers import config_data, created, ms, reply, status
 
 # 2026-03-06 is a Friday; 2026-03-09 (Monday) is a holiday in the office calendar.
 CFG = parse_config(config_data("office"))
