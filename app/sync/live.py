@@ -42,8 +42,8 @@ def session_token(session: Any) -> TokenProvider:
 def backoff_delay(attempt: int, *, base: float, cap: float,
                   rng: Callable[[], float] = random.random) -> float:
     """Exponential backoff with "equal jitter": between half and all of min(cap, base·2ⁿ)."""
-    full = min(cap, base * (2 ** max(0, attempt)))
-    return full / 2 + rng() * full / 2
+    full = float(min(cap, base * (2 ** max(0, attempt))))
+    return full / 2 + float(rng()) * full / 2
 
 
 class LiveStream:
@@ -177,14 +177,14 @@ class LiveStream:
             client.close()
 
     def _read_events(self, response: httpx.Response) -> None:
-        name, data = "message", []
+        name, data = "message", list[str]()
         for line in response.iter_lines():
             if self._stop.is_set():
                 return
             if not line:
                 if data and name == "events":
                     self._dispatch("\n".join(data))
-                name, data = "message", []
+                name, data = "message", list[str]()
             elif line.startswith(":"):
                 continue  # keep-alive comment
             else:

@@ -42,9 +42,16 @@ def run_app(data_dir: Path) -> int:
         QMessageBox.critical(None, "Smart Support Agent", f"The local database cannot be "
                              f"opened:\n\n{exc}")
         return 2
+    import asyncio
+
+    import qasync
+
     from app.ui.main_window import MainWindow
 
-    window = MainWindow(store)
+    # asyncio inside the Qt event loop: APScheduler's AsyncIOScheduler drives sync.
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(store, loop=loop)
     window.show()
 
     def follow_os_scheme() -> None:
@@ -54,7 +61,10 @@ def run_app(data_dir: Path) -> int:
 
     app.styleHints().colorSchemeChanged.connect(lambda _s: follow_os_scheme())
     try:
-        return int(app.exec())
+        with loop:
+            loop.run_forever()
+        return 0
     finally:
+        window.sync.shutdown()
         window.bridge.shutdown()
         store.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
+from PySide6.QtCore import QPoint, QSignalBlocker, QStringListModel, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -21,11 +22,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QCompleter,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -44,6 +47,7 @@ from app.core.model import CaseType, Priority, Status
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.case_list import full_time, relative_time
+from app.ui.widgets import DuePicker, TagChips
 
 UNASSIGNED = ""
 
@@ -55,9 +59,51 @@ def load_case_bundle(conn: Any, case_id: str) -> dict[str, Any] | None:
     detail = q.case_detail(conn, case_id)
     if detail is None:
         return None
+    from app.store.conflicts import open_conflicts
+
     detail["history"] = q.case_history(conn, case_id)
-    detail["agents"] = [(a["id"], a["name"]) for a in q.directory(conn, "agents")]
+    agents = q.directory(conn, "agents")
+    detail["agents"] = [(a["id"], a["name"]) for a in agents]
+    names = {str(a["id"]): str(a["name"]) for a in agents}
+    names.update({str(a.get("email")): str(a["name"]) for a in agents if a.get("email")})
+    conflicts = open_conflicts(conn, case_id)
+    for c in conflicts:
+        actor = str(c["remote_actor"])
+        c["remote_name"] = names.get(actor) or (actor.split("@")[0].replace(".", " ").title()
+                                                if "@" in actor else actor)
+        for side in ("local", "remote"):
+            value = c[f"{side}_value"]
+            if c["field"] == "assignee_id":
+                value = names.get(str(value), value) if value else "Unassigned"
+            c[f"{side}_text"] = str(value) if value not in (None, "") else "nothing"
+    detail["conflicts"] = conflicts
     return detail
+
+
+FIELD_NAMES = {"assignee_id": "the assignee", "due_at": "the due date",
+               "requester_id": "the requester", "team_id": "the team"}
+
+
+def conflict_text(c: dict[str, Any]) -> str:
+    """"Ben changed priority to Urgent while you set it to Low"."""
+    field = FIELD_NAMES.get(str(c["field"]), str(c["field"]).replace("_", " "))
+
+    def nice(v: str) -> str:
+        return v.replace("-", " ").capitalize() if v.islower() and " " not in v else v
+
+    return (f"{c['remote_name']} changed {field} to {nice(c['remote_text'])} "
+            f"while you set it to {nice(c['local_text'])}")
+
+
+def mention_prefix(text: str, position: int) -> str | None:
+    """The word being typed after ``@`` at ``position`` (None when not in a mention)."""
+    start = text.rfind("@", 0, position)
+    if start < 0 or (start > 0 and not text[start - 1].isspace()):
+        return None
+    word = text[start + 1:position]
+    if "\n" in word or word.count(" ") > 1 or word.startswith(" "):
+        return None
+    return word
 
 
 def hlc_ms(hlc: str) -> int:
@@ -118,6 +164,30 @@ class Conversation(SafeBrowser):
         self.setObjectName("Conversation")
         self.setAccessibleName("Conversation")
         self.rendered: list[dict[str, Any]] = []  # {"id", "internal", "body"} per frame
+
+    sig_split = Signal(str)
+    """str: comment id the agent wants to split into a new case."""
+
+    def comment_at(self, pos: QPoint) -> dict[str, Any] | None:
+        """The rendered item (description or comment) under ``pos`` (viewport coords)."""
+        frame = self.cursorForPosition(pos).currentFrame()
+        root = self.document().rootFrame()
+        while frame is not None and frame.parentFrame() is not None and \
+                frame.parentFrame() != root:
+            frame = frame.parentFrame()
+        if frame is None or frame == root:
+            return None
+        frames = root.childFrames()
+        index = next((i for i, f in enumerate(frames) if f == frame), -1)
+        return self.rendered[index] if 0 <= index < len(self.rendered) else None
+
+    def contextMenuEvent(self, event: Any) -> None:  # noqa: N802
+        menu = self.createStandardContextMenu(event.pos())
+        item = self.comment_at(self.viewport().mapFrom(self, event.pos()))
+        if item is not None and item.get("id") not in (None, "description"):
+            menu.addSeparator()
+            menu.addAction("Split into new case", partial(self.sig_split.emit, str(item["id"])))
+        menu.exec(event.globalPos())
 
     def render(self, detail: dict[str, Any]) -> None:  # type: ignore[override]
         t = theme.current()
@@ -196,17 +266,74 @@ class Conversation(SafeBrowser):
 
 
 class ComposerEdit(QPlainTextEdit):
-    """The composer's text box: Ctrl+Enter (either Enter key) submits."""
+    """The composer's text box: Ctrl+Enter (either Enter key) submits; ``@`` mentions."""
 
     sig_submit = Signal()
     """Ctrl+Enter was pressed."""
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.names = QStringListModel(self)
+        self.completer = QCompleter(self.names, self)
+        self.completer.setWidget(self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer.activated.connect(self.insert_mention)
+        popup = self.completer.popup()
+        assert popup is not None
+        self.popup: Any = popup
+        self.popup.setAccessibleName("Mention an agent")
+
+    def set_agents(self, names: list[str]) -> None:
+        if names != self.names.stringList():
+            self.names.setStringList(sorted(names, key=str.lower))
+
+    def insert_mention(self, name: str) -> None:
+        cursor = self.textCursor()
+        text = self.toPlainText()
+        prefix = mention_prefix(text, cursor.position())
+        if prefix is None:
+            return
+        cursor.movePosition(QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor,
+                            len(prefix) + 1)
+        cursor.insertText(f"@{name} ")
+        self.setTextCursor(cursor)
+        self.popup.hide()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        popup = self.popup
+        if popup.isVisible() and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter,
+                                                 Qt.Key.Key_Tab, Qt.Key.Key_Escape):
+            if event.key() == Qt.Key.Key_Escape:
+                popup.hide()
+                return
+            index = popup.currentIndex()
+            if not index.isValid():
+                index = self.completer.completionModel().index(0, 0)
+            if index.isValid():
+                self.insert_mention(str(index.data()))
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
                 event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.sig_submit.emit()
             return
         super().keyPressEvent(event)
+        self._complete()
+
+    def _complete(self) -> None:
+        prefix = mention_prefix(self.toPlainText(), self.textCursor().position())
+        if prefix is None or not self.names.rowCount():
+            self.popup.hide()
+            return
+        self.completer.setCompletionPrefix(prefix)
+        if not self.completer.completionCount():
+            self.popup.hide()
+            return
+        rect = self.cursorRect()
+        rect.setWidth(240)
+        self.completer.complete(rect)
+        self.popup.setCurrentIndex(self.completer.completionModel().index(0, 0))
 
 
 class Composer(QFrame):
@@ -327,6 +454,9 @@ class CaseDetail(QWidget):
     sig_title_changed = Signal(str)
     """str: "KEY subject" after a load, for a tab title."""
 
+    sig_split_done = Signal(str)
+    """str: id of the case a comment was just split into."""
+
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
@@ -375,6 +505,24 @@ class CaseDetail(QWidget):
         self.meta_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.meta_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.meta_label, 1)
+        self.viewers_box = QHBoxLayout()
+        self.viewers_box.setSpacing(4)
+        top.addLayout(self.viewers_box)
+        self.viewer_chips: list[QLabel] = []
+        self.menu_button = QToolButton()
+        self.menu_button.setObjectName("Flat")
+        self.menu_button.setIcon(theme.icon("more"))
+        self.menu_button.setToolTip("More actions")
+        self.menu_button.setAccessibleName("Case actions")
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.case_menu = QMenu(self.menu_button)
+        self.case_menu.addAction("Link to…", lambda: self.pick_case("link"))
+        self.case_menu.addAction("Merge into…", lambda: self.pick_case("merge"))
+        self.case_menu.addSeparator()
+        self.case_menu.addAction("Open in a tab",
+                                 lambda: self.sig_open_case.emit(self.case_id or ""))
+        self.menu_button.setMenu(self.case_menu)
+        top.addWidget(self.menu_button)
         hl.addLayout(top)
         self.subject_edit = QLineEdit()
         self.subject_edit.setObjectName("SubjectEdit")
@@ -403,24 +551,24 @@ class CaseDetail(QWidget):
         self.product_edit.setPlaceholderText("No product")
         self.product_edit.editingFinished.connect(
             lambda: self._text_done("product", self.product_edit))
-        self.due_edit = QLineEdit()
-        self.due_edit.setAccessibleName("Due date")
-        self.due_edit.setPlaceholderText("YYYY-MM-DD")
-        self.due_edit.editingFinished.connect(lambda: self._text_done("due_at", self.due_edit))
-        self.tags_edit = QLineEdit()
-        self.tags_edit.setAccessibleName("Tags")
-        self.tags_edit.setPlaceholderText("Add tags, space separated")
-        self.tags_edit.editingFinished.connect(self._tags_done)
+        self.due_picker = DuePicker()
+        self.due_picker.edit.setMinimumWidth(130)
+        self.due_picker.sig_changed.connect(self._due_done)
+        self.tags_chips = TagChips()
+        self.tags_chips.sig_add.connect(lambda t: self._tags_done([t], []))
+        self.tags_chips.sig_remove.connect(lambda t: self._tags_done([], [t]))
         grid = QGridLayout()
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(2)
         cells = [("Status", self.status_combo), ("Priority", self.priority_combo),
                  ("Type", self.type_combo), ("Assignee", self.assignee_combo),
-                 ("Product", self.product_edit), ("Due date", self.due_edit),
-                 ("Tags", self.tags_edit)]
+                 ("Product", self.product_edit), ("Due date", self.due_picker),
+                 ("Tags", self.tags_chips)]
         for i, (title, widget) in enumerate(cells):
             row, col = divmod(i, 4)
-            span = 2 if title == "Tags" else 1
+            span = 1
+            if title == "Tags":  # chips need the width: a row of their own
+                row, col, span = 2, 0, 4
             grid.addWidget(_label(title), row * 2, col, 1, span)
             grid.addWidget(widget, row * 2 + 1, col, 1, span)
         for col in range(4):
@@ -434,11 +582,21 @@ class CaseDetail(QWidget):
         self.links_label.setContentsMargins(0, 6, 0, 0)
         hl.addWidget(self.links_label)
         lay.addWidget(header)
+        self.conflicts_box = QFrame()
+        self.conflicts_box.setObjectName("ConflictBanner")
+        self.conflicts_box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.conflicts_layout = QVBoxLayout(self.conflicts_box)
+        self.conflicts_layout.setContentsMargins(16, 6, 12, 6)
+        self.conflicts_layout.setSpacing(4)
+        self.conflict_rows: list[tuple[QLabel, QPushButton, QPushButton]] = []
+        self.conflicts_box.hide()
+        lay.addWidget(self.conflicts_box)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.conversation = Conversation()
         self.conversation.sig_case_link.connect(self._link)
+        self.conversation.sig_split.connect(self.split_comment)
         self.tabs.addTab(self.conversation, "Conversation")
         self.history = QTreeWidget()
         self.history.setAccessibleName("History")
@@ -560,12 +718,14 @@ class CaseDetail(QWidget):
                     combo.addItem(str(value), value)
                     i = combo.count() - 1
                 combo.setCurrentIndex(max(i, 0))
-        for edit, value in ((self.product_edit, d.get("product") or ""),
-                            (self.due_edit, (d.get("due_at") or "")[:10]),
-                            (self.tags_edit, " ".join(d.get("tags", [])))):
-            if not (edit.hasFocus() and edit.isModified()):
-                edit.setText(value)
-                edit.setModified(False)
+        if not (self.product_edit.hasFocus() and self.product_edit.isModified()):
+            self.product_edit.setText(d.get("product") or "")
+            self.product_edit.setModified(False)
+        if not self.due_picker.edit.hasFocus():
+            self.due_picker.set_value(d.get("due_at"))
+        self.tags_chips.set_tags(list(d.get("tags", [])))
+        self.composer.editor.set_agents([name for _i, name in d.get("agents", [])])
+        self._fill_conflicts(d.get("conflicts", []))
         links = d.get("links", [])
         self.links_label.setVisible(bool(links))
         self.links_label.setText("Linked: " + " · ".join(
@@ -611,7 +771,7 @@ class CaseDetail(QWidget):
 
         self.bridge.sig_error.emit(describe(exc))
         if self.detail:
-            for edit in (self.subject_edit, self.product_edit, self.due_edit, self.tags_edit):
+            for edit in (self.subject_edit, self.product_edit):
                 edit.setModified(False)
             self._fill(self.detail)  # back to the stored values: nothing half-written
 
@@ -645,14 +805,19 @@ class CaseDetail(QWidget):
             return
         self._set_fields({field: value or None})
 
-    def _tags_done(self) -> None:
-        if not self.detail or not self.tags_edit.isModified():
+    def _due_done(self, value: str | None) -> None:
+        if not self.detail:
             return
-        self.tags_edit.setModified(False)
-        new = [t.lstrip("#").lower() for t in self.tags_edit.text().replace(",", " ").split()]
+        if (value or None) == ((self.detail.get("due_at") or "")[:10] or None):
+            return
+        self._set_fields({"due_at": value})
+
+    def _tags_done(self, add: list[str], remove: list[str]) -> None:
+        if not self.detail:
+            return
         old = list(self.detail.get("tags", []))
-        add = [t for t in new if t not in old]
-        remove = [t for t in old if t not in new]
+        add = [t for t in add if t not in old]
+        remove = [t for t in remove if t in old]
         if not add and not remove:
             return
         from app.operations import cases as ops
@@ -673,10 +838,109 @@ class CaseDetail(QWidget):
     def _link(self, target: str) -> None:
         self.sig_open_case.emit(target)
 
+    # --- conflicts, presence, link / merge / split --------------------------------------
+    def _fill_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
+        for label, restore, dismiss in self.conflict_rows:
+            for w in (label, restore, dismiss):
+                w.deleteLater()
+        while self.conflicts_layout.count():
+            item = self.conflicts_layout.takeAt(0)
+            sub = item.layout() if item is not None else None
+            if sub is not None:
+                sub.deleteLater()
+        self.conflict_rows = []
+        for c in conflicts:
+            row = QHBoxLayout()
+            icon = QLabel()
+            icon.setPixmap(theme.icon("alert", theme.current().internal_text, 14).pixmap(14, 14))
+            row.addWidget(icon)
+            label = QLabel(conflict_text(c) + " —")
+            label.setObjectName("ConflictText")
+            label.setWordWrap(True)
+            row.addWidget(label, 1)
+            restore = QPushButton("Restore my value")
+            restore.setObjectName("ConflictButton")
+            restore.clicked.connect(lambda _c=False, cid=str(c["id"]): self.restore_conflict(cid))
+            dismiss = QPushButton("Dismiss")
+            dismiss.setObjectName("ConflictButton")
+            dismiss.clicked.connect(lambda _c=False, cid=str(c["id"]): self.dismiss_conflict(cid))
+            row.addWidget(restore)
+            row.addWidget(dismiss)
+            self.conflicts_layout.addLayout(row)
+            self.conflict_rows.append((label, restore, dismiss))
+        self.conflicts_box.setVisible(bool(conflicts))
+
+    def restore_conflict(self, conflict_id: str) -> None:
+        from app.operations import cases as ops
+
+        self.bridge.run(ops.restore_conflict, conflict_id=conflict_id,
+                        on_error=self._edit_failed)
+
+    def dismiss_conflict(self, conflict_id: str) -> None:
+        from app.operations import cases as ops
+
+        # The notice changes no case: reload this one when it is gone.
+        self.bridge.run(ops.dismiss_conflict, conflict_id=conflict_id,
+                        on_done=lambda _r: self.reload(), on_error=self._edit_failed)
+
+    def set_viewers(self, case_id: str, viewers: list[dict[str, Any]]) -> None:
+        """"Ben is viewing" chips (from GET presence) for the case on screen."""
+        if case_id != self.case_id:
+            return
+        for chip in self.viewer_chips:
+            self.viewers_box.removeWidget(chip)
+            chip.deleteLater()
+        self.viewer_chips = []
+        for v in viewers[:4]:
+            name = str(v.get("name") or v.get("email") or "Someone")
+            chip = QLabel(f"{name.split()[0]} is viewing")
+            chip.setObjectName("ViewerChip")
+            chip.setToolTip(f"{name} ({v.get('email', '')}) has this case open")
+            self.viewers_box.addWidget(chip)
+            self.viewer_chips.append(chip)
+
+    def pick_case(self, action: str) -> None:
+        if not self.detail:
+            return
+        from app.ui.widgets import CasePicker
+
+        title = (f"Link {self.case_ref} to…" if action == "link"
+                 else f"Merge {self.case_ref} into…")
+        picker = CasePicker(self.bridge, title, "Link" if action == "link" else "Merge",
+                            exclude=self.case_id, parent=self)
+        self.picker = picker
+        picker.accepted.connect(lambda: self._picked(action, picker))
+        picker.open()
+
+    def _picked(self, action: str, picker: Any) -> None:
+        if picker.chosen is None:
+            return
+        from app.operations import cases as ops
+
+        other_id, other_key = picker.chosen
+        if action == "link":
+            self.bridge.run(ops.link, case=self.case_ref, other=other_id,
+                            kind=str(picker.kind.currentData()), on_error=self._edit_failed)
+        else:
+            self.bridge.run(ops.merge, source=self.case_ref, target=other_id,
+                            on_error=self._edit_failed)
+
+    def split_comment(self, comment_id: str) -> None:
+        if not self.detail:
+            return
+        from app.operations import cases as ops
+
+        def done(result: tuple[str, str, Changes]) -> None:
+            self.bridge.sig_message.emit(f"Split into {result[1]}")
+            self.sig_split_done.emit(result[0])
+
+        self.bridge.run(ops.split, case=self.case_ref, comment_id=comment_id, on_done=done,
+                        on_error=self._edit_failed)
+
     # --- changes ------------------------------------------------------------------------
     def on_changes(self, changes: Changes) -> None:
         if self.case_id and (self.case_id in changes.case_ids or changes.rebuilt
-                             or changes.directory):
+                             or changes.directory or self.case_id in changes.conflict_case_ids):
             self.reload()
 
     def focus_reply(self, internal: bool = False) -> None:

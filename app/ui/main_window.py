@@ -60,6 +60,23 @@ def fetch_rows(store: Store, flt: Any, sort: str, descending: bool, limit: int |
     return rows, total
 
 
+def refresh_rows(store: Store, case_ids: list[str]) -> list[Row]:
+    from app.store import queries as q
+
+    return store.read(lambda conn: q.list_rows(conn, case_ids))
+
+
+def rename_view(store: Store, *, old: str, new: str, query: str) -> Changes:
+    """Writer thread: save under the new name, then drop the old one."""
+    from app.operations import cases as ops
+
+    changes: Changes = ops.save_view(store, name=new, query=query)
+    if " ".join(new.split()) != old:
+        changes.merge(ops.delete_view(store, name=old))
+    changes.message = f"Renamed view '{old}' to '{new}'"
+    return changes
+
+
 def load_agents(conn: Any) -> list[tuple[str, str]]:
     from app.store import queries as q
 
@@ -92,6 +109,8 @@ def filter_to_query(flt: Any) -> str:
     from app.core.model import OPEN_STATUSES
 
     parts: list[str] = []
+    if flt.updated_within_days:
+        parts.append(f"updated:<{flt.updated_within_days}d")
     if flt.statuses:
         if set(flt.statuses) == set(OPEN_STATUSES):
             parts.append("is:open")
@@ -174,10 +193,14 @@ class MainWindow(QMainWindow):
     sig_list_loaded = Signal()
     """The case list finished loading (all rows of the current view are in the model)."""
 
-    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Store, parent: QWidget | None = None, *,
+                 loop: Any = None, sync_interval: float = 30.0) -> None:
         super().__init__(parent)
         self.store = store
         self.bridge = Bridge(store, self)
+        from app.ui.sync_ui import SyncController
+
+        self.sync = SyncController(self.bridge, loop, sync_interval, self)
         self.setWindowTitle("Smart Support Agent")
         self.resize(1400, 900)
         self.view: View = View(DEFAULT_VIEW, "My open cases", "", "updated")
@@ -201,6 +224,8 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setInterval(120)
         self._refresh_timer.timeout.connect(lambda: self.reload_list(first_page=False))
         self._started = False  # counts and status load after the first page
+        self.rows_refreshing = False
+        self.outbox = 0
         self.sidebar.select(DEFAULT_VIEW)
         self.bridge.query(load_agents, on_done=self._agents_loaded)
 
@@ -284,7 +309,7 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.split.addWidget(self.table)
         self.detail = CaseDetail(self.bridge)
-        self.detail.sig_open_case.connect(self.open_case_tab)
+        self._wire_detail(self.detail)
         self.split.addWidget(self.detail)
         self.table.setMinimumWidth(360)
         self.split.setStretchFactor(0, 1)
@@ -300,14 +325,15 @@ class MainWindow(QMainWindow):
 
         sb = self.statusBar()
         sb.setSizeGripEnabled(False)
-        self.sync_label = QLabel("Offline — local only")
-        self.sync_label.setObjectName("SyncState")
-        self.sync_label.setToolTip("Sync is not set up yet: every change is kept on this device")
-        sync_icon = QLabel()
-        sync_icon.setPixmap(theme.icon("cloud-off").pixmap(14, 14))
-        sync_icon.setAccessibleName("Offline")
-        sb.addWidget(sync_icon)
-        sb.addWidget(self.sync_label)
+        from app.ui.sync_ui import SyncStatus
+
+        self.sync_status = SyncStatus(self.sync)
+        self.sync_status.sign_in_action.triggered.connect(self.open_sign_in)
+        self.sync_label = self.sync_status  # round-1 name
+        sb.addWidget(self.sync_status)
+        self.sync.sig_state.connect(lambda _s: self.refresh_status())
+        self.sync.sig_session.connect(self._session_changed)
+        self.sync.sig_viewers.connect(self._viewers)
         self.outbox_label = QLabel("")
         sb.addWidget(self.outbox_label)
         self.message_label = QLabel("")
@@ -322,6 +348,11 @@ class MainWindow(QMainWindow):
         self.terminal.hide()
         self.sidebar.sig_view_selected.connect(self.set_view)
         self.sidebar.sig_save_view.connect(self.save_current_view)
+        self.sidebar.sig_rename_view.connect(self.rename_view)
+        self.sidebar.sig_delete_view.connect(self.delete_view)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._table_menu)
+        self.tabs.currentChanged.connect(lambda _i: self._update_viewing())
 
     def _build_shortcuts(self) -> None:
         self.shortcut_help: list[tuple[str, str]] = []
@@ -336,6 +367,7 @@ class MainWindow(QMainWindow):
             ("N", "Write an internal note", lambda: self.focus_composer(True)),
             ("Ctrl+Return", "Send the reply or note", lambda: None),
             ("Ctrl+Z", "Undo the last change", self.undo),
+            ("Ctrl+E", "Edit the selected cases together", self.bulk_edit),
             ("Ctrl+W", "Close the case tab", lambda: self.close_tab(self.tabs.currentIndex())),
             ("Ctrl+Tab", "Next tab", lambda: self._cycle_tab(1)),
             ("Ctrl+Shift+Tab", "Previous tab", lambda: self._cycle_tab(-1)),
@@ -367,6 +399,10 @@ class MainWindow(QMainWindow):
             Action("Reply to the current case", "R", lambda: self.focus_composer(False)),
             Action("Internal note on the current case", "N", lambda: self.focus_composer(True)),
             Action("Save current filter as view", "", self.save_current_view),
+            Action("Edit the selected cases", "Ctrl+E", self.bulk_edit),
+            Action("Sync now", "", self.sync.sync_now),
+            Action("Sign in to sync…", "", self.open_sign_in),
+            Action("Sign out", "", self.sync.sign_out),
             Action("Show the terminal", "Ctrl+`", self.toggle_terminal),
             Action("Keyboard shortcuts", "F1", self.show_cheatsheet),
             Action("Refresh", "F5", self.refresh_all),
@@ -560,7 +596,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(existing)
             return existing
         detail = CaseDetail(self.bridge)
-        detail.sig_open_case.connect(self.open_case_tab)
+        self._wire_detail(detail)
         detail.sig_title_changed.connect(lambda title, d=detail: self._retitle(d, title))
         self.tab_details[case_id] = detail
         index = self.tabs.addTab(detail, "Loading…")
@@ -655,6 +691,71 @@ class MainWindow(QMainWindow):
 
         self.bridge.run(ops.save_view, name=name, query=query)
 
+    def rename_view(self, name: str, query: str) -> None:
+        new, ok = QInputDialog.getText(self, "Rename view", "New name", text=name)
+        if ok and new.strip() and new.strip() != name:
+            self.bridge.run(rename_view, old=name, new=new.strip(), query=query)
+
+    def delete_view(self, name: str) -> None:
+        from app.operations import cases as ops
+
+        if self.view.id == "saved:" + name:
+            self.sidebar.select(DEFAULT_VIEW)
+        self.bridge.run(ops.delete_view, name=name,
+                        on_done=lambda _r: self.show_message(f"Deleted view '{name}'"))
+
+    def _table_menu(self, pos: Any) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        ids = self.table.selected_case_ids()
+        if not ids:
+            return
+        menu = QMenu(self)
+        if len(ids) > 1:
+            menu.addAction(f"Edit {len(ids)} cases…", self.bulk_edit)
+        else:
+            menu.addAction("Open in a tab", lambda: self.open_case_tab(ids[0]))
+            menu.addAction("Edit…", self.bulk_edit)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def bulk_edit(self) -> None:
+        from app.ui.widgets import BulkEditDialog
+
+        ids = self.table.selected_case_ids()
+        if not ids:
+            self.show_message("Select cases in the list first (Shift/Ctrl+click)")
+            return
+        cases = [(cid, self.model.case_key(self.model.row_of(cid)) or cid) for cid in ids]
+        dialog = BulkEditDialog(self.bridge, cases, self.agents, self)
+        self.bulk_dialog = dialog
+        dialog.open()
+
+    # --- sync ---------------------------------------------------------------------------
+    def open_sign_in(self) -> None:
+        from app.ui.sync_ui import SignInDialog
+
+        server = self.sync.session.server if self.sync.session else ""
+        dialog = SignInDialog(self.sync, server, parent=self)
+        self.sign_in_dialog = dialog
+        dialog.open()
+
+    def _session_changed(self, session: Any) -> None:
+        self.sidebar.who.setText(session.email if session else self.store.actor)
+        self.refresh_status()
+        self._update_viewing()
+
+    def _wire_detail(self, detail: CaseDetail) -> None:
+        detail.sig_open_case.connect(self.open_case_tab)
+        detail.sig_split_done.connect(self.open_case_tab)
+        detail.sig_loaded.connect(lambda _cid: self._update_viewing())
+
+    def _update_viewing(self) -> None:
+        self.sync.set_viewing(self.current_detail().case_id)
+
+    def _viewers(self, case_id: str, viewers: list[dict[str, Any]]) -> None:
+        for detail in (self.detail, *self.tab_details.values()):
+            detail.set_viewers(case_id, viewers)
+
     def refresh_all(self) -> None:
         self.reload_list()
         self.refresh_counts()
@@ -663,13 +764,42 @@ class MainWindow(QMainWindow):
 
     # --- changes, counts, status --------------------------------------------------------
     def on_changes(self, changes: Changes) -> None:
-        if changes.cases:
+        if changes.created or changes.rebuilt:
             self._refresh_timer.start()
+        elif changes.case_ids:
+            self.refresh_changed_rows(sorted(changes.case_ids))
         if changes.cases or changes.views:
             self.refresh_counts()
         self.refresh_status()
         if changes.directory:
             self.bridge.query(load_agents, on_done=self._agents_loaded)
+
+    def refresh_changed_rows(self, case_ids: list[str]) -> None:
+        """Refresh just these rows in place; re-fetch the view if one may move or enter it."""
+        if any(self.model.row_of(cid) < 0 for cid in case_ids) or self.list_loading:
+            self._refresh_timer.start()  # it may have entered the view
+            return
+        self.rows_refreshing = True
+        sort, column = self._sort_spec()
+        index = COLUMNS[column][1] if column is not None else {
+            "updated": 7, "key": 1, "subject": 2, "status": 3, "priority": 4,
+            "requester": 5, "assignee": 6}.get(sort)
+
+        def done(rows: list[Row]) -> None:
+            self.rows_refreshing = False
+            old = {r[0]: r for r in self.model.rows()}
+            if index is None or any(index < len(r) and old.get(r[0]) is not None and
+                                    old[r[0]][index] != r[index] for r in rows):
+                self._refresh_timer.start()  # the sort key changed: the row may move
+                return
+            fresh = {r[0]: r for r in rows}
+            self.model.update_rows([fresh.get(x[0], x) for x in self.model.rows()])
+
+        def failed(exc: Exception) -> None:
+            self.rows_refreshing = False
+            self.show_error(describe(exc))
+
+        self.bridge.read(refresh_rows, self.store, case_ids, on_done=done, on_error=failed)
 
     def _agents_loaded(self, agents: list[tuple[str, str]]) -> None:
         self.agents = agents
@@ -693,9 +823,16 @@ class MainWindow(QMainWindow):
         def done(result: tuple[int, str | None]) -> None:
             self.status_loading = False
             outbox, label = result
-            self.outbox_label.setText(
-                "All changes saved on this device" if not outbox else
-                f"{outbox:,} change{'s' if outbox != 1 else ''} waiting to sync")
+            self.outbox = outbox
+            self.sync_status.refresh()
+            if self.sync.signed_in:
+                self.outbox_label.setText(
+                    "All changes synced" if not outbox else
+                    f"{outbox:,} change{'s' if outbox != 1 else ''} waiting to sync")
+            else:
+                self.outbox_label.setText(
+                    "All changes saved on this device" if not outbox else
+                    f"{outbox:,} change{'s' if outbox != 1 else ''} saved on this device")
             self.undo_label = label
             self.undo_hint.setText(f"Ctrl+Z to undo: {label}" if label else "")
 
@@ -717,8 +854,10 @@ class MainWindow(QMainWindow):
         details = [self.detail, *self.tab_details.values()]
         return (self.bridge.pending == 0 and not self.list_loading and not self.counts_loading
                 and not self.status_loading and not any(d.loading for d in details)
+                and not self.rows_refreshing
                 and not self._refresh_timer.isActive() and not self._filter_timer.isActive())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.sync.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
@@ -44,16 +45,14 @@ def load_counts(conn: Any, me: str) -> dict[str, Any]:
     from app.store import queries as q
 
     now = int(time.time() * 1000)
-    counts: dict[str, int] = {}
-    for view_id, (_title, flt, _sort) in q.BUILTIN_VIEWS.items():
-        counts[view_id] = q.count_cases(conn, flt, me=me, now_ms=now)
+    filters = {view_id: flt for view_id, (_title, flt, _sort) in q.BUILTIN_VIEWS.items()}
     saved = q.saved_views(conn)
     for view in saved:
         try:
-            flt = parse_query(str(view["query"]))
+            filters["saved:" + str(view["name"])] = parse_query(str(view["query"]))
         except ValueError:
             continue
-        counts["saved:" + str(view["name"])] = q.count_cases(conn, flt, me=me, now_ms=now)
+    counts = q.count_views(conn, filters, me=me, now_ms=now)  # one pass over the cases
     return {"counts": counts, "saved": saved}
 
 
@@ -93,6 +92,12 @@ class Sidebar(QFrame):
     sig_save_view = Signal()
     """The agent asked to save the current filter as a view."""
 
+    sig_rename_view = Signal(str, str)
+    """(name, query): rename this saved view."""
+
+    sig_delete_view = Signal(str)
+    """str: delete the saved view of that name."""
+
     def __init__(self, actor: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Sidebar")
@@ -105,14 +110,16 @@ class Sidebar(QFrame):
         title = QLabel("Smart Support")
         title.setObjectName("SidebarTitle")
         lay.addWidget(title)
-        who = QLabel(actor)
-        who.setObjectName("SidebarSubtitle")
-        lay.addWidget(who)
+        self.who = QLabel(actor)
+        self.who.setObjectName("SidebarSubtitle")
+        lay.addWidget(self.who)
         lay.addWidget(self._section("VIEWS"))
         self.views = self._list("Views")
         lay.addWidget(self.views)
         lay.addWidget(self._section("SAVED VIEWS"))
         self.saved = self._list("Saved views")
+        self.saved.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.saved.customContextMenuRequested.connect(self._saved_menu)
         lay.addWidget(self.saved, 1)
         self.save_button = QPushButton("Save current filter as view…")
         self.save_button.setIcon(theme.icon("save"))
@@ -130,6 +137,21 @@ class Sidebar(QFrame):
         self.views.currentItemChanged.connect(lambda cur, _prev: self._picked(cur, self.saved))
         self.saved.currentItemChanged.connect(lambda cur, _prev: self._picked(cur, self.views))
         self.counts_loaded = False
+
+    def saved_menu(self, item: QListWidgetItem) -> QMenu | None:
+        view = item.data(VIEW_ROLE)
+        if not isinstance(view, View) or view.builtin:
+            return None
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.sig_rename_view.emit(view.title, view.query))
+        menu.addAction("Delete", lambda: self.sig_delete_view.emit(view.title))
+        return menu
+
+    def _saved_menu(self, pos: Any) -> None:
+        item = self.saved.itemAt(pos)
+        menu = self.saved_menu(item) if item is not None else None
+        if menu is not None:
+            menu.exec(self.saved.viewport().mapToGlobal(pos))
 
     def _section(self, text: str) -> QLabel:
         lab = QLabel(text)

@@ -316,13 +316,14 @@ def test_terminal_command_changes_refresh_the_detail(window: Any, qtbot: Any) ->
 def test_invalid_edit_shows_banner_and_reverts(window: Any, qtbot: Any, store: Any) -> None:
     detail = window.detail
     before = event_count(store)
-    edit = detail.due_edit
-    edit.setFocus()
-    qtbot.keyClicks(edit, "next tuesday")
+    chips = detail.tags_chips
+    tags = list(chips.tags)
+    chips.input.setFocus()
+    qtbot.keyClicks(chips.input, "bad!tag")
     with qtbot.waitSignal(window.bridge.sig_error, timeout=WAIT) as blocker:
-        qtbot.keyClick(edit, Qt.Key.Key_Return)
-    assert "not a date" in blocker.args[0]
+        qtbot.keyClick(chips.input, Qt.Key.Key_Return)
+    assert "not a valid tag" in blocker.args[0]
     assert window.banner.isVisibleTo(window)
-    assert "not a date" in window.banner.label.text()
-    assert edit.text() == (detail.detail.get("due_at") or "")[:10]
+    assert "not a valid tag" in window.banner.label.text()
+    assert chips.tags == tags and chips.input.text() == ""
     assert event_count(store) == before

@@ -1,0 +1,377 @@
+"""The attachments of a case as a row of chips: name, size and type. Files dropped on the
+bar, chosen with "Add file…" or pasted (a screenshot, copied files, log text) are attached
+through the bridge; a click opens one in the system viewer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.operations import attachments as att_ops
+from app.operations import intake as intake_ops
+from app.store import intake_queries as iq
+from app.ui import theme
+from app.ui.bridge import Bridge, describe
+
+# (label, light bg, light fg, dark bg, dark fg) per kind of file
+_BADGES: dict[str, tuple[str, str, str, str, str]] = {
+    "pdf": ("PDF", "#fde2e1", "#b42318", "#4a1f22", "#ffb4b4"),
+    "image": ("IMG", "#dcf5e6", "#18794e", "#173f2c", "#8fe0b5"),
+    "log": ("LOG", "#e0ecff", "#1c4fd6", "#1f3366", "#a9c4ff"),
+    "email": ("MAIL", "#ece4ff", "#6336c9", "#3a2a66", "#cbb8ff"),
+    "har": ("HAR", "#ffe8d6", "#b4480a", "#5a2e12", "#ffc49a"),
+    "other": ("FILE", "#eceef1", "#4b5563", "#2a2d35", "#c3c8d2"),
+}
+
+
+def human_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1024
+    return f"{n} B"
+
+
+def badge_kind(row: dict[str, Any]) -> str:
+    mime = str(row.get("mime") or "")
+    kind = str(row.get("kind") or "")
+    if mime.startswith("image/"):
+        return "image"
+    if kind in ("pdf", "log", "email", "har"):
+        return kind
+    if mime == "application/pdf":
+        return "pdf"
+    if mime.startswith("text/"):
+        return "log"
+    return "other"
+
+
+def type_label(row: dict[str, Any]) -> str:
+    """A readable type: the MIME type, or what intake read the file as."""
+    mime = str(row.get("mime") or "")
+    if mime and mime != "application/octet-stream":
+        return mime
+    return {"log": "text log", "har": "HAR archive", "email": "e-mail", "pdf": "PDF"}.get(
+        str(row.get("kind") or ""), mime or "file")
+
+
+class AttachmentChip(QFrame):
+    """One attachment: type badge, name, size and a remove button."""
+
+    sig_open = Signal(dict)
+    """dict: the attachment row; the agent clicked the chip."""
+
+    sig_remove = Signal(dict)
+    """dict: the attachment row; the agent clicked its × button."""
+
+    def __init__(self, row: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.row = row
+        self.setObjectName("AttachmentChip")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        t = theme.current()
+        kind = badge_kind(row)
+        label, lbg, lfg, dbg, dfg = _BADGES[kind]
+        bg, fg = (dbg, dfg) if t.dark else (lbg, lfg)
+        self.setStyleSheet(
+            f"#AttachmentChip {{ background: {t.surface}; border: 1px solid {t.border}; "
+            f"border-radius: 8px; }} #AttachmentChip:hover {{ border: 1px solid {t.accent}; "
+            f"background: {t.hover}; }} #ChipBadge {{ background: {bg}; color: {fg}; "
+            "border-radius: 4px; padding: 1px 5px; font-size: 7pt; font-weight: 700; } "
+            f"#ChipName {{ color: {t.text}; font-weight: 600; }} "
+            f"#ChipMeta {{ color: {t.muted}; font-size: 8pt; }} "
+            f"#ChipError {{ color: {t.danger_text}; font-size: 8pt; }}")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 5, 4, 5)
+        lay.setSpacing(8)
+        badge = QLabel(label)
+        badge.setObjectName("ChipBadge")
+        badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(badge)
+        text = QVBoxLayout()
+        text.setSpacing(0)
+        name = QLabel()
+        name.setObjectName("ChipName")
+        metrics = name.fontMetrics()
+        name.setText(metrics.elidedText(str(row["name"]), Qt.TextElideMode.ElideMiddle, 190))
+        text.addWidget(name)
+        meta_text = f"{human_size(int(row['size']))} · {type_label(row)}"
+        meta = QLabel(metrics.elidedText(meta_text, Qt.TextElideMode.ElideRight, 190))
+        meta.setObjectName("ChipMeta")
+        text.addWidget(meta)
+        lay.addLayout(text)
+        tip = [str(row["name"]), meta_text]
+        if row.get("error"):
+            tip.append(f"Not read: {row['error']}")
+            meta.setObjectName("ChipError")
+        self.setToolTip("\n".join(tip) + "\nClick to open")
+        close = QToolButton()
+        close.setObjectName("Flat")
+        close.setIcon(theme.icon("close", size=14))
+        close.setToolTip(f"Remove {row['name']} from the case")
+        close.setCursor(Qt.CursorShape.ArrowCursor)
+        close.clicked.connect(lambda: self.sig_remove.emit(self.row))
+        self.close_button = close
+        lay.addWidget(close)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+                event.position().toPoint()):
+            self.sig_open.emit(self.row)
+        super().mouseReleaseEvent(event)
+
+
+def image_png(image: QImage) -> bytes:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")  # type: ignore[call-overload]
+    buffer.close()
+    return bytes(data.data())
+
+
+class AttachmentsBar(QFrame):
+    """Chips for the attachments of one case; a drop and paste target."""
+
+    sig_attached = Signal(str)
+    """str: the id of an attachment just added (or found already on the case)."""
+
+    sig_error = Signal(str)
+    """str: an attach, open or remove failed; the message is shown on the bar too."""
+
+    sig_loaded = Signal(int)
+    """int: the chips were (re)built for this many attachments."""
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None, *,
+                 open_url: Callable[[QUrl], Any] | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.case_id: str | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.chips: list[AttachmentChip] = []
+        self.open_url = open_url or QDesktopServices.openUrl
+        self.setObjectName("AttachmentsBar")
+        self.setAcceptDrops(True)
+        self._style(False)
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 6, 10, 6)
+        outer.setSpacing(4)
+        head = QHBoxLayout()
+        self.title = QLabel("ATTACHMENTS")
+        self.title.setObjectName("FieldLabel")
+        head.addWidget(self.title)
+        head.addStretch(1)
+        self.hint = QLabel("Drop files here or paste a screenshot (Ctrl+V)")
+        self.hint.setObjectName("ComposerHint")
+        head.addWidget(self.hint)
+        self.add_button = QToolButton()
+        self.add_button.setText("Add file…")
+        self.add_button.setIcon(theme.icon("plus", size=14))
+        self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.add_button.clicked.connect(self.choose_files)
+        head.addWidget(self.add_button)
+        self.paste_button = QToolButton()
+        self.paste_button.setText("Paste")
+        self.paste_button.setToolTip("Attach the screenshot, files or log text on the clipboard")
+        self.paste_button.clicked.connect(self.paste)
+        head.addWidget(self.paste_button)
+        outer.addLayout(head)
+
+        self.chip_scroll = QScrollArea()
+        self.chip_scroll.setWidgetResizable(True)
+        self.chip_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.chip_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.chip_scroll.setStyleSheet("QScrollArea { background: transparent; }")
+        holder = QWidget()
+        holder.setStyleSheet("background: transparent;")
+        self.chip_row = QHBoxLayout(holder)
+        self.chip_row.setContentsMargins(0, 0, 0, 0)
+        self.chip_row.setSpacing(6)
+        self.empty = QLabel("No attachments yet")
+        self.empty.setObjectName("Meta")
+        self.chip_row.addWidget(self.empty)
+        self.chip_row.addStretch(1)
+        self.chip_scroll.setWidget(holder)
+        self.chip_scroll.setFixedHeight(50)
+        outer.addWidget(self.chip_scroll)
+
+        self.error = QLabel()
+        self.error.setObjectName("ErrorLabel")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        outer.addWidget(self.error)
+
+        shortcut = QShortcut(QKeySequence.StandardKey.Paste, self)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(self.paste)
+        bridge.sig_changes_applied.connect(self._on_changes)
+        self.set_case(None)
+
+    # --- looks --------------------------------------------------------------------------
+    def _style(self, dragging: bool) -> None:
+        t = theme.current()
+        border = f"2px dashed {t.accent}" if dragging else f"1px solid {t.border}"
+        bg = t.selection if dragging else t.window
+        self.setStyleSheet(f"#AttachmentsBar {{ background: {bg}; border: {border}; "
+                           "border-radius: 8px; }")
+
+    # --- data ---------------------------------------------------------------------------
+    def set_case(self, case_id: str | None) -> None:
+        self.case_id = case_id
+        for w in (self.add_button, self.paste_button):
+            w.setEnabled(case_id is not None)
+        self.setAcceptDrops(case_id is not None)
+        self.error.hide()
+        if case_id is None:
+            self._show([])
+            return
+        self.refresh()
+
+    def refresh(self) -> None:
+        case_id = self.case_id
+        if case_id is None:
+            return
+        self.bridge.query(iq.case_attachments, case_id,
+                          on_done=lambda rows: self._show(rows) if case_id == self.case_id
+                          else None,
+                          on_error=self._fail)
+
+    def _on_changes(self, changes: Any) -> None:
+        if self.case_id and (self.case_id in changes.case_ids or changes.rebuilt):
+            self.refresh()
+
+    def _show(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        for chip in self.chips:
+            self.chip_row.removeWidget(chip)
+            chip.deleteLater()
+        self.chips = []
+        for i, row in enumerate(rows):
+            chip = AttachmentChip(row)
+            chip.sig_open.connect(self.open)
+            chip.sig_remove.connect(self.remove)
+            self.chip_row.insertWidget(i, chip)
+            self.chips.append(chip)
+        self.empty.setVisible(not rows)
+        self.title.setText(f"ATTACHMENTS · {len(rows)}" if rows else "ATTACHMENTS")
+        self.sig_loaded.emit(len(rows))
+
+    # --- actions ------------------------------------------------------------------------
+    def _fail(self, exc: Exception | str) -> None:
+        message = exc if isinstance(exc, str) else describe(exc)
+        self.error.setText(message)
+        self.error.show()
+        self.sig_error.emit(message)
+
+    def _done(self, result: Any) -> None:
+        self.error.hide()
+        attachment_id, _changes = result
+        self.sig_attached.emit(str(attachment_id))
+        self.refresh()
+
+    def attach_files(self, paths: list[Path]) -> None:
+        if self.case_id is None:
+            return
+        for path in paths:
+            self.bridge.run(att_ops.attach, case=self.case_id, path=Path(path),
+                            on_done=self._done, on_error=self._fail)
+
+    def attach_image(self, image: QImage, name: str | None = None) -> None:
+        if self.case_id is None or image.isNull():
+            return
+        name = name or time.strftime("screenshot-%Y%m%d-%H%M%S.png")
+        self.bridge.run(att_ops.attach_bytes, case=self.case_id, data=image_png(image),
+                        name=name, on_done=self._done, on_error=self._fail)
+
+    def attach_text(self, text: str, name: str = "pasted.txt") -> None:
+        if self.case_id is None:
+            return
+        self.bridge.run(intake_ops.add_text, case=self.case_id, text=text, name=name,
+                        on_done=self._done, on_error=self._fail)
+
+    def attach_mime(self, mime: QMimeData) -> bool:
+        """Attach what a drop or the clipboard holds: files, an image, or text."""
+        files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if files:
+            self.attach_files(files)
+            return True
+        if mime.hasImage():
+            image = QImage(mime.imageData())
+            if not image.isNull():
+                self.attach_image(image)
+                return True
+        if mime.hasText() and mime.text().strip():
+            self.attach_text(mime.text())
+            return True
+        return False
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not self.attach_mime(mime):
+            self._fail("The clipboard holds no file, image or text to attach.")
+
+    def choose_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Attach files to the case")
+        self.attach_files([Path(n) for n in names])
+
+    def open(self, row: dict[str, Any]) -> None:
+        store = self.bridge.store
+        self.bridge.read(att_ops.open_path, store, row["sha256"], row["name"],
+                         on_done=self._open_path, on_error=self._fail)
+
+    def _open_path(self, path: Path) -> None:
+        self.open_url(QUrl.fromLocalFile(str(path)))
+
+    def remove(self, row: dict[str, Any]) -> None:
+        if self.case_id is None:
+            return
+        self.bridge.run(att_ops.remove, case=self.case_id, attachment_id=row["id"],
+                        on_done=lambda _c: self.refresh(), on_error=self._fail)
+
+    # --- drag and drop ------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if self.case_id and (mime.hasUrls() or mime.hasImage()):
+            event.acceptProposedAction()
+            self._style(True)
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: Any) -> None:
+        self._style(False)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self._style(False)
+        if self.attach_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
