@@ -129,6 +129,20 @@ def apply_case_event(state: CaseState, event: ev.Event) -> None:
             pass
 
 
+def value_written(event: ev.Event, field_name: str) -> Any:
+    """The value ``event`` wrote to ``field_name`` (for conflict notices)."""
+    p = event.payload
+    if event.type == ev.CASE_UPDATED:
+        return p.get("value")
+    if event.type == ev.CASE_CREATED:
+        return (p.get("fields") or {}).get(field_name, DEFAULTS.get(field_name))
+    if event.type == ev.CASE_MERGED:
+        return {"status": "closed", "merged_into": p.get("into")}.get(field_name)
+    if event.type == ev.CASE_KEY_ASSIGNED:
+        return p.get("key")
+    return None
+
+
 def apply_comment_event(comment: CommentState, event: ev.Event) -> None:
     p = event.payload
     if event.type == ev.COMMENT_ADDED:

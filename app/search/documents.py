@@ -114,7 +114,8 @@ def load_directory(conn: Connection, table: str, ids: Iterable[str]) -> list[dic
     col = "email" if table == "customers" else "domain"
     rows = conn.exec_driver_sql(f"SELECT id, name, {col} FROM {table} WHERE id IN ({marks})",
                                 params)
-    return [{"id": f"{kind}:{r[0]}", "f": facet("kind", kind), "name": " ".join(x for x in r[1:] if x)}
+    return [{"id": f"{kind}:{r[0]}", "f": facet("kind", kind),
+             "name": " ".join(x for x in r[1:] if x)}
             for r in rows]
 
 

@@ -72,15 +72,29 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     ix = windex.create_in(str(tmp), make_schema())
-    kwargs: dict[str, Any] = {"limitmb": limitmb}
-    if procs > 1:
-        kwargs.update(procs=procs, multisegment=True)
-    writer = ix.writer(**kwargs)
+    try:
+        if procs > 1:
+            seq = _build_parallel(store, tmp, procs, progress, cancel, limitmb)
+        else:
+            seq = _build_single(store, ix, progress, cancel, limitmb)
+    except BaseException:
+        ix.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    ix.close()
+    state = IndexState(SCHEMA_VERSION, seq)
+    state.save(tmp)
+    _swap(tmp, index_dir)
+    return windex.open_dir(str(index_dir)), state
+
+
+def _build_single(store: Any, ix: Index, progress: ProgressFn | None,
+                  cancel: CancelFn | None, limitmb: int) -> int:
+    writer = ix.writer(limitmb=limitmb)
 
     def fill(conn: Connection) -> int:
         seq = last_seq(conn)  # same read transaction as the documents: one snapshot
-        total = int(conn.exec_driver_sql(
-            'SELECT COUNT(*) FROM cases WHERE "exists" = 1 AND deleted = 0').scalar() or 0)
+        total = _count(conn)
         done = 0
         for doc in docs.iter_all_cases(conn):
             writer.add_document(**doc)
@@ -97,18 +111,32 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
         return seq
 
     try:
-        seq = store.read(fill)
+        seq = int(store.read(fill))
         writer.commit()
     except BaseException:
         writer.cancel()
-        ix.close()
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    ix.close()
-    state = IndexState(SCHEMA_VERSION, seq)
-    state.save(tmp)
-    _swap(tmp, index_dir)
-    return windex.open_dir(str(index_dir)), state
+    return seq
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.exec_driver_sql(
+        'SELECT COUNT(*) FROM cases WHERE "exists" = 1 AND deleted = 0').scalar() or 0)
+
+
+def _build_parallel(store: Any, tmp: Path, procs: int, progress: ProgressFn | None,
+                    cancel: CancelFn | None, limitmb: int) -> int:
+    from app.search.parallel import build_parallel, split_ids
+
+    # The seq is read first: anything recorded while the workers read is caught up after.
+    seq, total, ranges = store.read(lambda c: (last_seq(c), _count(c), split_ids(c, procs)))
+    ok = build_parallel(Path(store.path), tmp, ranges, total, progress=progress,
+                        cancelled=lambda: cancelled(cancel), limitmb=limitmb)
+    if not ok:
+        raise IndexCancelled("indexing was cancelled")
+    if progress:
+        progress(total, total)
+    return int(seq)
 
 
 def _swap(new: Path, target: Path) -> None:
@@ -126,8 +154,6 @@ def _touched(rows: list[Any]) -> tuple[set[str], dict[str, set[str]]]:
     for _seq, case_id, type_, payload in rows:
         if case_id and type_ in ev.CASE_EVENT_TYPES:
             cases.add(case_id)
-            if type_ == ev.CASE_MERGED:  # the target gains a comment through its own event
-                continue
         elif type_ in ev.DIRECTORY_EVENT_TYPES:
             rec_id = json.loads(payload).get("id")
             if rec_id:

@@ -2,13 +2,12 @@
 
 Threads: any number of reader threads call ``search`` (each keeps its own Whoosh searcher,
 refreshed when the index changes); one background writer calls ``ensure_index``/``catch_up``.
-Filter doc sets are cached per index generation and shared by all readers.
+Term postings and filter doc sets are cached per segment (:mod:`app.search.engine`) and
+shared by all readers; a catch-up adds a small segment, so only that one is read afresh.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
 import os
 import threading
 import time
@@ -20,23 +19,19 @@ from whoosh import query as wq
 from whoosh.index import Index
 from whoosh.searching import Searcher
 
-from app.core.model import OPEN_STATUSES
 from app.search import indexer
-from app.search.compiler import Compiled, FilterKey, compile_query, filter_query
+from app.search.compiler import Compiled, compile_query
+from app.search.engine import Engine
 from app.search.help import HELP_TEXT
 from app.search.querylang import ParsedQuery, parse
-from app.search.schema import KIND_CASE, facet
+from app.search.schema import facet
 from app.search.snippets import MARK_CLOSE, MARK_OPEN, best_snippet
 from app.search.state import IndexState
 from app.search.verify import verify_index
 
-__all__ = ["HELP_TEXT", "SearchResult", "SearchService", "MARK_OPEN", "MARK_CLOSE"]
+REBUILD_BEHIND = 200_000  # events; further behind than this, rebuild instead of catching up
 
-OPEN_BOOST = 0.15  # an open case scores 15% above a solved one with the same text
-RECENCY_BOOST = 0.15  # up to 15% for a case updated just now, halving every 30 days
-RECENCY_HALF_LIFE_DAYS = 30.0
-CANDIDATES = 100  # top BM25F hits re-ranked with the boosts
-EXACT_COUNT_MAX = 3000  # count matches exactly up to this estimate; above it, estimate
+__all__ = ["HELP_TEXT", "SearchResult", "SearchService", "MARK_OPEN", "MARK_CLOSE"]
 
 
 @dataclass(slots=True)
@@ -47,19 +42,11 @@ class SearchResult:
     took_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
     suggestion: str | None = None
-    total_exact: bool = True  # False: ``total`` is Whoosh's estimate (show "about")
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "hits": self.hits, "total": self.total,
                 "took_ms": round(self.took_ms, 2), "notes": self.notes,
                 "suggestion": self.suggestion}
-
-
-def _boost(score: float, status: str, updated_ms: int, now_ms: int) -> float:
-    age_days = max(0.0, (now_ms - updated_ms) / 86_400_000)
-    recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-    return score * (1 + (OPEN_BOOST if status in OPEN_STATUSES else 0.0)) * (
-        1 + RECENCY_BOOST * recency)
 
 
 class SearchService:
@@ -75,8 +62,7 @@ class SearchService:
         self._local = threading.local()
         self._searchers: list[Searcher] = []
         self._searchers_lock = threading.Lock()
-        self._cache: dict[tuple[int, FilterKey], set[int]] = {}
-        self._updated: tuple[int, list[int]] | None = None
+        self._engine = Engine()
         self.last_build_seconds: float | None = None
 
     # --- writing (one background thread) ----------------------------------------------
@@ -91,6 +77,9 @@ class SearchService:
                 else:
                     self._ix, self._state = opened
                     self._bump()
+                    behind = self.store.read(indexer.last_seq) - self._state.seq
+                    if behind > REBUILD_BEHIND:  # e.g. after a big import: a build is faster
+                        self._rebuild(progress, cancel)
             self.catch_up()
 
     def rebuild(self, progress: indexer.ProgressFn | None = None,
@@ -129,7 +118,9 @@ class SearchService:
 
     def _bump(self) -> None:
         self._gen += 1
-        self._cache = {}
+        if self._ix is not None:
+            with self._ix.searcher() as s:
+                self._engine.forget_others(s)
 
     @property
     def indexed_seq(self) -> int:
@@ -154,84 +145,27 @@ class SearchService:
                 old.close()
         return loc.searcher, loc.gen
 
-    def _docs(self, searcher: Searcher, gen: int, key: FilterKey) -> set[int]:
-        cached = self._cache.get((gen, key))
-        if cached is None:
-            cached = set(searcher.docs_for_query(filter_query(key)))
-            if gen == self._gen:
-                self._cache[(gen, key)] = cached
-        return cached
-
-    def _updated_values(self, searcher: Searcher, gen: int) -> list[int]:
-        found = self._updated
-        if found is None or found[0] != gen:
-            values = list(searcher.reader().column_reader("updated"))
-            found = (gen, values)
-            self._updated = found
-        return found[1]
-
     def search(self, query: str, *, me: str, limit: int = 50) -> SearchResult:
         started = time.perf_counter()
         now_ms = int(time.time() * 1000)
         parsed = parse(query, now_ms=now_ms)
         result = SearchResult(query=query, notes=list(parsed.notes))
         if parsed.groups:
-            searcher, gen = self._searcher()
+            searcher, _gen = self._searcher()
             compiled = compile_query(parsed, me=me, reader=searcher.reader())
-            self._local.estimated = False
-            ranked, result.total = self._run(searcher, gen, compiled, limit, now_ms)
-            result.total_exact = not self._local.estimated
+            ranked, result.total = self._run(searcher, compiled, limit, now_ms)
             result.hits = self._hits(ranked, compiled)
             if result.total == 0 and parsed.words():
                 result.suggestion = self._suggest(searcher, parsed, me)
         result.took_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _run(self, searcher: Searcher, gen: int, c: Compiled, limit: int,
+    def _run(self, searcher: Searcher, c: Compiled, limit: int,
              now_ms: int) -> tuple[list[tuple[float, dict[str, Any]]], int]:
-        allow: set[int] | None = None
-        for key in c.allow:
-            docs = self._docs(searcher, gen, key)
-            allow = docs if allow is None else allow & docs
-        deny: set[int] = set()
-        for key in c.deny:
-            deny |= self._docs(searcher, gen, key)
-        for q in c.deny_queries:
-            deny |= set(searcher.docs_for_query(q))
-        if limit <= 0:
+        if limit <= 0 or (not c.plan.groups and not c.allow and not c.plan.deny):
             return [], 0
-        if c.scored:
-            q = c.scored[0] if len(c.scored) == 1 else wq.And(c.scored)
-            if allow is not None and not allow:
-                return [], 0
-            results = searcher.search(q, limit=max(limit, CANDIDATES), filter=allow,
-                                      mask=deny or None)
-            total = self._total(results, allow, deny)
-            ranked = []
-            for score, docnum in results.top_n:
-                stored = searcher.stored_fields(docnum)
-                ranked.append((_boost(score, stored["status"], stored["updated"], now_ms),
-                               stored))
-            ranked.sort(key=lambda x: -x[0])
-            return ranked[:limit], total
-        base = allow if allow is not None else self._docs(searcher, gen, ("kind", KIND_CASE))
-        if deny:
-            base = base - deny
-        updated = self._updated_values(searcher, gen)
-        top = heapq.nlargest(limit, base, key=updated.__getitem__)
-        return [(0.0, searcher.stored_fields(d)) for d in top], len(base)
-
-    def _total(self, results: Any, allow: set[int] | None, deny: set[int]) -> int:
-        """Exact when cheap to count; otherwise Whoosh's estimate (``total_exact`` False)."""
-        if results.has_exact_length():
-            return len(results)
-        estimate = results.estimated_length()
-        if allow is not None:
-            estimate = min(estimate, len(allow))
-        if estimate <= EXACT_COUNT_MAX:
-            return len(results)
-        self._local.estimated = True
-        return int(estimate)
+        top, total = self._engine.run(searcher, c.plan, c.allow, limit, now_ms)
+        return [(score, searcher.stored_fields(d)) for score, d in top], total
 
     def _hits(self, ranked: list[tuple[float, dict[str, Any]]],
               c: Compiled) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from app.core import events as ev
+from app.core.fold import value_written
 from app.core.ids import uuid7
+from app.store.projector import row_event
 from app.store import schema as s
 
 
@@ -41,11 +43,10 @@ def before_ingest(conn: Connection, fresh: list[ev.Event], device_id: str) -> li
         if not winner or winner >= e.clock:
             continue
         winner_id = winner.partition("|")[2]
-        local = conn.execute(select(s.events.c.payload, s.events.c.device_id)
-                             .where(s.events.c.id == winner_id)).first()
+        local = conn.execute(select(s.events).where(s.events.c.id == winner_id)).first()
         if local is None or local.device_id != device_id:
             continue
-        local_value = json.loads(local.payload).get("value")
+        local_value = value_written(row_event(local), field)
         if e.payload.get("prev") != local_value and e.payload.get("value") != local_value:
             found.append(_Candidate(e, winner_id, local_value))
     return found

@@ -168,9 +168,15 @@ def _label(sig: dict[str, Any]) -> str:
 def _summary(n: int, sig: dict[str, Any], products: Counter[str]) -> str:
     cases = "other case shows" if n == 1 else "other cases show"
     text = f"{n} {cases} {_label(sig)}"
-    if products:
-        top, top_n = products.most_common(1)[0]
-        text += f" on {top}" if top_n == n else f" (most on {top})"
+    ranked = products.most_common()
+    if len(ranked) == 1:
+        text += f" on {ranked[0][0]}"
+    elif 1 < len(ranked) <= 3:
+        names = [name for name, _ in ranked]
+        text += f" on {', '.join(names[:-1])} and {names[-1]}"
+    elif ranked:
+        top, top_n = ranked[0]
+        text += f" (most on {top})" if top_n > ranked[1][1] else f" on {len(ranked)} products"
     return text
 
 

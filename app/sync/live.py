@@ -32,9 +32,7 @@ def session_token(session: Any) -> TokenProvider:
     """A token provider for a :class:`~app.sync.session.SyncSession`."""
 
     def token(refresh: bool) -> str:
-        if refresh:
-            session._access = None  # noqa: SLF001 - force the session to refresh once
-        return str(session.call(lambda t: t))
+        return str(session.access_token(refresh=refresh))
 
     return token
 

@@ -101,6 +101,12 @@ class SyncSession:
         self._access = str(tokens["access_token"])
         return self._access
 
+    def access_token(self, *, refresh: bool = False) -> str:
+        """The current access token; ``refresh=True`` after the server refused it."""
+        if refresh or not self._access:
+            return self._refresh()
+        return self._access
+
     def call(self, fn: Callable[[str], T]) -> T:
         """Run ``fn(access_token)``, refreshing the token once if it was refused."""
         token = self._access or self._refresh()

@@ -143,3 +143,22 @@ def test_verify_reports_stale_fields(built: tuple[Path, Store]) -> None:
     problems = svc.verify()
     assert any(key in p and "status" in p for p in problems), problems
     svc.close()
+
+
+def test_parallel_build_answers_like_single_process(built: tuple[Path, Store],
+                                                    tmp_path_factory: pytest.TempPathFactory
+                                                    ) -> None:
+    tmp, store = built
+    single = _service(tmp, store)
+    other = tmp_path_factory.mktemp("parallel")
+    parallel = SearchService(other, store, procs=2)
+    ticks: list[tuple[int, int]] = []
+    parallel.ensure_index(progress=lambda d, t: ticks.append((d, t)))
+    assert ticks[-1] == (10, 10)
+    assert len([p for p in (other / "index").iterdir() if p.suffix == ".seg"]) >= 2
+    for query in ("printers", '"log file"', "status:open", "org:acme OR tag:sso", "okt"):
+        a, b = single.search(query, me=ME), parallel.search(query, me=ME)
+        assert (a.total, {h["id"] for h in a.hits}) == (b.total, {h["id"] for h in b.hits})
+    assert parallel.verify() == []
+    single.close()
+    parallel.close()

@@ -31,7 +31,7 @@ edit = st.one_of(
     st.tuples(st.just("comment"), st.integers(0, 9), text),
     st.tuples(st.just("tag"), st.integers(0, 9), st.sampled_from(["vip", "bug"])),
     st.tuples(st.just("untag"), st.integers(0, 9), st.sampled_from(["vip", "bug"])),
-    st.tuples(st.just("assign"), st.integers(0, 9), st.sampled_from([ME, None])),
+    st.tuples(st.just("assign"), st.integers(0, 9), st.sampled_from(["me", None])),
 )
 
 

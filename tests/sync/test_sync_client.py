@@ -149,3 +149,19 @@ def test_cli_login_sync_logout_and_no_secret_on_disk(tmp_path: Path, server, mem
     assert main(["--data-dir", str(data), "logout"]) == 0
     assert memory_keyring.secrets == {}
     assert main(["--data-dir", str(data), "sync"]) == 1  # signed out: a clear error
+
+
+def test_teammate_reply_opening_my_new_case_is_not_a_conflict(tmp_path: Path, server) -> None:
+    """Regression: the created event's status ("new") was read as None, so a teammate's reply
+    that opened the case looked like a conflict over "Nothing"."""
+    url, _ = server
+    a, sa = _client(tmp_path, "a", url, "ana@example.com")
+    b, sb = _client(tmp_path, "b", url, "ben@example.com")
+    case_id, _, _ = ops.create_case(a, subject="New one")
+    sync_once(a, sa)
+    sync_once(b, sb)
+    ops.comment(b, case=case_id, body="On it")  # opens the new case
+    sync_once(b, sb)
+    sync_once(a, sa)
+    assert a.read(lambda c: q.case_detail(c, case_id))["status"] == "open"
+    assert a.read(lambda c: open_conflicts(c, case_id)) == []
