@@ -149,7 +149,8 @@ def set_fields(store: Store, *, case: str, changes: dict[str, Any]) -> Changes:
 
 @_guard
 def assign(store: Store, *, case: str, agent: str | None) -> Changes:
-    return set_fields(store, case=case, changes={"assignee_id": agent})
+    changes: Changes = set_fields(store, case=case, changes={"assignee_id": agent})
+    return changes
 
 
 @_guard

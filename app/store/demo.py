@@ -106,7 +106,7 @@ class _Gen:
 
     def pick(self, weighted: list[tuple[str, int]]) -> str:
         values, weights = zip(*weighted, strict=True)
-        return self.r.choices(values, weights)[0]
+        return str(self.r.choices(values, weights)[0])
 
 
 def _email(name: str, domain: str) -> str:

@@ -187,15 +187,17 @@ def list_rows(conn: Connection, case_ids: list[str]) -> list[tuple[Any, ...]]:
 
 def _named_rows(conn: Connection, rows: Any) -> list[tuple[Any, ...]]:
     # Names come from the small directories, mapped here rather than joined per row.
-    agents = dict(conn.execute(select(s.agents.c.id, s.agents.c.name)).all())
+    agents: dict[str, str] = {r[0]: r[1] for r in conn.execute(
+        select(s.agents.c.id, s.agents.c.name))}
     wanted = {r[5] for r in rows if r[5]}
     customers: dict[str, str] = {}
     if len(wanted) < 500:
         if wanted:
-            customers = dict(conn.execute(select(s.customers.c.id, s.customers.c.name)
-                                          .where(s.customers.c.id.in_(wanted))).all())
+            customers = {r[0]: r[1] for r in conn.execute(
+                select(s.customers.c.id, s.customers.c.name).where(s.customers.c.id.in_(wanted)))}
     else:
-        customers = dict(conn.execute(select(s.customers.c.id, s.customers.c.name)).all())
+        customers = {r[0]: r[1] for r in conn.execute(
+            select(s.customers.c.id, s.customers.c.name))}
     return [(r[0], r[1], r[2], r[3], r[4], customers.get(r[5], ""),
              agents.get(r[6], r[6]) if r[6] else None, r[7], r[8]) for r in rows]
 
@@ -279,10 +281,10 @@ def case_history(conn: Connection, case_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(select(s.events).where(s.events.c.case_id == case_id)
                         .order_by(s.events.c.hlc, s.events.c.id)).all()
     actors = {r.actor for r in rows}
-    names = dict(conn.execute(select(s.agents.c.id, s.agents.c.name)
-                              .where(s.agents.c.id.in_(actors))).all())
-    names.update(conn.execute(select(s.customers.c.email, s.customers.c.name)
-                              .where(s.customers.c.email.in_(actors))).all())
+    names: dict[str, str] = {r[0]: r[1] for r in conn.execute(
+        select(s.agents.c.id, s.agents.c.name).where(s.agents.c.id.in_(actors)))}
+    names.update({r[0]: r[1] for r in conn.execute(
+        select(s.customers.c.email, s.customers.c.name).where(s.customers.c.email.in_(actors)))})
     out = []
     for r in rows:
         e = row_event(r)

@@ -50,7 +50,8 @@ class Store:
         self.path = Path(path)
         self.engine = open_engine(self.path, migrate=migrate, check=check is True)
         self._write_lock = threading.Lock()
-        meta = self.read(lambda c: dict(c.execute(select(s.meta.c.key, s.meta.c.value)).all()))
+        meta: dict[str, str] = self.read(lambda c: {
+            r[0]: r[1] for r in c.execute(select(s.meta.c.key, s.meta.c.value))})
         now_ms = int(time.time() * 1000)
         if check == "auto" and (meta.get("clean_shutdown") == "0"
                                 or now_ms - int(meta.get("last_check_ms", "0")) > 86_400_000):

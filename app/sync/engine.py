@@ -50,7 +50,10 @@ def push(store: Store, session: SyncSession, report: SyncReport,
         if not batch:
             return
         wire = [e.to_wire() for e in batch]
-        results = session.call(lambda token, w=wire: session.api.push(token, w))
+        def send(token: str, w: list[dict[str, Any]] = wire) -> list[dict[str, Any]]:
+            return session.api.push(token, w)
+
+        results = session.call(send)
         marks: list[tuple[str, int | None, str | None]] = []
         for r in results:
             if r["status"] == "rejected":
@@ -71,7 +74,10 @@ def pull(store: Store, session: SyncSession, report: SyncReport,
          cancel: Callable[[], bool] | None = None, size: int = PULL_PAGE) -> None:
     cursor = int(store.get_meta("pull_cursor", "0") or 0)
     while not (cancel and cancel()):
-        page = session.call(lambda token, c=cursor: session.api.pull(token, c, size))
+        def fetch(token: str, since: int = cursor) -> dict[str, Any]:
+            return session.api.pull(token, since, size)
+
+        page = session.call(fetch)
         events = [Event.from_wire(e) for e in page["events"]]
         next_cursor = int(page["next_cursor"])
         if events or next_cursor != cursor:

@@ -266,7 +266,9 @@ def case_list(ctx: Context, args: list[str]) -> CommandResult:
     if a.limit < 1:
         raise CommandError("case list: --limit must be at least 1")
     flt = q.BUILTIN_VIEWS[a.view][1] if a.view else q.CaseFilter.parse(a.filter)
-    flt = q.CaseFilter(**{k: getattr(flt, k) for k in flt.__slots__})  # type: ignore[attr-defined]
+    import copy
+
+    flt = copy.deepcopy(flt)  # never change the shared built-in view
     for st in a.status:
         flt.set("status", st)
     for pr in a.priority:
@@ -411,10 +413,11 @@ def undo(ctx: Context, args: list[str]) -> CommandResult:
 
 @command("view list", "view list")
 def view_list(ctx: Context, args: list[str]) -> CommandResult:
-    views = [{"id": k, "name": v[0], "builtin": True} for k, v in q.BUILTIN_VIEWS.items()]
+    views: list[dict[str, Any]] = [{"id": k, "name": v[0], "builtin": True}
+                                   for k, v in q.BUILTIN_VIEWS.items()]
     views += [{"id": v["id"], "name": v["name"], "query": v["query"], "builtin": False}
               for v in ctx.store.read(q.saved_views)]
-    return CommandResult(True, "\n".join(v["name"] for v in views), views)
+    return CommandResult(True, "\n".join(str(v["name"]) for v in views), views)
 
 
 @command("view save", "view save NAME QUERY")
