@@ -10,17 +10,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
-
-from sync_server.schemas.common import ErrorPublic
-from sqlalchemy import Engine
 
 from sync_server import __version__
 from sync_server.db import make_engine, migrate
 from sync_server.limits import BodyLimitMiddleware
 from sync_server.notify import listen
 from sync_server.routes import auth, blobs, events, stream, team
+from sync_server.schemas.common import ErrorPublic
 from sync_server.services.auth import AuthError, Throttled
 from sync_server.services.blobs import HashMismatch
 from sync_server.services.events import NOTIFY_CHANNEL
