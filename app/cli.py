@@ -56,7 +56,7 @@ def _fail(message: str, code: int = 1) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     folder = data_dir(args.data_dir)
-    from app.store.db import StoreError
+    from app.core.errors import AppError
 
     try:
         if args.cmd is None:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             from app.sync.cli import run_sync_command
 
             return run_sync_command(folder, args)
-    except StoreError as exc:
+    except AppError as exc:  # any expected failure: one clear line, no traceback
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

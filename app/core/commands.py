@@ -168,6 +168,8 @@ def inverse(f: EventFactory, events: list[ev.Event]) -> list[ev.Event]:
                 out.append(f.make(ev.LINK_ADDED, dict(p), **kw))
             case ev.COMMENT_ADDED:
                 out.append(f.make(ev.COMMENT_REDACTED, {"comment_id": e.id}, **kw))
+            case ev.ATTACHMENT_ADDED:
+                out.append(f.make(ev.ATTACHMENT_REMOVED, {"attachment_id": e.id}, **kw))
             case _:
                 pass
     return out
