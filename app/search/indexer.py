@@ -28,6 +28,7 @@ ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool] | threading.Event
 CATCH_UP_BATCH = 20_000
 PROGRESS_EVERY = 2000
+PARALLEL_MIN = 20_000  # cases; fewer build faster in-process than via worker start-up
 
 
 class IndexCancelled(Exception):
@@ -73,7 +74,7 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
     tmp.mkdir(parents=True)
     ix = windex.create_in(str(tmp), make_schema())
     try:
-        if procs > 1:
+        if procs > 1 and store.read(_count) >= PARALLEL_MIN:
             seq = _build_parallel(store, tmp, procs, progress, cancel, limitmb)
         else:
             seq = _build_single(store, ix, progress, cancel, limitmb)
@@ -126,11 +127,16 @@ def _count(conn: Connection) -> int:
 
 def _build_parallel(store: Any, tmp: Path, procs: int, progress: ProgressFn | None,
                     cancel: CancelFn | None, limitmb: int) -> int:
-    from app.search.parallel import build_parallel, split_ids
+    from app.search.parallel import SEGMENT_CASES, build_parallel, split_ids
+
+    def plan(conn: Connection) -> tuple[int, int, list[tuple[str, str]]]:
+        total = _count(conn)
+        parts = max(procs, -(-total // SEGMENT_CASES))
+        return last_seq(conn), total, split_ids(conn, parts)
 
     # The seq is read first: anything recorded while the workers read is caught up after.
-    seq, total, ranges = store.read(lambda c: (last_seq(c), _count(c), split_ids(c, procs)))
-    ok = build_parallel(Path(store.path), tmp, ranges, total, progress=progress,
+    seq, total, ranges = store.read(plan)
+    ok = build_parallel(Path(store.path), tmp, ranges, total, workers=procs, progress=progress,
                         cancelled=lambda: cancelled(cancel), limitmb=limitmb)
     if not ok:
         raise IndexCancelled("indexing was cancelled")

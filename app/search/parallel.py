@@ -22,6 +22,7 @@ _RANGE_SQL = docs._CASES_SQL.replace("{where}", "AND c.id >= ? AND c.id < ?")
 _COMMENTS_SQL = docs._COMMENTS_SQL.replace("{where}", "AND case_id >= ? AND case_id < ?")
 _KEYS_SQL = "SELECT case_id, key FROM case_keys WHERE case_id >= ? AND case_id < ?"
 HIGH = "\uffff"
+SEGMENT_CASES = 12_500  # cases per segment: its postings sort in memory without spilling
 
 
 def split_ids(conn: Any, parts: int) -> list[tuple[str, str]]:
@@ -50,32 +51,36 @@ def _cases(db: sqlite3.Connection, low: str, high: str) -> Iterator[dict[str, An
         yield docs.case_document(row, keys.get(row[0], []), bodies)
 
 
-def _worker(db_path: str, index_dir: str, low: str, high: str, directory: bool,
+def _worker(db_path: str, index_dir: str, ranges: list[tuple[str, str]], directory: bool,
             limitmb: int, done: Any, stop: Any, results: Any) -> None:
+    """Index ``ranges`` one after the other, one segment each (small enough to sort in RAM)."""
     db = sqlite3.connect(db_path)
     db.execute("BEGIN")
     ix = windex.open_dir(index_dir)
-    writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
+    segments = []
     try:
-        n = 0
-        for doc in _cases(db, low, high):
-            writer.add_document(**doc)
-            n += 1
-            if n % 500 == 0:
-                with done.get_lock():
-                    done.value += 500
-                if stop.is_set():
-                    writer.cancel()
-                    results.put(None)
-                    return
-        with done.get_lock():
-            done.value += n % 500
-        if directory:
-            for doc in _directory(db):
+        for low, high in ranges:
+            writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
+            n = 0
+            for doc in _cases(db, low, high):
                 writer.add_document(**doc)
-        results.put(writer._finalize_segment())
+                n += 1
+                if n % 500 == 0:
+                    with done.get_lock():
+                        done.value += 500
+                    if stop.is_set():
+                        writer.cancel()
+                        results.put(None)
+                        return
+            with done.get_lock():
+                done.value += n % 500
+            if directory:
+                directory = False
+                for doc in _directory(db):
+                    writer.add_document(**doc)
+            segments.append(writer._finalize_segment())
+        results.put(segments)
     except BaseException:
-        writer.cancel()
         results.put(None)
         raise
     finally:
@@ -91,18 +96,19 @@ def _directory(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
 
 
 def build_parallel(db_path: Path, index_dir: Path, ranges: list[tuple[str, str]], total: int,
-                   *, progress: Any, cancelled: Any, limitmb: int) -> bool:
+                   *, workers: int, progress: Any, cancelled: Any, limitmb: int) -> bool:
     """Index every range in its own process; False if cancelled (nothing committed)."""
     ctx = mp.get_context("spawn")
     done = ctx.Value("q", 0)
     stop = ctx.Event()
     results = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(str(db_path), str(index_dir), low, high,
+    workers = max(1, min(workers, len(ranges)))
+    procs = [ctx.Process(target=_worker, args=(str(db_path), str(index_dir), ranges[i::workers],
                                                i == 0, limitmb, done, stop, results))
-             for i, (low, high) in enumerate(ranges)]
+             for i in range(workers)]
     for p in procs:
         p.start()
-    segments = []
+    segments: list[Any] = []
     try:
         while len(segments) < len(procs):
             try:
@@ -124,7 +130,7 @@ def build_parallel(db_path: Path, index_dir: Path, ranges: list[tuple[str, str]]
     ix = windex.open_dir(str(index_dir))
     writer = ix.writer()
     writer._close_segment()
-    writer._commit_toc(segments)
+    writer._commit_toc([seg for batch in segments for seg in batch])
     writer._finish()
     ix.close()
     return True

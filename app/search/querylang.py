@@ -151,9 +151,9 @@ def parse(query: str, *, now_ms: int | None = None) -> ParsedQuery:
             if re.search(r"\w", value):
                 clauses.append(Clause("word", value, negated=negated))
     if typing and clauses and isinstance(clauses[-1], Clause):
-        last = clauses[-1]
-        if last.kind == "word" and not last.negated:
-            last.prefix = True
+        final = clauses[-1]
+        if final.kind == "word" and not final.negated:
+            final.prefix = True
     out.groups = _group(clauses, out.notes)
     return out
 

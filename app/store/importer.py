@@ -69,8 +69,11 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
                 continue
             try:
                 record = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 yield no, f"not valid JSON ({exc.msg} at column {exc.colno})"
+                continue
+            except ValueError as exc:
+                yield no, f"not valid JSON ({exc})"
                 continue
             yield no, record if isinstance(record, dict) else "a line must hold a JSON object"
 

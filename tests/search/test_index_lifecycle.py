@@ -146,9 +146,10 @@ def test_verify_reports_stale_fields(built: tuple[Path, Store]) -> None:
 
 
 def test_parallel_build_answers_like_single_process(built: tuple[Path, Store],
-                                                    tmp_path_factory: pytest.TempPathFactory
-                                                    ) -> None:
+                                                    tmp_path_factory: pytest.TempPathFactory,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     tmp, store = built
+    monkeypatch.setattr(indexer, "PARALLEL_MIN", 0)
     single = _service(tmp, store)
     other = tmp_path_factory.mktemp("parallel")
     parallel = SearchService(other, store, procs=2)
