@@ -121,6 +121,13 @@ def _demo(folder: Path, args: argparse.Namespace) -> int:
 
     counts = seed_demo(store, cases=args.cases, seed=args.seed, progress=progress)
     print(file=sys.stderr)
+    # Build the search index now, so the first search is instant.
+    from app.search.service import SearchService
+
+    service = SearchService(folder, store)
+    service.ensure_index(progress=lambda done, total: progress("indexing", done, total))
+    service.close()
+    print(file=sys.stderr)
     store.close()
     print(json.dumps(counts))
     return 0

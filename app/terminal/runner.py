@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.changes import Changes
-from app.core.model import EDITABLE_FIELDS, InvalidValue, suggest
+from app.core.errors import AppError
+from app.core.model import EDITABLE_FIELDS, suggest
 from app.operations import cases as ops
 from app.operations.errors import OperationError
 from app.store import queries as q
-from app.store.db import StoreError
 from app.store.repo import Store
 from app.terminal.parser import CommandError, Parser
 
@@ -43,13 +43,17 @@ class Context:
 
 Handler = Callable[[Context, list[str]], CommandResult]
 COMMANDS: dict[str, Handler] = {}
+# Commands that take the rest of the line verbatim (their own quoting, e.g. search phrases).
+RAW_COMMANDS: set[str] = set()
 SUBCOMMANDS: dict[str, list[str]] = {}
 HELP: dict[str, str] = {}
 
 
-def command(name: str, help_text: str) -> Callable[[Handler], Handler]:
+def command(name: str, help_text: str, *, raw: bool = False) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         COMMANDS[name] = fn
+        if raw:
+            RAW_COMMANDS.add(name)
         HELP[name] = help_text
         head, _, sub = name.partition(" ")
         if sub:
@@ -77,6 +81,15 @@ def execute(store: Store, line: str, *,
             stdin: Callable[[], str] | None = None) -> CommandResult:
     """Run one command line. Never raises for bad input: returns ok=False with a message."""
     ctx = Context(store, stdin)
+    _load_plugins()
+    head, _, rest = line.strip().partition(" ")
+    if head.lower() in RAW_COMMANDS:
+        try:
+            return COMMANDS[head.lower()](ctx, [rest.strip()] if rest.strip() else [])
+        except CommandError as exc:
+            return CommandResult(False, str(exc), {"error": str(exc)}, exit_code=2)
+        except AppError as exc:
+            return CommandResult(False, str(exc), {"error": str(exc)}, exit_code=1)
     try:
         words = shlex.split(line)
     except ValueError as exc:
@@ -89,7 +102,7 @@ def execute(store: Store, line: str, *,
         return COMMANDS[name](ctx, args)
     except CommandError as exc:
         return CommandResult(False, str(exc), {"error": str(exc)}, exit_code=2)
-    except (OperationError, InvalidValue, StoreError) as exc:
+    except AppError as exc:
         return CommandResult(False, str(exc), {"error": str(exc)}, exit_code=1)
 
 
