@@ -333,7 +333,15 @@ def open_path(store: Store, sha256: str, name: str | None = None) -> Path:
     except ValueError as exc:
         raise NotFound(str(exc)) from exc
     if not path.is_file():
-        raise NotFound("this attachment's content is not on this machine yet")
+        # Attached on another machine: fetch it from the sync server on demand.
+        from app.sync.api import ApiError
+        from app.sync.blobs import fetch_blob
+
+        try:
+            path = fetch_blob(store, sha256)
+        except ApiError as exc:
+            raise NotFound(f"this attachment is not on this machine yet and could not be "
+                           f"downloaded ({exc})") from exc
     if not name:
         return path
     safe = re.sub(r"[\\/:\0]", "_", Path(name).name).strip(". ") or "attachment"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,8 +38,9 @@ class SyncApi:
         self._http.close()
 
     def _call(self, method: str, path: str, *, token: str | None = None,
-              **kwargs: Any) -> Any:
+              headers_extra: dict[str, str] | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(headers_extra or {})
         try:
             response = self._http.request(method, API + path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
@@ -72,6 +74,37 @@ class SyncApi:
 
     def agents(self, token: str) -> list[dict[str, Any]]:
         return list(self._call("GET", "/directory/agents", token=token))
+
+    def has_blob(self, token: str, sha256: str) -> bool:
+        try:
+            response = self._http.head(f"{API}/blobs/{sha256}",
+                                       headers={"Authorization": f"Bearer {token}"})
+        except httpx.TransportError as exc:
+            raise Offline(f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
+        if response.status_code == 401:
+            raise Unauthorized("token refused", 401)
+        return response.status_code == 200
+
+    def put_blob(self, token: str, sha256: str, path: Path) -> None:
+        with path.open("rb") as fh:
+            self._call("PUT", f"/blobs/{sha256}", token=token, content=fh.read(),
+                       headers_extra={"Content-Type": "application/octet-stream"})
+
+    def get_blob(self, token: str, sha256: str, dest: Path) -> None:
+        """Stream the blob into ``dest`` (the caller verifies the hash)."""
+        try:
+            with self._http.stream("GET", f"{API}/blobs/{sha256}",
+                                   headers={"Authorization": f"Bearer {token}"}) as response:
+                if response.status_code == 401:
+                    raise Unauthorized("token refused", 401)
+                if response.status_code >= 400:
+                    raise ApiError(f"{response.status_code}: the server has no such "
+                                   "attachment", response.status_code)
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            raise Offline(f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
 
     def presence(self, token: str, case_id: str, state: str = "viewing") -> None:
         self._call("POST", "/presence", token=token, json={"case_id": case_id, "state": state})

@@ -25,6 +25,7 @@ class SyncReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     pulled: int = 0
     conflicts: int = 0
+    blobs_uploaded: int = 0
     changes: Changes = field(default_factory=Changes)
 
     def summary(self) -> str:
@@ -40,7 +41,7 @@ class SyncReport:
     def to_json(self) -> dict[str, Any]:
         return {"pushed": self.pushed, "duplicates": self.duplicates, "pulled": self.pulled,
                 "rejected": [{"id": i, "reason": r} for i, r in self.rejected],
-                "conflicts": self.conflicts}
+                "conflicts": self.conflicts, "blobs_uploaded": self.blobs_uploaded}
 
 
 def push(store: Store, session: SyncSession, report: SyncReport,
@@ -94,5 +95,8 @@ def sync_once(store: Store, session: SyncSession, cancel: Callable[[], bool] | N
               *, push_batch: int = PUSH_BATCH, pull_page: int = PULL_PAGE) -> SyncReport:
     report = SyncReport()
     push(store, session, report, cancel, push_batch)
+    from app.sync.blobs import upload_missing
+
+    report.blobs_uploaded = upload_missing(store, session)
     pull(store, session, report, cancel, pull_page)
     return report

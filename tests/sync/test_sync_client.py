@@ -48,7 +48,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
 
 
 def _client(tmp_path: Path, name: str, url: str, email: str) -> tuple[Store, SyncSession]:
-    store = Store(tmp_path / f"{name}.db")
+    store = Store(tmp_path / name / "smart-support.db")  # each client its own data folder
     session = SyncSession(store, SyncApi(url))
     session.login(email, PASSWORD)
     return store, session
@@ -165,3 +165,23 @@ def test_teammate_reply_opening_my_new_case_is_not_a_conflict(tmp_path: Path, se
     sync_once(a, sa)
     assert a.read(lambda c: q.case_detail(c, case_id))["status"] == "open"
     assert a.read(lambda c: open_conflicts(c, case_id)) == []
+
+
+def test_attachment_uploads_with_sync_and_downloads_on_demand(tmp_path: Path, server) -> None:
+    from app.operations import attachments
+
+    url, _ = server
+    a, sa = _client(tmp_path, "a", url, "ana@example.com")
+    b, sb = _client(tmp_path, "b", url, "ben@example.com")
+    case_id, key, _ = ops.create_case(a, subject="With a log")
+    log = tmp_path / "client.log"
+    log.write_text("ERROR ERR-1042 sync failed\n" * 20)
+    attachments.attach(a, case=key, path=log)
+    report = sync_once(a, sa)
+    assert report.blobs_uploaded == 1
+    assert sync_once(a, sa).blobs_uploaded == 0  # uploaded once
+    sync_once(b, sb)
+    sha = b.read(lambda c: c.exec_driver_sql("SELECT sha256 FROM attachments").scalar())
+    assert not attachments.blob_store(b).has(sha)
+    opened = attachments.open_path(b, sha)  # not on B yet: fetched and verified
+    assert opened.read_bytes() == log.read_bytes()

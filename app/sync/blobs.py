@@ -1,0 +1,72 @@
+"""Attachment blobs travel beside the event stream: uploaded after a push, fetched on demand."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.content.attachments import BlobStore
+from app.store import schema as s
+from app.store.repo import Store
+from app.sync.session import SyncSession, session_for
+
+MARKS = ".uploaded"  # one sha256 per line: blobs the server is known to have
+
+
+def _blobs(store: Store) -> BlobStore:
+    from app.operations.attachments import blob_store
+
+    return blob_store(store)
+
+
+def _marked(root: Path) -> set[str]:
+    try:
+        return set((root / MARKS).read_text().split())
+    except FileNotFoundError:
+        return set()
+
+
+def upload_missing(store: Store, session: SyncSession) -> int:
+    """Upload every local blob that attachments refer to and the server lacks."""
+    blobs = _blobs(store)
+    done = _marked(blobs.root)
+    wanted = store.read(lambda c: {r[0] for r in c.execute(
+        select(s.attachments.c.sha256).where(s.attachments.c.known.is_(True),
+                                             s.attachments.c.removed.is_(False)))})
+    sent = 0
+    for sha in sorted(wanted - done):
+        path = blobs.path_for(sha)
+        if not path.is_file():
+            continue  # someone else's attachment we never downloaded
+        if not session.call(lambda token, h=sha: session.api.has_blob(token, h)):
+            session.call(lambda token, h=sha, p=path: session.api.put_blob(token, h, p))
+            sent += 1
+        blobs.root.mkdir(parents=True, exist_ok=True)
+        with (blobs.root / MARKS).open("a") as fh:
+            fh.write(sha + "\n")
+    return sent
+
+
+def fetch_blob(store: Store, sha256: str, session: SyncSession | None = None) -> Path:
+    """Download a blob another machine attached; verified by its hash before it is kept."""
+    blobs = _blobs(store)
+    if blobs.has(sha256):
+        return blobs.path_for(sha256)
+    session = session or session_for(store)
+    blobs.root.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=blobs.root, prefix="get-")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        session.call(lambda token: session.api.get_blob(token, sha256, tmp))
+        info = blobs.put_file(tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if info.sha256 != sha256.lower():
+        from app.sync.api import ApiError
+
+        raise ApiError("the downloaded attachment does not match its hash; not kept")
+    return blobs.path_for(sha256)
