@@ -21,9 +21,14 @@ LEFT JOIN agents a ON a.id = c.assignee_id
 WHERE c."exists" = 1 AND c.deleted = 0 {where}
 ORDER BY c.id
 """
+# Comments and the text extracted from attachments (logs, PDFs, emails) are searched alike.
 _COMMENTS_SQL = """
-SELECT case_id, body FROM comments WHERE known = 1 AND redacted = 0 {where}
-ORDER BY case_id, created_ms, id
+SELECT case_id, body, created_ms, id FROM comments WHERE known = 1 AND redacted = 0 {where}
+UNION ALL
+SELECT a.case_id, a.name || char(10) || substr(e.text, 1, 200000), a.created_ms, a.id
+FROM attachments a JOIN extracted e ON e.sha256 = a.sha256
+WHERE a.known = 1 AND a.removed = 0 {where}
+ORDER BY 1, 3, 4
 """
 CHUNK = 500
 
@@ -86,8 +91,8 @@ def load_cases(conn: Connection, ids: Iterable[str]) -> tuple[list[dict[str, Any
                 f"SELECT case_id, key FROM case_keys WHERE case_id IN ({marks})", params):
             keys[case_id].append(key)
         bodies: dict[str, list[str]] = defaultdict(list)
-        for case_id, body in conn.exec_driver_sql(
-                _COMMENTS_SQL.format(where=f"AND case_id IN ({marks})"), params):
+        for case_id, body, *_ in conn.exec_driver_sql(
+                _COMMENTS_SQL.format(where=f"AND case_id IN ({marks})"), params + params):
             bodies[case_id].append(body)
         for row in conn.exec_driver_sql(_CASES_SQL.format(where=f"AND c.id IN ({marks})"),
                                         params):

@@ -39,7 +39,7 @@ def _cases(db: sqlite3.Connection, low: str, high: str) -> Iterator[dict[str, An
     keys: dict[str, list[str]] = {}
     for case_id, key in db.execute(_KEYS_SQL, (low, high)):
         keys.setdefault(case_id, []).append(key)
-    comments = iter(db.execute(_COMMENTS_SQL, (low, high)))
+    comments = iter(db.execute(_COMMENTS_SQL, (low, high, low, high)))
     pending = next(comments, None)
     for row in db.execute(_RANGE_SQL, (low, high)):
         bodies: list[str] = []
