@@ -35,13 +35,16 @@ start)
         useradd --system --no-create-home --shell /usr/sbin/nologin "$OS_USER" \
             || die "could not create the system user $OS_USER"
     fi
+    # Tests trade durability for speed; benchmarks set PG_TEST_DURABLE=1 to keep fsync on.
+    speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [[ "${PG_TEST_DURABLE:-0}" == 1 ]] && speed=""
     mkdir -p "$dir/data" "$dir/sock"
     if [[ "$(id -u)" == 0 ]]; then chown -R "$OS_USER" "$dir"; fi
     chmod 700 "$dir/data"
     as_owner "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB" \
+        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB $speed" \
         start >/dev/null || { cat "$dir/server.log" >&2; die "postgres did not start"; }
     "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres smart_support \
         || die "createdb failed"

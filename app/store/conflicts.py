@@ -17,8 +17,8 @@ from sqlalchemy import Connection, insert, select, update
 from app.core import events as ev
 from app.core.fold import value_written
 from app.core.ids import uuid7
-from app.store.projector import row_event
 from app.store import schema as s
+from app.store.projector import row_event
 
 
 @dataclass(slots=True)

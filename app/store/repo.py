@@ -175,17 +175,27 @@ class Store:
         """
 
         def tx(conn: Connection) -> Changes:
+            incoming = list(remote)
+            known: dict[str, int | None] = {}
+            ids = [e.id for e in incoming]
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(select(s.events.c.id, s.events.c.server_seq)
+                                    .where(s.events.c.id.in_(ids[i:i + 500])))
+                for event_id, seq in rows:
+                    known[event_id] = seq
             fresh: list[ev.Event] = []
-            for e in remote:
+            acks: list[tuple[int, str]] = []
+            for e in incoming:
                 self.clock.observe(e.hlc)
-                known = conn.execute(select(s.events.c.seq, s.events.c.server_seq)
-                                     .where(s.events.c.id == e.id)).first()
-                if known is None:
-                    conn.execute(insert(s.events), event_row(e))
+                if e.id not in known:
+                    known[e.id] = e.server_seq
                     fresh.append(e)
-                elif known.server_seq is None and e.server_seq is not None:
-                    conn.execute(update(s.events).where(s.events.c.id == e.id)
-                                 .values(server_seq=e.server_seq))
+                elif known[e.id] is None and e.server_seq is not None:
+                    acks.append((e.server_seq, e.id))  # our own event, back from the server
+            bulk_insert(conn, s.events, (event_row(e) for e in fresh))
+            if acks:
+                conn.exec_driver_sql("UPDATE events SET server_seq = ? WHERE id = ? "
+                                     "AND server_seq IS NULL", acks)
             candidates = before_ingest(conn, fresh, self.device_id)
             touched = apply_events(conn, fresh)
             conflicted = after_ingest(conn, candidates)
@@ -284,12 +294,14 @@ class Store:
         """Record the server's answer per event: its seq, or the reason it was refused."""
 
         def tx(conn: Connection) -> None:
-            for event_id, seq, error in results:
-                values: dict[str, Any] = ({"server_seq": seq} if seq is not None
-                                          else {"sync_error": error or "refused"})
-                conn.execute(update(s.events).where(s.events.c.id == event_id,
-                                                    s.events.c.server_seq.is_(None))
-                             .values(**values))
+            stored = [(seq, eid) for eid, seq, _ in results if seq is not None]
+            refused = [(err or "refused", eid) for eid, seq, err in results if seq is None]
+            if stored:
+                conn.exec_driver_sql("UPDATE events SET server_seq = ? WHERE id = ? "
+                                     "AND server_seq IS NULL", stored)
+            if refused:
+                conn.exec_driver_sql("UPDATE events SET sync_error = ? WHERE id = ? "
+                                     "AND server_seq IS NULL", refused)
 
         self._write(tx)
 

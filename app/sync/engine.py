@@ -14,8 +14,8 @@ from app.store.repo import Store
 from app.sync.session import SyncSession
 
 # Batch sizes; the environment can lower them (slow links, and the kill tests).
-PUSH_BATCH = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_BATCH", "500"))))
-PULL_PAGE = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_PAGE", "500"))))
+PUSH_BATCH = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_BATCH", "1000"))))
+PULL_PAGE = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_PAGE", "1000"))))
 
 
 @dataclass(slots=True)

@@ -22,8 +22,6 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from app.sync.live import backoff_delay
-
 ONLINE, OFFLINE, SYNCING, ERROR, SIGNED_OUT = "online", "offline", "syncing", "error", "signed-out"
 OUTCOMES = {"ok": ONLINE, "offline": OFFLINE, "error": ERROR, "signed-out": SIGNED_OUT}
 
@@ -143,6 +141,8 @@ class SyncScheduler:
         self.finished(str(outcome or "ok"))
 
     def _back_off(self) -> None:
+        from app.sync.live import backoff_delay  # imports httpx: only once a sync failed
+
         delay = backoff_delay(self.failures, base=self.backoff_base, cap=self.backoff_cap,
                               rng=self.rng)
         self.failures += 1
@@ -150,6 +150,12 @@ class SyncScheduler:
         self._remove("timer")  # the retry replaces the timer until a sync works again
         self._remove("poke")
         self._add_date("retry", delay)
+
+    def every(self, job_id: str, seconds: float, fn: Callable[[], Any]) -> None:
+        """Another periodic job on this scheduler (e.g. the minute's SLA check). Like the
+        sync jobs it must only *enqueue* work; it runs whether signed in or not."""
+        self._scheduler.add_job(fn, "interval", seconds=seconds, id=job_id,
+                                replace_existing=True)
 
     def _start_timer(self) -> None:
         if self._scheduler.get_job("timer") is None:
