@@ -37,6 +37,7 @@ def _port() -> int:
 def postgres(tmp: Path) -> Iterator[str]:
     script = ROOT / "scripts" / "pg_test_cluster.sh"
     env = dict(os.environ, PG_TEST_DURABLE="1")
+    tmp.chmod(0o755)  # the cluster runs as an unprivileged user that must reach its folder
     url = subprocess.run(["bash", str(script), "start", str(tmp / "pg")], check=True,
                          capture_output=True, text=True, env=env).stdout.strip().splitlines()[-1]
     try:
