@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.operations import attachments as att_ops
 from app.operations import intake as intake_ops
@@ -148,6 +150,36 @@ class AttachmentChip(QFrame):
         super().mouseReleaseEvent(event)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that gives up its width first and elides its text to fit."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.mode = mode
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setAlignment((Qt.AlignmentFlag.AlignRight if mode == Qt.TextElideMode.ElideLeft
+                           else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
+        self.setToolTip(text)
+        self._elide()
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.contentsRect().width(), 0)
+        shown = self.fontMetrics().elidedText(self.full_text, self.mode, width)
+        if shown != self.text():
+            self.setText(shown)
+
+
 def image_png(image: QImage) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
@@ -188,21 +220,25 @@ class AttachmentsBar(QFrame):
         self.title = QLabel("ATTACHMENTS")
         self.title.setObjectName("FieldLabel")
         head.addWidget(self.title)
-        head.addStretch(1)
-        self.hint = QLabel("Drop files here or paste a screenshot (Ctrl+V)")
+        self.empty = ElidedLabel("No attachments yet", mode=Qt.TextElideMode.ElideRight)
+        self.empty.setObjectName("Meta")
+        head.addSpacing(6)
+        head.addWidget(self.empty, 1)
+        self.hint = ElidedLabel("Drop files here or paste a screenshot (Ctrl+V)")
         self.hint.setObjectName("ComposerHint")
-        head.addWidget(self.hint)
-        self.add_button = QToolButton()
-        self.add_button.setText("Add file…")
+        self.hint.setMinimumWidth(0)
+        head.addWidget(self.hint, 1)
+        self.add_button = QPushButton("Add file…")
         self.add_button.setIcon(theme.icon("plus", size=14))
-        self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.add_button.setToolTip("Attach files to the case (or drop them here)")
         self.add_button.clicked.connect(self.choose_files)
-        head.addWidget(self.add_button)
-        self.paste_button = QToolButton()
-        self.paste_button.setText("Paste")
+        self.paste_button = QPushButton("Paste")
         self.paste_button.setToolTip("Attach the screenshot, files or log text on the clipboard")
         self.paste_button.clicked.connect(self.paste)
-        head.addWidget(self.paste_button)
+        for button in (self.add_button, self.paste_button):
+            button.setAutoDefault(False)
+            button.setStyleSheet("padding: 3px 9px;")
+            head.addWidget(button)
         outer.addLayout(head)
 
         self.chip_scroll = QScrollArea()
@@ -215,9 +251,6 @@ class AttachmentsBar(QFrame):
         self.chip_row = QHBoxLayout(holder)
         self.chip_row.setContentsMargins(0, 0, 0, 0)
         self.chip_row.setSpacing(6)
-        self.empty = QLabel("No attachments yet")
-        self.empty.setObjectName("Meta")
-        self.chip_row.addWidget(self.empty)
         self.chip_row.addStretch(1)
         self.chip_scroll.setWidget(holder)
         self.chip_scroll.setFixedHeight(50)
@@ -269,6 +302,8 @@ class AttachmentsBar(QFrame):
             self.refresh()
 
     def _show(self, rows: list[dict[str, Any]]) -> None:
+        if not isValid(self):  # deleted (its case view closed) while the query ran
+            return
         self.rows = rows
         for chip in self.chips:
             self.chip_row.removeWidget(chip)
@@ -281,17 +316,22 @@ class AttachmentsBar(QFrame):
             self.chip_row.insertWidget(i, chip)
             self.chips.append(chip)
         self.empty.setVisible(not rows)
+        self.chip_scroll.setVisible(bool(rows))  # no empty row of chips: a slim bar
         self.title.setText(f"ATTACHMENTS · {len(rows)}" if rows else "ATTACHMENTS")
         self.sig_loaded.emit(len(rows))
 
     # --- actions ------------------------------------------------------------------------
     def _fail(self, exc: Exception | str) -> None:
+        if not isValid(self):
+            return
         message = exc if isinstance(exc, str) else describe(exc)
         self.error.setText(message)
         self.error.show()
         self.sig_error.emit(message)
 
     def _done(self, result: Any) -> None:
+        if not isValid(self):
+            return
         self.error.hide()
         attachment_id, _changes = result
         self.sig_attached.emit(str(attachment_id))

@@ -1,35 +1,49 @@
-"""One case: editable header, conversation, composer, history, links and merged cases."""
+"""One case: editable header (with its SLA badge, "Ask the LLM…" and "Macros…"), the
+attachments bar, the conversation (quoted history and signatures folded), the composer
+(saved replies with ``::``), the history, the error signatures and related cases.
+
+Everything is read on the bridge's reader threads and written through operations on its
+writer thread; the widgets mounted here (attachments bar, signatures panel, LLM and macro
+dialogs) follow the same rule.
+"""
 
 from __future__ import annotations
 
 import html
+import time
+from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QPoint, QSignalBlocker, QStringListModel, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QPoint, QSignalBlocker, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDropEvent,
     QFont,
+    QGuiApplication,
     QImage,
     QKeyEvent,
+    QKeySequence,
     QPainter,
+    QShortcut,
     QTextBlockFormat,
+    QTextCharFormat,
     QTextCursor,
     QTextDocument,
     QTextFrameFormat,
     QTextLength,
 )
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QComboBox,
-    QCompleter,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
-    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -41,19 +55,58 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.core.changes import Changes
 from app.core.model import CaseType, Priority, Status
+from app.core.sla import SlaConfig, SlaStatus, TargetStatus, format_duration
 from app.ui import theme
-from app.ui.bridge import Bridge
+from app.ui.attachments_bar import AttachmentsBar
+from app.ui.bridge import Bridge, describe
 from app.ui.case_list import full_time, relative_time
+from app.ui.composer import Composer, ComposerEdit, mention_prefix, reply_prefix
+from app.ui.signatures_panel import SignaturesPanel
 from app.ui.widgets import DuePicker, TagChips
 
+__all__ = ["CaseDetail", "Composer", "ComposerEdit", "Conversation", "load_case_bundle",
+           "mention_prefix", "reply_prefix", "sla_badge"]
+
 UNASSIGNED = ""
+TAB_CONVERSATION, TAB_HISTORY, TAB_SIGNATURES = 0, 1, 2
+SLA_REFRESH_MS = 60_000
+COMPACT_BELOW = 640  # px: narrower than this, the header buttons show their icon only
 
 
-def load_case_bundle(conn: Any, case_id: str) -> dict[str, Any] | None:
-    """Reader thread: the case, its history and the agents for the assignee picker."""
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def sla_config(store: Any) -> SlaConfig:
+    """Worker thread: the SLA configuration of the store's analytics read model."""
+    from app.ui.macro_dialog import shared_model
+
+    return shared_model(store).config
+
+
+def case_sla(conn: Any, case_id: str, config: SlaConfig, at_ms: int,
+             history: list[dict[str, Any]] | None = None) -> SlaStatus:
+    """Reader thread: the SLA clocks of one case at ``at_ms``, from its events."""
+    from app.core import events as ev
+    from app.core.sla import sla_status
+    from app.store import queries as q
+
+    rows = history if history is not None else q.case_history(conn, case_id)
+    events = [ev.Event(id=h["id"], type=h["type"], payload=h["payload"], actor=h["actor"],
+                       device_id="", hlc=h["hlc"], case_id=case_id) for h in rows]
+    return sla_status(events, config, at_ms)
+
+
+def load_case_bundle(conn: Any, case_id: str, *, sla: SlaConfig | None = None,
+                     at_ms: int | None = None) -> dict[str, Any] | None:
+    """Reader thread: the case, its history and the agents for the assignee picker; the
+    comment bodies split into main text and folded sections; the SLA status when ``sla``
+    (the configuration) is given."""
+    from app.operations.intake import fold_sections
     from app.store import queries as q
 
     detail = q.case_detail(conn, case_id)
@@ -62,6 +115,12 @@ def load_case_bundle(conn: Any, case_id: str) -> dict[str, Any] | None:
     from app.store.conflicts import open_conflicts
 
     detail["history"] = q.case_history(conn, case_id)
+    if detail.get("description"):
+        detail["description_folded"] = fold_sections(str(detail["description"]))
+    for comment in detail.get("comments", []):
+        comment["folded"] = fold_sections(str(comment.get("body") or ""))
+    if sla is not None:
+        detail["sla"] = case_sla(conn, case_id, sla, at_ms or now_ms(), detail["history"])
     agents = q.directory(conn, "agents")
     detail["agents"] = [(a["id"], a["name"]) for a in agents]
     names = {str(a["id"]): str(a["name"]) for a in agents}
@@ -80,6 +139,128 @@ def load_case_bundle(conn: Any, case_id: str) -> dict[str, Any] | None:
     return detail
 
 
+# --- the SLA badge ------------------------------------------------------------------------
+# (light bg, light fg, dark bg, dark fg) per badge state
+SLA_COLORS: dict[str, tuple[str, str, str, str]] = {
+    "ok": ("#e0ecff", "#1c4fd6", "#1f3366", "#a9c4ff"),
+    "at_risk": ("#fff0d4", "#a35200", "#4a3412", "#ffc978"),
+    "breached": ("#fde2e1", "#b42318", "#4a1f22", "#ffb4b4"),
+    "met": ("#dcf5e6", "#18794e", "#173f2c", "#8fe0b5"),
+    "paused": ("#eceef1", "#4b5563", "#2a2d35", "#c3c8d2"),
+    "error": ("#eceef1", "#4b5563", "#2a2d35", "#c3c8d2"),
+}
+SLA_ICONS = {"ok": "clock", "at_risk": "alert", "breached": "alert", "met": "check",
+             "paused": "pause", "error": "alert"}
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000).strftime("%a %d %b %H:%M")
+
+
+def _target_line(t: TargetStatus) -> str:
+    target = format_duration(t.target_ms)
+    if t.stopped_ms is not None:
+        verdict = "met" if t.state == "met" else "breached"
+        return f"{t.label}: {verdict} ({_when(t.stopped_ms)}) · target {target}"
+    if t.is_paused:
+        left = f"{format_duration(max(t.left_ms, 0))} left" if t.left_ms >= 0 else \
+            f"{format_duration(-t.left_ms)} over"
+        return f"{t.label}: paused · {left} of {target}"
+    if t.state == "breached":
+        return (f"{t.label}: breached · {format_duration(-t.left_ms)} over {target} "
+                f"(deadline {_when(t.deadline_ms)})")
+    state = "at risk" if t.state == "at_risk" else "on track"
+    return (f"{t.label}: {state} · {format_duration(t.left_ms)} left of {target} "
+            f"(deadline {_when(t.deadline_ms)})")
+
+
+def sla_badge(status: SlaStatus | None) -> tuple[str, str, str] | None:
+    """``(state, text, tooltip)`` for the SLA badge of a case (None: no SLA policy).
+
+    The badge names the next deadline of a target still running (breached first, then
+    the earliest deadline); a paused clock shows the time left; when every target has
+    stopped it says whether the SLA was met. The tooltip is the audit trail: each target
+    with its deadline and every pause ("paused 2h10m while pending")."""
+    if status is None or not status.targets:
+        return None
+    running = [t for t in status.targets if t.stopped_ms is None and not t.is_paused]
+    paused = [t for t in status.targets if t.stopped_ms is None and t.is_paused]
+    breached = [t for t in running if t.state == "breached"]
+    if breached:
+        t = min(breached, key=lambda x: x.left_ms)
+        state, text = "breached", f"Breached · {t.label.lower()} {format_duration(-t.left_ms)} over"
+    elif running:
+        t = min(running, key=lambda x: x.deadline_ms or 0)
+        left = format_duration(max(t.left_ms, 0))
+        if t.state == "at_risk":
+            state, text = "at_risk", f"At risk · {t.label.lower()} in {left}"
+        else:
+            state, text = "ok", f"{t.label} in {left}"
+    elif paused:
+        t = min(paused, key=lambda x: x.left_ms)
+        state = "paused"
+        text = (f"Paused · {t.label.lower()} {format_duration(t.left_ms)} left" if t.left_ms >= 0
+                else f"Paused · {t.label.lower()} {format_duration(-t.left_ms)} over")
+    elif any(t.state == "breached" for t in status.targets):
+        state, text = "breached", "SLA missed"
+    else:
+        state, text = "met", "SLA met"
+    lines = [f"SLA policy {status.policy} · {status.calendar} hours"]
+    for t in status.targets:
+        lines.append(_target_line(t))
+        lines += [f"    {p}" for p in t.paused]
+    return state, text, "\n".join(lines)
+
+
+class SlaBadge(QFrame):
+    """The case's SLA as a coloured pill: next deadline, at risk, breached, met, paused;
+    the tooltip is the audit trail."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SlaBadge")
+        self.setAccessibleName("SLA")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.state: str | None = None
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(7, 2, 9, 2)
+        lay.setSpacing(4)
+        self.icon = QLabel()
+        self.label = QLabel()
+        self.label.setObjectName("SlaText")
+        lay.addWidget(self.icon)
+        lay.addWidget(self.label)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.hide()
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def show_status(self, status: SlaStatus | None, error: str | None = None) -> None:
+        badge = ("error", "SLA ?", f"The SLA cannot be computed: {error}") if error \
+            else sla_badge(status)
+        if badge is None:
+            self.state = None
+            self.label.setText("")
+            self.setToolTip("")
+            self.hide()
+            return
+        state, text, tip = badge
+        self.state = state
+        t = theme.current()
+        lbg, lfg, dbg, dfg = SLA_COLORS[state]
+        bg, fg = (dbg, dfg) if t.dark else (lbg, lfg)
+        self.setStyleSheet(f"#SlaBadge {{ background: {bg}; border: 1px solid {bg}; "
+                           "border-radius: 9px; } "
+                           f"#SlaText {{ color: {fg}; font-size: 9pt; font-weight: 600; }}")
+        self.icon.setPixmap(theme.icon(SLA_ICONS[state], fg, 12).pixmap(12, 12))
+        self.label.setText(text)
+        self.setToolTip(tip)
+        self.show()
+
+
 FIELD_NAMES = {"assignee_id": "the assignee", "due_at": "the due date",
                "requester_id": "the requester", "team_id": "the team"}
 
@@ -93,17 +274,6 @@ def conflict_text(c: dict[str, Any]) -> str:
 
     return (f"{c['remote_name']} changed {field} to {nice(c['remote_text'])} "
             f"while you set it to {nice(c['local_text'])}")
-
-
-def mention_prefix(text: str, position: int) -> str | None:
-    """The word being typed after ``@`` at ``position`` (None when not in a mention)."""
-    start = text.rfind("@", 0, position)
-    if start < 0 or (start > 0 and not text[start - 1].isspace()):
-        return None
-    word = text[start + 1:position]
-    if "\n" in word or word.count(" ") > 1 or word.startswith(" "):
-        return None
-    return word
 
 
 def hlc_ms(hlc: str) -> int:
@@ -157,16 +327,28 @@ def _avatar(name: str, size: int = 56) -> QImage:
 
 
 class Conversation(SafeBrowser):
-    """The description and comments, each in its own frame; internal notes in yellow."""
+    """The description and comments, each in its own frame; internal notes in yellow.
+
+    A comment's quoted history and signature (``<details>`` sections of imported mail)
+    show as collapsed "▸ Quoted history" lines under its text; a click expands one."""
+
+    sig_split = Signal(str)
+    """str: comment id the agent wants to split into a new case."""
+
+    sig_paste = Signal()
+    """Ctrl+V in the conversation: attach what the clipboard holds (a screenshot…)."""
+
+    sig_section_toggled = Signal(str, bool)
+    """(section key, expanded): a folded section was opened or closed."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Conversation")
         self.setAccessibleName("Conversation")
         self.rendered: list[dict[str, Any]] = []  # {"id", "internal", "body"} per frame
-
-    sig_split = Signal(str)
-    """str: comment id the agent wants to split into a new case."""
+        self.sections: dict[str, tuple[str, str]] = {}  # "item id:n" -> (summary, text)
+        self.expanded: set[str] = set()
+        self._detail: dict[str, Any] | None = None
 
     def comment_at(self, pos: QPoint) -> dict[str, Any] | None:
         """The rendered item (description or comment) under ``pos`` (viewport coords)."""
@@ -189,20 +371,56 @@ class Conversation(SafeBrowser):
             menu.addAction("Split into new case", partial(self.sig_split.emit, str(item["id"])))
         menu.exec(event.globalPos())
 
-    def render(self, detail: dict[str, Any]) -> None:  # type: ignore[override]
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.matches(QKeySequence.StandardKey.Paste):
+            self.sig_paste.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _clicked(self, url: QUrl) -> None:
+        if url.scheme() == "fold":
+            self.toggle_section(url.path())
+            return
+        super()._clicked(url)
+
+    def toggle_section(self, key: str, expanded: bool | None = None) -> None:
+        """Open or close the folded section ``key`` ("<item id>:<n>")."""
+        if key not in self.sections or self._detail is None:
+            return
+        want = key not in self.expanded if expanded is None else expanded
+        if want == (key in self.expanded):
+            return
+        if want:
+            self.expanded.add(key)
+        else:
+            self.expanded.discard(key)
+        bar = self.verticalScrollBar()
+        position = bar.value()
+        self.render(self._detail, keep_position=True)
+        bar.setValue(position)
+        self.sig_section_toggled.emit(key, want)
+
+    def render(self, detail: dict[str, Any],  # type: ignore[override]
+               keep_position: bool = False) -> None:
         t = theme.current()
+        if self._detail is None or self._detail.get("id") != detail.get("id"):
+            self.expanded = set()
+        self._detail = detail
         doc = QTextDocument(self)
         doc.setDocumentMargin(14)
         lock = theme.icon("lock", t.internal_text, 12).pixmap(12, 12).toImage()
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("icon:lock"), lock)
         self.rendered = []
+        self.sections = {}
         cursor = QTextCursor(doc)
         requester = (detail.get("requester") or {}).get("name") or "Requester"
         items: list[dict[str, Any]] = []
         if detail.get("description"):
             items.append({"id": "description", "author_name": requester,
                           "author_kind": "customer", "created_ms": detail.get("created_ms"),
-                          "body": detail["description"], "internal": False})
+                          "body": detail["description"], "internal": False,
+                          "folded": detail.get("description_folded")})
         items += detail.get("comments", [])
         if not items:
             cursor.insertHtml(f"<p style='color:{t.muted}'>No conversation yet.</p>")
@@ -210,8 +428,9 @@ class Conversation(SafeBrowser):
             self._frame(doc, cursor, item, detail.get("key"), t)
             cursor.setPosition(doc.rootFrame().lastPosition())
         self.setDocument(doc)
-        self.moveCursor(QTextCursor.MoveOperation.End)
-        self.ensureCursorVisible()
+        if not keep_position:
+            self.moveCursor(QTextCursor.MoveOperation.End)
+            self.ensureCursorVisible()
 
     def _frame(self, doc: QTextDocument, cursor: QTextCursor, item: dict[str, Any],
                case_key: str | None, t: theme.Theme) -> None:
@@ -260,180 +479,52 @@ class Conversation(SafeBrowser):
         spacer.setTopMargin(6)
         cursor.insertBlock(spacer)
         body = str(item.get("body") or "")
-        cursor.insertMarkdown(body, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+        folded = item.get("folded")
+        if folded is None:
+            from app.operations.intake import fold_sections
+
+            folded = fold_sections(body)
+        main, sections = folded
+        cursor.insertMarkdown(main, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+        for n, (summary, text) in enumerate(sections):
+            key = f"{item.get('id')}:{n}"
+            self.sections[key] = (summary, text)
+            self._section(cursor, key, summary, text, t)
         self.rendered.append({"id": item.get("id"), "internal": internal, "body": body,
-                              "background": fmt.background().color().name()})
+                              "background": fmt.background().color().name(),
+                              "sections": [f"{item.get('id')}:{n}"
+                                           for n in range(len(sections))]})
 
-
-class ComposerEdit(QPlainTextEdit):
-    """The composer's text box: Ctrl+Enter (either Enter key) submits; ``@`` mentions."""
-
-    sig_submit = Signal()
-    """Ctrl+Enter was pressed."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.names = QStringListModel(self)
-        self.completer = QCompleter(self.names, self)
-        self.completer.setWidget(self)
-        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.completer.activated.connect(self.insert_mention)
-        popup = self.completer.popup()
-        assert popup is not None
-        self.popup: Any = popup
-        self.popup.setAccessibleName("Mention an agent")
-
-    def set_agents(self, names: list[str]) -> None:
-        if names != self.names.stringList():
-            self.names.setStringList(sorted(names, key=str.lower))
-
-    def insert_mention(self, name: str) -> None:
-        cursor = self.textCursor()
-        text = self.toPlainText()
-        prefix = mention_prefix(text, cursor.position())
-        if prefix is None:
+    def _section(self, cursor: QTextCursor, key: str, summary: str, text: str,
+                 t: theme.Theme) -> None:
+        """One folded section: a "▸ summary" link line, and its text when expanded."""
+        is_open = key in self.expanded
+        block = QTextBlockFormat()
+        block.setTopMargin(8)
+        cursor.insertBlock(block, QTextCharFormat())
+        arrow = "▾" if is_open else "▸"
+        hint = "hide" if is_open else "show"
+        cursor.insertHtml(
+            f"<a href='fold:{html.escape(key)}' style='color:{t.muted}; "
+            f"text-decoration:none; font-size:9pt'>{arrow}&nbsp;{html.escape(summary)}"
+            f"&nbsp;&nbsp;<span style='color:{t.accent}'>{hint}</span></a>")
+        if not is_open:
             return
-        cursor.movePosition(QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor,
-                            len(prefix) + 1)
-        cursor.insertText(f"@{name} ")
-        self.setTextCursor(cursor)
-        self.popup.hide()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        popup = self.popup
-        if popup.isVisible() and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter,
-                                                 Qt.Key.Key_Tab, Qt.Key.Key_Escape):
-            if event.key() == Qt.Key.Key_Escape:
-                popup.hide()
-                return
-            index = popup.currentIndex()
-            if not index.isValid():
-                index = self.completer.completionModel().index(0, 0)
-            if index.isValid():
-                self.insert_mention(str(index.data()))
-            return
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
-                event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.sig_submit.emit()
-            return
-        super().keyPressEvent(event)
-        self._complete()
-
-    def _complete(self) -> None:
-        prefix = mention_prefix(self.toPlainText(), self.textCursor().position())
-        if prefix is None or not self.names.rowCount():
-            self.popup.hide()
-            return
-        self.completer.setCompletionPrefix(prefix)
-        if not self.completer.completionCount():
-            self.popup.hide()
-            return
-        rect = self.cursorRect()
-        rect.setWidth(240)
-        self.completer.complete(rect)
-        self.popup.setCurrentIndex(self.completer.completionModel().index(0, 0))
-
-
-class Composer(QFrame):
-    """Reply / internal-note composer; Ctrl+Enter sends."""
-
-    sig_send = Signal(str, bool)
-    """(body, internal): the agent pressed Send or Ctrl+Enter."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("Composer")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(14, 10, 14, 12)
-        lay.setSpacing(8)
-        modes = QHBoxLayout()
-        modes.setSpacing(6)
-        self.reply_button = QToolButton()
-        self.reply_button.setText("Reply")
-        self.reply_button.setCheckable(True)
-        self.reply_button.setChecked(True)
-        self.reply_button.setObjectName("ModeButton")
-        self.note_button = QToolButton()
-        self.note_button.setText("Internal note")
-        self.note_button.setCheckable(True)
-        self.note_button.setObjectName("NoteModeButton")
-        self.note_button.setIcon(theme.icon("lock", theme.current().internal_text, 14))
-        self.note_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        group = QButtonGroup(self)
-        group.setExclusive(True)
-        for b in (self.reply_button, self.note_button):
-            group.addButton(b)
-            b.setCursor(Qt.CursorShape.PointingHandCursor)
-            modes.addWidget(b)
-        self.reply_button.setToolTip("Public reply, visible to the requester (R)")
-        self.note_button.setToolTip("Internal note, visible to agents only (N)")
-        group.buttonToggled.connect(lambda *_: self._mode_changed())
-        modes.addStretch(1)
-        self.hint = QLabel("Ctrl+Enter to send")
-        self.hint.setObjectName("ComposerHint")
-        modes.addWidget(self.hint)
-        lay.addLayout(modes)
-        self.editor = ComposerEdit()
-        self.editor.sig_submit.connect(self.send)
-        self.editor.setObjectName("ComposerEdit")
-        self.editor.setAccessibleName("Comment text")
-        self.editor.setTabChangesFocus(True)
-        self.editor.setFixedHeight(84)
-        lay.addWidget(self.editor)
-        row = QHBoxLayout()
-        self.error = QLabel()
-        self.error.setObjectName("ErrorLabel")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        row.addWidget(self.error, 1)
-        row.addStretch(0)
-        self.send_button = QPushButton("Send reply")
-        self.send_button.setObjectName("Primary")
-        self.send_button.setIcon(theme.icon("send", theme.current().accent_text, 14))
-        self.send_button.clicked.connect(self.send)
-        row.addWidget(self.send_button)
-        lay.addLayout(row)
-        self._mode_changed()
-
-    @property
-    def internal(self) -> bool:
-        return self.note_button.isChecked()
-
-    def set_internal(self, internal: bool) -> None:
-        (self.note_button if internal else self.reply_button).setChecked(True)
-        self.editor.setFocus()
-
-    def _mode_changed(self) -> None:
-        internal = self.internal
-        self.setProperty("internal", internal)
-        self.editor.setPlaceholderText(
-            "Write an internal note for your team… (Markdown)" if internal
-            else "Write a public reply to the requester… (Markdown)")
-        self.send_button.setText("Add note" if internal else "Send reply")
-        for w in (self, self.editor):
-            w.style().unpolish(w)
-            w.style().polish(w)
-
-    def send(self) -> None:
-        body = self.editor.toPlainText()
-        if not body.strip():
-            self.show_error("Write something first.")
-            return
-        self.error.hide()
-        self.send_button.setEnabled(False)
-        self.sig_send.emit(body, self.internal)
-
-    def sent(self) -> None:
-        self.editor.clear()
-        self.send_button.setEnabled(True)
-        self.error.hide()
-
-    def show_error(self, message: str) -> None:
-        self.send_button.setEnabled(True)
-        self.error.setText(message)
-        self.error.show()
+        fmt = QTextFrameFormat()
+        fmt.setPadding(8)
+        fmt.setLeftMargin(4)
+        fmt.setTopMargin(4)
+        fmt.setBorder(0)
+        fmt.setBackground(QColor(t.window))
+        fmt.setWidth(QTextLength(QTextLength.Type.PercentageLength, 100))
+        inner = cursor.insertFrame(fmt)
+        char = QTextCharFormat()
+        char.setForeground(QColor(t.muted))
+        small = QFont()
+        small.setPointSizeF(9)
+        char.setFont(small)
+        cursor.insertText(text, char)
+        cursor.setPosition(inner.lastPosition() + 1)
 
 
 def _label(text: str) -> QLabel:
@@ -443,7 +534,10 @@ def _label(text: str) -> QLabel:
 
 
 class CaseDetail(QWidget):
-    """The selected case. Loads on a reader thread; every edit is an operation."""
+    """The selected case. Loads on a reader thread; every edit is an operation.
+
+    Files dropped anywhere on it are attached (the attachments bar shows them), Ctrl+V in
+    the conversation attaches a screenshot, Ctrl+Shift+L opens "Ask the LLM…"."""
 
     sig_loaded = Signal(str)
     """str: case id whose detail has just been rendered."""
@@ -467,7 +561,20 @@ class CaseDetail(QWidget):
         self.detail: dict[str, Any] | None = None
         self._generation = 0
         self.loading = False
+        self.clock: Callable[[], int] = now_ms
+        """The time the SLA badge is computed for (tests pin it)."""
+        self.llm_dialog: Any = None
+        self.macro_dialog: Any = None
+        self._compact = False
+        self._meta_texts = ("", "")
         self._build()
+        self.setAcceptDrops(True)
+        self.sla_timer = QTimer(self)
+        self.sla_timer.setInterval(SLA_REFRESH_MS)
+        self.sla_timer.timeout.connect(self.refresh_sla)
+        self.llm_shortcut = QShortcut(QKeySequence("Ctrl+Shift+L"), self)
+        self.llm_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.llm_shortcut.activated.connect(self.open_llm)
         bridge.sig_changes_applied.connect(self.on_changes)
 
     # --- layout -------------------------------------------------------------------------
@@ -496,6 +603,9 @@ class CaseDetail(QWidget):
         self.key_label.setObjectName("CaseKey")
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(self.key_label)
+        top.addSpacing(4)
+        self.sla_badge = SlaBadge()
+        top.addWidget(self.sla_badge)
         self.merged_label = QLabel()
         self.merged_label.setObjectName("Meta")
         self.merged_label.linkActivated.connect(self._link)
@@ -509,6 +619,29 @@ class CaseDetail(QWidget):
         self.viewers_box.setSpacing(4)
         top.addLayout(self.viewers_box)
         self.viewer_chips: list[QLabel] = []
+        self.llm_button = QPushButton()
+        self.llm_button.setObjectName("HeaderAction")
+        self.llm_button.setText("Ask the LLM…")
+        self.llm_button.setIcon(theme.icon("star", theme.current().accent, 14))
+        self.llm_button.setToolTip("Build a redacted prompt for your assistant and bring its "
+                                   "answer back (Ctrl+Shift+L)")
+        self.llm_button.clicked.connect(lambda: self.open_llm())
+        self.macro_button = QPushButton()
+        self.macro_button.setObjectName("HeaderAction")
+        self.macro_button.setText("Macros…")
+        self.macro_button.setIcon(theme.icon("layers", size=14))
+        self.macro_button.setToolTip("Preview and apply a macro to this case")
+        self.macro_button.clicked.connect(self.open_macros)
+        t = theme.current()
+        for button in (self.llm_button, self.macro_button):
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.setStyleSheet(
+                f"QPushButton#HeaderAction {{ border: 1px solid {t.border}; border-radius: 6px; "
+                f"padding: 3px 9px; background: {t.surface}; color: {t.text}; }} "
+                f"QPushButton#HeaderAction:hover {{ background: {t.hover}; "
+                f"border: 1px solid {t.accent}; }}")
+            button.setAutoDefault(False)
+            top.addWidget(button)
         self.menu_button = QToolButton()
         self.menu_button.setObjectName("Flat")
         self.menu_button.setIcon(theme.icon("more"))
@@ -518,6 +651,10 @@ class CaseDetail(QWidget):
         self.case_menu = QMenu(self.menu_button)
         self.case_menu.addAction("Link to…", lambda: self.pick_case("link"))
         self.case_menu.addAction("Merge into…", lambda: self.pick_case("merge"))
+        self.case_menu.addSeparator()
+        self.case_menu.addAction("Ask the LLM…", lambda: self.open_llm())
+        self.case_menu.addAction("Apply a macro…", self.open_macros)
+        self.case_menu.addAction("Attach files…", self._choose_files)
         self.case_menu.addSeparator()
         self.case_menu.addAction("Open in a tab",
                                  lambda: self.sig_open_case.emit(self.case_id or ""))
@@ -592,11 +729,20 @@ class CaseDetail(QWidget):
         self.conflicts_box.hide()
         lay.addWidget(self.conflicts_box)
 
+        self.attachments = AttachmentsBar(self.bridge)
+        self.attachments.sig_error.connect(self.bridge.sig_message.emit)
+        holder = QWidget()
+        al = QVBoxLayout(holder)
+        al.setContentsMargins(16, 2, 16, 8)
+        al.addWidget(self.attachments)
+        lay.addWidget(holder)
+
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.conversation = Conversation()
         self.conversation.sig_case_link.connect(self._link)
         self.conversation.sig_split.connect(self.split_comment)
+        self.conversation.sig_paste.connect(self.paste)
         self.tabs.addTab(self.conversation, "Conversation")
         self.history = QTreeWidget()
         self.history.setAccessibleName("History")
@@ -608,9 +754,15 @@ class CaseDetail(QWidget):
         self.history.setColumnWidth(1, 130)
         self.history.setColumnWidth(2, 360)
         self.tabs.addTab(self.history, "History")
+        self.signatures = SignaturesPanel(self.bridge)
+        self.signatures.setAccessibleName("Error signatures and related cases")
+        self.signatures.sig_loaded.connect(self._signatures_loaded)
+        self.signatures.sig_open_case.connect(self.open_case_key)
+        self.tabs.addTab(self.signatures, "Signatures")
         lay.addWidget(self.tabs, 1)
-        self.composer = Composer()
+        self.composer = Composer(bridge=self.bridge)
         self.composer.sig_send.connect(self._send)
+        self.composer.editor.sig_attach_mime.connect(self.attach_mime)
         lay.addWidget(self.composer)
 
     def _combo(self, name: str, items: list[tuple[str, str]]) -> QComboBox:
@@ -622,26 +774,65 @@ class CaseDetail(QWidget):
 
     # --- loading ------------------------------------------------------------------------
     def load(self, case_id: str | None) -> None:
-        """Show ``case_id`` (None: the empty state). The query runs on a reader thread."""
+        """Show ``case_id`` (None: the empty state). The query runs on a reader thread;
+        the attachments bar and the signatures panel load theirs alongside."""
+        self._load(case_id)
+        self.attachments.set_case(case_id)
+        self.signatures.set_case(case_id)
+
+    def _load(self, case_id: str | None) -> None:
+        """(Re)load the case itself (header, conversation, history, SLA)."""
         self._generation += 1
         generation = self._generation
         if case_id != self.case_id:
             self.detail = None
+            self.composer.set_case(None)
         self.case_id = case_id
         if case_id is None:
             self.loading = False
+            self.sla_timer.stop()
             self.stack.setCurrentIndex(0)
             return
         self.loading = True
-        self.bridge.query(load_case_bundle, case_id,
-                          on_done=lambda d: self._loaded(generation, case_id, d),
-                          on_error=lambda e: self._failed(generation, e))
+        store, at_ms = self.bridge.store, self.clock()
+
+        def job() -> dict[str, Any] | None:
+            config, error = None, None
+            try:
+                config = sla_config(store)
+            except (OSError, ValueError) as exc:  # a broken sla.json: say so on the badge
+                error = str(exc)
+            detail = store.read(lambda conn: load_case_bundle(conn, case_id, sla=config,
+                                                              at_ms=at_ms))
+            if detail is not None and error:
+                detail["sla_error"] = error
+            return detail
+
+        self.bridge.read(job, on_done=lambda d: self._loaded(generation, case_id, d),
+                         on_error=lambda e: self._failed(generation, e))
 
     def reload(self) -> None:
         if self.case_id:
             self.load(self.case_id)
 
+    def refresh_sla(self) -> None:
+        """Recompute the SLA badge for the current time (a reader-thread query)."""
+        case_id = self.case_id
+        if not case_id or self.detail is None or not self.isVisible():
+            return
+        store, at_ms = self.bridge.store, self.clock()
+        self.bridge.read(
+            lambda: store.read(lambda conn: case_sla(conn, case_id, sla_config(store), at_ms)),
+            on_done=lambda st: self._sla_done(case_id, st, None),
+            on_error=lambda e: self._sla_done(case_id, None, describe(e)))
+
+    def _sla_done(self, case_id: str, status: SlaStatus | None, error: str | None) -> None:
+        if isValid(self) and case_id == self.case_id:
+            self.sla_badge.show_status(status, error)
+
     def _failed(self, generation: int, exc: Exception) -> None:
+        if not isValid(self):  # closed (a tab) while the query ran
+            return
         if generation == self._generation:
             self.loading = False
         from app.ui.bridge import describe
@@ -649,7 +840,7 @@ class CaseDetail(QWidget):
         self.bridge.sig_error.emit(describe(exc))
 
     def _loaded(self, generation: int, case_id: str, detail: dict[str, Any] | None) -> None:
-        if generation != self._generation:
+        if not isValid(self) or generation != self._generation:
             return
         self.loading = False
         if detail is None:
@@ -660,6 +851,8 @@ class CaseDetail(QWidget):
         self.detail = detail
         self._fill(detail)
         self.stack.setCurrentIndex(1)
+        if not self.sla_timer.isActive():
+            self.sla_timer.start()
         self.sig_title_changed.emit(f"{detail['key']}  {detail['subject']}")
         self.sig_loaded.emit(case_id)
 
@@ -680,7 +873,8 @@ class CaseDetail(QWidget):
             self.merged_label.setText("")
         created = relative_time(d.get("created_ms"))
         updated = relative_time(d.get("updated_ms"))
-        self.meta_label.setText(f"Created {created} · Updated {updated}")
+        self._meta_texts = (f"Created {created} · Updated {updated}", f"Updated {updated}")
+        self.meta_label.setText(self._meta_texts[int(self._compact)])
         self.meta_label.setToolTip(f"Created {full_time(d.get('created_ms'))}\n"
                                    f"Updated {full_time(d.get('updated_ms'))}")
         if not (self.subject_edit.hasFocus() and self.subject_edit.isModified()):
@@ -725,6 +919,8 @@ class CaseDetail(QWidget):
             self.due_picker.set_value(d.get("due_at"))
         self.tags_chips.set_tags(list(d.get("tags", [])))
         self.composer.editor.set_agents([name for _i, name in d.get("agents", [])])
+        self.composer.set_case(str(d["key"]))
+        self.sla_badge.show_status(d.get("sla"), d.get("sla_error"))
         self._fill_conflicts(d.get("conflicts", []))
         links = d.get("links", [])
         self.links_label.setVisible(bool(links))
@@ -939,9 +1135,141 @@ class CaseDetail(QWidget):
 
     # --- changes ------------------------------------------------------------------------
     def on_changes(self, changes: Changes) -> None:
+        # The attachments bar and the signatures panel follow the changes themselves.
         if self.case_id and (self.case_id in changes.case_ids or changes.rebuilt
                              or changes.directory or self.case_id in changes.conflict_case_ids):
-            self.reload()
+            self._load(self.case_id)
+
+    # --- layout that follows the width -------------------------------------------------
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._compact_header(self.width() < COMPACT_BELOW)
+
+    def _compact_header(self, compact: bool) -> None:
+        """Icon-only header buttons and a shorter meta line in a narrow pane (the split
+        view), text otherwise."""
+        self._compact = compact
+        self.meta_label.setText(self._meta_texts[int(compact)])
+        for button, text in ((self.llm_button, "Ask the LLM…"), (self.macro_button, "Macros…")):
+            want = "" if compact else text
+            if button.text() != want:
+                button.setText(want)
+
+    # --- attachments: drop anywhere, paste in the conversation --------------------------
+    def attach_mime(self, mime: QMimeData) -> bool:
+        """Attach the files, image or text of a drop or paste to this case."""
+        if not self.case_id:
+            return False
+        return self.attachments.attach_mime(mime)
+
+    def _choose_files(self) -> None:
+        if self.case_id:
+            self.attachments.choose_files()
+
+    def paste(self) -> None:
+        """Ctrl+V in the conversation: attach the clipboard's screenshot or files. Text is
+        left alone (it is more likely copied from the conversation than a log): the
+        attachments bar's Paste button attaches it on purpose."""
+        if not self.case_id:
+            return
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None and (mime.hasImage() or any(u.isLocalFile() for u in mime.urls())):
+            self.attachments.attach_mime(mime)
+        else:
+            self.attachments._fail("Ctrl+V here attaches a screenshot or copied files; the "
+                                   "clipboard holds neither (Paste on this bar attaches text "
+                                   "as a log).")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if self.case_id and (mime.hasUrls() or mime.hasImage()):
+            event.acceptProposedAction()
+            self.attachments._style(True)
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
+        self.attachments._style(False)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self.attachments._style(False)
+        if self.attach_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    # --- signatures -----------------------------------------------------------------
+    def _signatures_loaded(self, signatures: int, _related: int) -> None:
+        self.tabs.setTabText(TAB_SIGNATURES, f"Signatures ({signatures})" if signatures
+                             else "Signatures")
+
+    def open_case_key(self, key: str) -> None:
+        """Open the case with ``key`` (resolved on a reader thread) through sig_open_case."""
+        from app.store import queries as q
+
+        def found(case_id: str | None) -> None:
+            if not isValid(self):
+                return
+            if case_id:
+                self.sig_open_case.emit(case_id)
+            else:
+                self.bridge.sig_error.emit(f"No case {key}")
+
+        self.bridge.query(q.resolve_case, key, on_done=found,
+                          on_error=lambda e: self.bridge.sig_error.emit(describe(e)))
+
+    # --- the LLM and macros -----------------------------------------------------------
+    def open_llm(self, template: str | None = None) -> Any:
+        """The "Ask the LLM…" dialog for this case; an accepted reply lands in the
+        composer (Reply mode), accepted field changes come back as Changes."""
+        if not self.detail:
+            return None
+        from app.ui.llm_dialog import LlmDialog
+
+        if self.llm_dialog is not None:
+            self.llm_dialog.close()
+        dialog = LlmDialog(self.bridge, self.case_ref, self, template=template)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.sig_composer_text.connect(self.composer_text)
+        dialog.destroyed.connect(lambda *_: self._forget("llm_dialog", dialog))
+        self.llm_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def composer_text(self, text: str) -> None:
+        """Put an accepted draft into the composer, in Reply mode (nothing is sent)."""
+        self.tabs.setCurrentIndex(TAB_CONVERSATION)
+        self.composer.add_text(text, internal=False)
+
+    def open_macros(self) -> None:
+        """The macro dialog for this case (the read model is opened on a reader thread);
+        it applies through the bridge, so the case refreshes like after any edit."""
+        if not self.detail:
+            return
+        from app.ui.macro_dialog import shared_model
+
+        key, store = self.case_ref, self.bridge.store
+        self.bridge.read(shared_model, store,
+                         on_done=lambda model: self._show_macros(model, key),
+                         on_error=lambda e: self.bridge.sig_error.emit(describe(e)))
+
+    def _show_macros(self, model: Any, key: str) -> None:
+        if not isValid(self) or not self.detail or key != self.case_ref:
+            return
+        from app.ui.macro_dialog import MacroDialog
+
+        if self.macro_dialog is not None:
+            self.macro_dialog.close()
+        dialog = MacroDialog(self.bridge.store, model, [key], self, bridge=self.bridge)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.destroyed.connect(lambda *_: self._forget("macro_dialog", dialog))
+        self.macro_dialog = dialog
+        dialog.open()
+
+    def _forget(self, name: str, dialog: Any) -> None:
+        if getattr(self, name, None) is dialog:
+            setattr(self, name, None)
 
     def focus_reply(self, internal: bool = False) -> None:
         if self.detail:

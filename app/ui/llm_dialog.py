@@ -65,6 +65,13 @@ def copy_secret(text: str, clipboard: QClipboard | None = None,
     return timer
 
 
+def disabled_primary_style() -> str:
+    """A disabled primary button looks disabled (the app stylesheet keeps it blue)."""
+    t = theme.current()
+    return (f"QPushButton#Primary:disabled {{ background: {t.hover}; color: {t.muted}; "
+            f"border: 1px solid {t.border}; }}")
+
+
 def _section(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setObjectName("FieldLabel")
@@ -99,6 +106,7 @@ class LlmDialog(QDialog):
         self._wanted = template
         self.setWindowTitle(f"Ask an LLM about {case}")
         self.resize(1100, 760)
+        self.setStyleSheet(disabled_primary_style())
 
         root = QVBoxLayout(self)
         root.setContentsMargins(16, 14, 16, 14)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.operations import cases as case_ops
 from app.store import intake_queries as iq
@@ -130,6 +131,7 @@ class SignaturesPanel(QWidget):
         self.case_key: str | None = None
         self.data: dict[str, Any] = {}
         self.rows: list[RelatedRow] = []
+        self._stale = False
         self.data_dir = Path(bridge.store.path).parent
         t = theme.current()
         self.setObjectName("SignaturesPanel")
@@ -218,6 +220,7 @@ class SignaturesPanel(QWidget):
 
     def refresh(self) -> None:
         case_id = self.case_id
+        self._stale = False
         if case_id is None:
             return
         self.bridge.query(load_panel, case_id,
@@ -225,10 +228,22 @@ class SignaturesPanel(QWidget):
                           on_error=self._fail)
 
     def _on_changes(self, changes: Any) -> None:
-        if self.case_id and (changes.rebuilt or changes.case_ids):
+        if not self.case_id or not (changes.rebuilt or changes.case_ids or changes.created):
+            return
+        if changes.rebuilt or self.case_id in changes.case_ids or self.isVisible():
+            self.refresh()
+        else:
+            # Another case changed (its signatures may now match): refresh when shown.
+            self._stale = True
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._stale:
             self.refresh()
 
     def _show(self, data: dict[str, Any]) -> None:
+        if not isValid(self):  # deleted (its case view closed) while the query ran
+            return
         self.data = data
         self.case_key = data.get("key")
         sigs = data["signatures"]
@@ -357,5 +372,7 @@ class SignaturesPanel(QWidget):
                         on_done=lambda _c: self.refresh(), on_error=self._fail)
 
     def _fail(self, exc: Exception | str) -> None:
+        if not isValid(self):
+            return
         self.error.setText(exc if isinstance(exc, str) else describe(exc))
         self.error.show()
