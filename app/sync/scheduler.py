@@ -153,8 +153,15 @@ class SyncScheduler:
 
     def every(self, job_id: str, seconds: float, fn: Callable[[], Any]) -> None:
         """Another periodic job on this scheduler (e.g. the minute's SLA check). Like the
-        sync jobs it must only *enqueue* work; it runs whether signed in or not."""
-        self._scheduler.add_job(fn, "interval", seconds=seconds, id=job_id,
+        sync jobs it must only *enqueue* work; it runs whether signed in or not, on the
+        event loop's thread (a plain function is wrapped in a coroutine: APScheduler would
+        otherwise run it on a pool thread)."""
+        job: Callable[[], Any] = fn
+        if not inspect.iscoroutinefunction(fn):
+            async def job() -> None:
+                fn()
+
+        self._scheduler.add_job(job, "interval", seconds=seconds, id=job_id,
                                 replace_existing=True)
 
     def _start_timer(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -69,12 +69,16 @@ class Bridge(QObject):
     sig_busy = Signal(int)
     """int: how many jobs are in flight (0 when idle); tests and screenshots wait on it."""
 
-    _sig_done = Signal(object, object, object, object)  # on_done, on_error, result, exc
+    _sig_done = Signal(object, object, object, object, bool)  # on_done, on_error, result, exc,
+    # tracked
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.worker = DatabaseWorker(store)
+        # HTTP (sync, sign-in) runs here, never on the writer: a slow server must not block
+        # local writes. Its store transactions are short and serialized by the store's lock.
+        self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
         self._pending = 0
         self._closed = False
         self._sig_done.connect(self._deliver)
@@ -85,9 +89,12 @@ class Bridge(QObject):
         return self._pending
 
     def read(self, fn: Callable[..., Any], /, *args: Any, on_done: Callback | None = None,
-             on_error: ErrorCallback | None = None) -> None:
-        """Run ``fn(*args)`` on a reader thread; ``on_done(result)`` on the GUI thread."""
-        self._submit(self.worker.read(fn, *args), on_done, on_error)
+             on_error: ErrorCallback | None = None, track: bool = True) -> None:
+        """Run ``fn(*args)`` on a reader thread; ``on_done(result)`` on the GUI thread.
+        ``track=False``: a background refresh that ``pending`` (and idleness) ignores."""
+        if self._closed:
+            return  # the window closed: a late timer's query is dropped
+        self._submit(self.worker.read(fn, *args), on_done, on_error, track=track)
 
     def query(self, fn: Callable[..., Any], /, *args: Any, on_done: Callback | None = None,
               on_error: ErrorCallback | None = None, **kwargs: Any) -> None:
@@ -113,17 +120,48 @@ class Bridge(QObject):
                     self.sig_message.emit(changes.message)
                 self.sig_changes_applied.emit(changes)
 
+        if self._closed:
+            return
         self._submit(self.worker.write(op, **kwargs), done, on_error)
+
+    def network(self, op: Callable[..., Any], /, *, on_done: Callback | None = None,
+                on_error: ErrorCallback | None = None, **kwargs: Any) -> None:
+        """Like :meth:`run`, but ``op(store, **kwargs)`` runs on the network thread (sync,
+        sign-in: HTTP that may hang until its timeout). Local writes go on meanwhile."""
+
+        def done(result: Any) -> None:
+            if on_done is not None:
+                on_done(result)
+            changes = find_changes(result)
+            if changes is not None:
+                if changes.message:
+                    self.sig_message.emit(changes.message)
+                self.sig_changes_applied.emit(changes)
+
+        if self._closed:
+            return
+        self._submit(self._network.submit(op, self.store, **kwargs), done, on_error)
+
+    def background(self, executor: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
+                   on_done: Callback | None = None, on_error: ErrorCallback | None = None,
+                   track: bool = True) -> None:
+        """Run ``fn(*args)`` on ``executor`` (indexing, analytics, notifications threads);
+        callbacks on the GUI thread. ``track=False``: long work ``pending`` ignores."""
+        if self._closed:
+            return
+        self._submit(executor.submit(fn, *args), on_done, on_error, track=track)
 
     def shutdown(self) -> None:
         self._closed = True
+        self._network.shutdown(wait=False, cancel_futures=True)
         self.worker.shutdown()
 
     # --- plumbing -----------------------------------------------------------------------
     def _submit(self, future: Future[Any], on_done: Callback | None,
-                on_error: ErrorCallback | None) -> None:
-        self._pending += 1
-        self.sig_busy.emit(self._pending)
+                on_error: ErrorCallback | None, *, track: bool = True) -> None:
+        if track:
+            self._pending += 1
+            self.sig_busy.emit(self._pending)
 
         def finished(f: Future[Any]) -> None:
             # Worker thread: hand over to the GUI thread through a queued signal.
@@ -131,16 +169,17 @@ class Bridge(QObject):
                 return
             exc = f.exception()
             try:
-                self._sig_done.emit(on_done, on_error, None if exc else f.result(), exc)
+                self._sig_done.emit(on_done, on_error, None if exc else f.result(), exc, track)
             except RuntimeError:  # the bridge was deleted while the job ran
                 pass
 
         future.add_done_callback(finished)
 
-    @Slot(object, object, object, object)
+    @Slot(object, object, object, object, bool)
     def _deliver(self, on_done: Callback | None, on_error: ErrorCallback | None, result: Any,
-                 exc: Exception | None) -> None:
-        self._pending -= 1
+                 exc: Exception | None, tracked: bool = True) -> None:
+        if tracked:
+            self._pending -= 1
         try:
             if self._closed:
                 return
@@ -152,4 +191,5 @@ class Bridge(QObject):
             elif on_done is not None:
                 on_done(result)
         finally:
-            self.sig_busy.emit(self._pending)
+            if tracked:
+                self.sig_busy.emit(self._pending)

@@ -35,15 +35,45 @@ from app.ui import theme
 
 Row = tuple[Any, ...]  # (id, key, subject, status, priority, requester, assignee, updated, tags)
 ID, KEY, SUBJECT, STATUS, PRIORITY, REQUESTER, ASSIGNEE, UPDATED, TAGS = range(9)
+DUE = 100  # not in the row: the model's deadlines (loaded for the visible rows only)
 
 # (title, row index, query sort name or None when sorted on the worker)
 COLUMNS: list[tuple[str, int, str | None]] = [
     ("Key", KEY, "key"), ("Subject", SUBJECT, "subject"), ("Status", STATUS, "status"),
     ("Priority", PRIORITY, "priority"), ("Requester", REQUESTER, None),
     ("Assignee", ASSIGNEE, None), ("Updated", UPDATED, "updated"), ("Tags", TAGS, None),
+    ("Due in", DUE, None),
 ]
+DUE_COLUMN = len(COLUMNS) - 1
 CASE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 RAW_ROLE = Qt.ItemDataRole.UserRole + 2
+DUE_STATE_ROLE = Qt.ItemDataRole.UserRole + 3
+DUE_COLORS = {"breached": "#d63a3d", "at_risk": "#c77700"}
+Due = tuple[int | None, str]  # (deadline ms or None while paused, state)
+
+
+def due_text(due: Due | None, now_ms: int) -> str:
+    """"3 h 20 min", "2 d 4 h", "overdue 40 min", "paused" (empty: no running SLA)."""
+    if due is None:
+        return ""
+    deadline, state = due
+    if deadline is None:
+        return "paused" if state in ("paused", "at_risk") else ""
+    left = deadline - now_ms
+    if left <= 0:  # one unit is enough for how late: "2 d late", "5 h late"
+        return _span(-left).split(" ", 2)[0] + " " + _span(-left).split(" ", 2)[1] + " late"
+    return _span(left)
+
+
+def _span(ms: int) -> str:
+    minutes = ms // 60_000
+    if minutes < 60:
+        return f"{max(1, minutes)} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 PRIORITY_ORDER = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 STATUS_ORDER = {"new": 0, "open": 1, "pending": 2, "on-hold": 3, "solved": 4, "closed": 5}
 
@@ -76,9 +106,24 @@ def full_time(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%a %d %b %Y, %H:%M")
 
 
-def sort_rows(rows: list[Row], column: int, descending: bool) -> list[Row]:
-    """A sorted copy (run on the worker for columns the query cannot sort)."""
+def sort_rows(rows: list[Row], column: int, descending: bool,
+              deadlines: dict[str, Due] | None = None) -> list[Row]:
+    """A sorted copy (run on the worker for columns the query cannot sort). The "Due in"
+    column sorts by ``deadlines`` (soonest first ascending; cases without a clock last)."""
     index = COLUMNS[column][1]
+    if index == DUE:
+        far = 1 << 62
+        dl = deadlines or {}
+
+        def due_key(row: Row) -> int:
+            deadline = dl.get(row[ID], (None, ""))[0]
+            return far if deadline is None else deadline
+
+        ordered = sorted(rows, key=due_key)
+        if descending:
+            with_clock = [r for r in ordered if due_key(r) != far]
+            return with_clock[::-1] + [r for r in ordered if due_key(r) == far]
+        return ordered
 
     def key(row: Row) -> Any:
         value = row[index]
@@ -101,6 +146,7 @@ class CaseTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[Row] = []
         self._index: dict[str, int] = {}
+        self.deadlines: dict[str, Due] = {}  # case id → (deadline, state), visible rows
         self.suppress_sort = False
         self._now = time.time()
         self._bold = QFont()
@@ -134,6 +180,22 @@ class CaseTableModel(QAbstractTableModel):
     def rows(self) -> list[Row]:
         return self._rows
 
+    def set_deadlines(self, deadlines: dict[str, Due], *, replace: bool = False) -> None:
+        """Time-left data for some rows (fetched off the UI thread); repaints that column."""
+        if replace:
+            self.deadlines = dict(deadlines)
+        else:
+            self.deadlines.update(deadlines)
+        self._now = time.time()
+        if self._rows:
+            self.dataChanged.emit(self.index(0, DUE_COLUMN),
+                                  self.index(len(self._rows) - 1, DUE_COLUMN))
+
+    def missing_deadlines(self, first: int, last: int) -> list[str]:
+        """Ids of rows ``first..last`` whose time left is not loaded yet."""
+        return [r[ID] for r in self._rows[max(0, first):last + 1]
+                if r[ID] not in self.deadlines]
+
     def row_of(self, case_id: str) -> int:
         return self._index.get(case_id, -1)
 
@@ -162,6 +224,21 @@ class CaseTableModel(QAbstractTableModel):
             return None
         row = self._rows[index.row()]
         field = COLUMNS[index.column()][1]
+        if field == DUE:
+            due = self.deadlines.get(row[ID])
+            if role == Qt.ItemDataRole.DisplayRole:
+                return due_text(due, int(self._now * 1000))
+            if role == DUE_STATE_ROLE:
+                if due is None:
+                    return None
+                if due[0] is not None and due[0] <= self._now * 1000:
+                    return "breached"
+                return due[1]
+            if role == Qt.ItemDataRole.ToolTipRole and due is not None and due[0]:
+                return f"Next SLA deadline: {full_time(due[0])}"
+            if role == CASE_ID_ROLE:
+                return row[ID]
+            return None
         if role == Qt.ItemDataRole.DisplayRole:
             value = row[field]
             if field == UPDATED:
@@ -204,9 +281,48 @@ class PillDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         field = COLUMNS[index.column()][1]
+        if field == DUE:
+            self.paint_due(painter, option, index)
+            return
         if field not in (STATUS, PRIORITY):
             super().paint(painter, option, index)
             return
+        self.paint_pill(painter, option, index, field)
+
+    def paint_due(self, painter: QPainter, option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> None:
+        """Time left to the next SLA deadline: red when breached, amber at risk."""
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        if not text:
+            return
+        state = index.data(DUE_STATE_ROLE)
+        painter.save()
+        font = QFont(option.font)
+        color = option.palette.text().color()
+        if state in ("breached", "at_risk"):
+            from PySide6.QtGui import QColor
+
+            color = QColor(DUE_COLORS[state])
+            font.setWeight(QFont.Weight.DemiBold)
+        elif state == "paused":
+            from PySide6.QtGui import QColor
+
+            color = QColor(theme.current().muted)
+        painter.setFont(font)
+        painter.setPen(color)
+        painter.drawText(option.rect.adjusted(8, 0, -4, 0),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+        painter.restore()
+
+    def paint_pill(self, painter: QPainter, option: QStyleOptionViewItem,
+                   index: QModelIndex | QPersistentModelIndex, field: int) -> None:
+        """Status (``field`` STATUS) or priority (PRIORITY) of ``index``'s RAW_ROLE value."""
         # Background (selection/hover) as the style draws it, without text.
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
@@ -259,6 +375,9 @@ class CaseTable(QTableView):
     sig_activated_case = Signal(str)
     """str: case id the agent opened (double-click or Enter)."""
 
+    sig_visible_changed = Signal(int, int)
+    """(first, last): the rows on screen changed (scrolled, resized, reloaded); debounced."""
+
     def __init__(self, model: CaseTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("CaseTable")
@@ -286,10 +405,32 @@ class CaseTable(QTableView):
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 90), (2, 100), (3, 90), (4, 140), (5, 130), (6, 92), (7, 150)):
+        for col, width in ((0, 90), (2, 100), (3, 90), (4, 140), (5, 130), (6, 92), (7, 150),
+                           (8, 100)):
             self.setColumnWidth(col, width)
         model.suppress_sort = False
         self.doubleClicked.connect(self._open_index)
+        from PySide6.QtCore import QTimer
+
+        self._visible_timer = QTimer(self)
+        self._visible_timer.setSingleShot(True)
+        self._visible_timer.setInterval(60)
+        self._visible_timer.timeout.connect(self._emit_visible)
+        self.verticalScrollBar().valueChanged.connect(lambda _v: self._visible_timer.start())
+        model.modelReset.connect(self._visible_timer.start)
+        model.rowsInserted.connect(lambda *_a: self._visible_timer.start())
+
+    def visible_rows(self) -> tuple[int, int]:
+        """(first, last) row indexes on screen (with a screenful of margin below)."""
+        first = max(0, self.rowAt(0))
+        last = self.rowAt(self.viewport().height() - 1)
+        if last < 0:
+            last = self.model().rowCount() - 1
+        return first, min(self.model().rowCount() - 1, last + (last - first) + 1)
+
+    def _emit_visible(self) -> None:
+        if self.model().rowCount():
+            self.sig_visible_changed.emit(*self.visible_rows())
 
     def _open_index(self, index: QModelIndex) -> None:
         case_id = index.data(CASE_ID_ROLE)
@@ -305,15 +446,16 @@ class CaseTable(QTableView):
         super().keyPressEvent(event)
 
     # Columns dropped first when the list is narrow (the detail pane takes the rest).
-    OPTIONAL = (7, 5, 4, 3, 6)
+    OPTIONAL = (7, 4, 5, 3, 6, 8)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._fit_columns()
+        self._visible_timer.start()
 
     def _fit_columns(self) -> None:
         width = self.viewport().width()
-        need = {0: 90, 1: 200, 2: 100, 3: 90, 4: 140, 5: 130, 6: 92, 7: 150}
+        need = {0: 90, 1: 200, 2: 100, 3: 90, 4: 140, 5: 130, 6: 92, 7: 150, 8: 100}
         hidden: set[int] = set()
         total = sum(need.values())
         for col in self.OPTIONAL:

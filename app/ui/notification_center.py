@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.operations.notifications import KIND_LABELS, Notification, NotificationCenter
 
-KIND_MARKS = {"assigned": "●", "mention": "@", "customer_reply": "↩", "sla": "⏱",
+KIND_MARKS = {"assigned": "●", "mention": "@", "customer_reply": "↩", "sla": "◔",
               "integration": "⇄", "conflict": "⚠"}
 
 
@@ -68,6 +68,7 @@ class NotificationPanel(QWidget):
         lay.addLayout(head)
         self.list = QListWidget()
         self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._clicked)
         lay.addWidget(self.list, 1)
         self.empty = QLabel("Nothing new.")

@@ -70,6 +70,9 @@ class CommandPalette(QDialog):
     sig_open_case = Signal(str)
     """str: the case id the agent picked."""
 
+    sig_search = Signal(str)
+    """str: the agent picked "Search for …": run this full-text search in the list area."""
+
     def __init__(self, bridge: Bridge, actions: list[Action],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup | Qt.WindowType.FramelessWindowHint)
@@ -162,6 +165,10 @@ class CommandPalette(QDialog):
             case_items.append(item)
         items = case_items + [i for _s, i in scored] if text else [i for _s, i in scored] + \
             case_items
+        if text:
+            search = QListWidgetItem(f"⌕  Search all cases for “{text}”    Ctrl+F")
+            search.setData(Qt.ItemDataRole.UserRole, ("search", text))
+            items.insert(len(case_items), search)
         for item in items:
             self.list.addItem(item)
         if self.list.count():
@@ -191,5 +198,7 @@ class CommandPalette(QDialog):
         self.close()
         if kind == "case":
             self.sig_open_case.emit(str(payload))
+        elif kind == "search":
+            self.sig_search.emit(str(payload))
         else:
             payload.run()

@@ -30,10 +30,13 @@ def _settle(rounds: int = 10) -> None:
 
 
 def take(data_dir: Path, out: Path, view: str = "list",
-         size: tuple[int, int] = (1400, 900)) -> None:
-    """Write a PNG of the main window showing ``view``: "list" or "case:KEY"."""
-    if view != "list" and not view.startswith("case:"):
-        raise ValueError(f"unknown view '{view}' (use 'list' or 'case:KEY')")
+         size: tuple[int, int] = (1400, 900), timeout: float = 60.0) -> None:
+    """Write a PNG of the main window showing ``view``: "list", "case:KEY",
+    "search:QUERY" (the results screen, once the index is ready) or "analytics" (the
+    dashboard, once its figures are loaded)."""
+    if view not in ("list", "analytics") and not view.startswith(("case:", "search:")):
+        raise ValueError(f"unknown view '{view}' (use 'list', 'case:KEY', 'search:QUERY' "
+                         "or 'analytics')")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from app.store.repo import Store
     from app.ui.app import DB_NAME, make_application
@@ -46,7 +49,7 @@ def take(data_dir: Path, out: Path, view: str = "list",
         window.resize(*size)
         window.show()
         _wait(lambda: window.is_idle() and window.detail.case_id is not None
-              or (window.is_idle() and window.model.rowCount() == 0))
+              or (window.is_idle() and window.model.rowCount() == 0), timeout)
         if view.startswith("case:"):
             key = view.split(":", 1)[1].strip()
             from app.store import queries as q
@@ -58,6 +61,21 @@ def take(data_dir: Path, out: Path, view: str = "list",
                 window.detail.load(case_id)
             window.open_case_tab(case_id)
             _wait(window.is_idle)
+        elif view.startswith("search:"):
+            query = view.split(":", 1)[1].strip()
+            _wait(lambda: window.search.started, timeout)
+            failures: list[str] = []
+            window.search.sig_failed.connect(failures.append)
+            window.search_for(query)
+            # A first start builds the index (minutes at 100,000 cases): wait for it.
+            _wait(lambda: window.search_idle() and window.search_query == query
+                  or window.search.started is False, timeout=max(timeout, 600.0))
+            if not window.search.ready:
+                raise RuntimeError("; ".join(failures) or "the search index is not ready")
+        elif view == "analytics":
+            window.sidebar.select("dashboard")
+            _wait(lambda: window.dashboard is not None and window.dashboard.data is not None,
+                  timeout=max(timeout, 600.0))
         _wait(window.is_idle)
         _settle()
         out = Path(out)

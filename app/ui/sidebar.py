@@ -27,7 +27,11 @@ from app.ui import theme
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 10
 VIEW_ROLE = Qt.ItemDataRole.UserRole + 11
 VIEW_ICONS = {"my-open": "user", "unassigned": "inbox", "all-open": "layers",
-              "pending": "pause", "recent": "clock", "solved": "check"}
+              "pending": "pause", "recent": "clock", "solved": "check",
+              "dashboard": "chart", "sla:at_risk": "timer", "sla:breached": "flame"}
+# Views that are not a case filter: the dashboard and the SLA queues (analytics read model).
+INSIGHT_VIEWS = (("dashboard", "Dashboard"), ("sla:at_risk", "SLA at risk"),
+                 ("sla:breached", "Breached"))
 
 
 @dataclass(slots=True)
@@ -48,6 +52,8 @@ def load_counts(conn: Any, me: str) -> dict[str, Any]:
     filters = {view_id: flt for view_id, (_title, flt, _sort) in q.BUILTIN_VIEWS.items()}
     saved = q.saved_views(conn)
     for view in saved:
+        if str(view["query"]).startswith("search:"):
+            continue  # counted by the search index when it runs, not by the filter
         try:
             filters["saved:" + str(view["name"])] = parse_query(str(view["query"]))
         except ValueError:
@@ -116,6 +122,9 @@ class Sidebar(QFrame):
         lay.addWidget(self._section("VIEWS"))
         self.views = self._list("Views")
         lay.addWidget(self.views)
+        lay.addWidget(self._section("INSIGHTS"))
+        self.insights = self._list("Insights")
+        lay.addWidget(self.insights)
         lay.addWidget(self._section("SAVED VIEWS"))
         self.saved = self._list("Saved views")
         self.saved.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -134,8 +143,15 @@ class Sidebar(QFrame):
             self.views.addItem(item)
             self.items[view_id] = item
         self.views.setFixedHeight(len(BUILTIN_VIEWS) * 34 + 6)
-        self.views.currentItemChanged.connect(lambda cur, _prev: self._picked(cur, self.saved))
-        self.saved.currentItemChanged.connect(lambda cur, _prev: self._picked(cur, self.views))
+        for view_id, vtitle in INSIGHT_VIEWS:
+            item = QListWidgetItem(theme.icon(VIEW_ICONS[view_id]), vtitle)
+            item.setData(VIEW_ROLE, View(view_id, vtitle, "", "deadline"))
+            self.insights.addItem(item)
+            self.items[view_id] = item
+        self.insights.setFixedHeight(len(INSIGHT_VIEWS) * 34 + 6)
+        self.extra_counts: dict[str, int | None] = {}
+        for lst in (self.views, self.insights, self.saved):
+            lst.currentItemChanged.connect(lambda cur, _prev, src=lst: self._picked(cur, src))
         self.counts_loaded = False
 
     def saved_menu(self, item: QListWidgetItem) -> QMenu | None:
@@ -167,19 +183,43 @@ class Sidebar(QFrame):
         lst.setIconSize(QSize(16, 16))
         return lst
 
-    def _picked(self, item: QListWidgetItem | None, other: QListWidget) -> None:
+    def _picked(self, item: QListWidgetItem | None, source: QListWidget) -> None:
         if item is None:
             return
-        other.blockSignals(True)
-        other.setCurrentRow(-1)
-        other.clearSelection()
-        other.blockSignals(False)
+        for other in (self.views, self.insights, self.saved):
+            if other is source:
+                continue
+            other.blockSignals(True)
+            other.setCurrentRow(-1)
+            other.clearSelection()
+            other.blockSignals(False)
         self.sig_view_selected.emit(item.data(VIEW_ROLE))
 
     def select(self, view_id: str) -> None:
         item = self.items.get(view_id)
-        if item is not None:
-            (self.views if view_id in self._builtin_ids() else self.saved).setCurrentItem(item)
+        if item is None:
+            return
+        lst = item.listWidget()
+        if lst.currentItem() is item:
+            self._picked(item, lst)  # picked again: reload it
+        else:
+            lst.setCurrentItem(item)
+
+    def clear_selection(self) -> None:
+        """No view highlighted (a search or a dashboard drill-down is on screen)."""
+        for lst in (self.views, self.insights, self.saved):
+            lst.blockSignals(True)
+            lst.setCurrentRow(-1)
+            lst.clearSelection()
+            lst.blockSignals(False)
+
+    def set_extra_counts(self, counts: dict[str, int | None]) -> None:
+        """Counts of the SLA views (from the analytics read model)."""
+        self.extra_counts.update(counts)
+        for vid, count in counts.items():
+            item = self.items.get(vid)
+            if item is not None:
+                item.setData(COUNT_ROLE, count)
 
     def _builtin_ids(self) -> set[str]:
         from app.store.queries import BUILTIN_VIEWS
@@ -197,8 +237,10 @@ class Sidebar(QFrame):
         for view in data["saved"]:
             name = str(view["name"])
             vid = "saved:" + name
-            item = QListWidgetItem(theme.icon("star"), name)
-            item.setData(VIEW_ROLE, View(vid, name, str(view["query"]), "updated", False))
+            query = str(view["query"])
+            item = QListWidgetItem(theme.icon("search" if query.startswith("search:")
+                                              else "star"), name)
+            item.setData(VIEW_ROLE, View(vid, name, query, "updated", False))
             item.setToolTip(str(view["query"]))
             self.saved.addItem(item)
             self.items[vid] = item
@@ -210,5 +252,5 @@ class Sidebar(QFrame):
             self.saved.addItem(empty)
         self.saved.blockSignals(False)
         for vid, item in self.items.items():
-            item.setData(COUNT_ROLE, counts.get(vid))
+            item.setData(COUNT_ROLE, counts.get(vid, self.extra_counts.get(vid)))
         self.counts_loaded = True

@@ -48,7 +48,7 @@ def load_session(store: Store) -> Any:
 
 
 def sign_in(store: Store, *, server: str, email: str, password: str) -> tuple[Any, Changes]:
-    """Writer thread: log in (the refresh token goes to the keyring, never the password)."""
+    """Network thread: log in (the refresh token goes to the keyring, never the password)."""
     from app.sync.api import SyncApi
     from app.sync.session import SyncSession
 
@@ -64,7 +64,8 @@ def sign_out(store: Store, *, session: Any) -> Changes:
 
 
 def sync_job(store: Store, *, session: Any) -> Any:
-    """Writer thread: one push + pull round (returns the SyncReport)."""
+    """Network thread: one push + pull round (returns the SyncReport). Its store
+    transactions are short and serialized with local writes by the store's write lock."""
     from app.sync.engine import sync_once
 
     return sync_once(store, session)
@@ -120,8 +121,6 @@ class SyncController(QObject):
     def __init__(self, bridge: Bridge, loop: asyncio.AbstractEventLoop | None = None,
                  interval: float = 30.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from app.sync.scheduler import SyncScheduler
-
         self.bridge = bridge
         self.store = bridge.store
         self.session: Any = None
@@ -129,11 +128,11 @@ class SyncController(QObject):
         self.viewing: str | None = None
         self.hints = 0
         self._own_changes: Changes | None = None
-        self.scheduler: SyncScheduler | None = None
-        if loop is not None:
-            self.scheduler = SyncScheduler(self._run_sync, interval, loop=loop,
-                                           on_state=self.sig_state.emit)
-            self.scheduler.start(signed_in=False)
+        self.scheduler: Any = None  # a SyncScheduler once start() ran (with a loop)
+        self._loop = loop
+        self._interval = interval
+        self._started = False
+        self._jobs: list[tuple[str, float, Any]] = []
         self._sig_hint.connect(self._hint)
         self._sig_live.connect(self._live_state)
         self._presence = QTimer(self)
@@ -142,8 +141,28 @@ class SyncController(QObject):
         self.presence_pending = False
         self._presence_again = False
         bridge.sig_changes_applied.connect(self._changes)
-        bridge.read(load_session, self.store, on_done=self._adopt,
-                    on_error=lambda _e: None)
+
+    def start(self) -> None:
+        """After the first paint: the scheduler (APScheduler) and the saved session."""
+        if self._started:
+            return
+        self._started = True
+        if self._loop is not None:
+            from app.sync.scheduler import SyncScheduler
+
+            self.scheduler = SyncScheduler(self._run_sync, self._interval, loop=self._loop,
+                                           on_state=self.sig_state.emit)
+            self.scheduler.start(signed_in=self.session is not None)
+            for job in self._jobs:
+                self.scheduler.every(*job)
+        self.bridge.read(load_session, self.store, on_done=self._adopt,
+                         on_error=lambda _e: None)
+
+    def every(self, job_id: str, seconds: float, fn: Any) -> None:
+        """A periodic scheduler job (only with an event loop); it must only enqueue work."""
+        self._jobs.append((job_id, seconds, fn))
+        if self.scheduler is not None:
+            self.scheduler.every(job_id, seconds, fn)
 
     # --- state --------------------------------------------------------------------------
     @property
@@ -188,8 +207,8 @@ class SyncController(QObject):
         session = self.session
         if session is None:
             return "signed-out"
-        self.bridge.run(sync_job, session=session, on_done=self._synced,
-                        on_error=self._sync_failed)
+        self.bridge.network(sync_job, session=session, on_done=self._synced,
+                            on_error=self._sync_failed)
         return None
 
     def _synced(self, report: Any) -> None:
@@ -245,15 +264,15 @@ class SyncController(QObject):
             self._adopt(result[0])
             on_done(result[0])
 
-        self.bridge.run(sign_in, server=server, email=email, password=password,
-                        on_done=done, on_error=on_error)
+        self.bridge.network(sign_in, server=server, email=email, password=password,
+                            on_done=done, on_error=on_error)
 
     def sign_out(self) -> None:
         session = self.session
         if session is None:
             return
         self._adopt(None)
-        self.bridge.run(sign_out, session=session)
+        self.bridge.network(sign_out, session=session)
 
     # --- presence -----------------------------------------------------------------------
     def set_viewing(self, case_id: str | None) -> None:

@@ -125,7 +125,10 @@ def _palette(t: Theme) -> QPalette:
 
 
 def stylesheet(t: Theme) -> str:
-    template = (STYLES / "app.qss").read_text(encoding="utf-8")
+    # app.qss, then the main window's additions (search, notifications, SLA views).
+    template = "\n".join((STYLES / name).read_text(encoding="utf-8")
+                         for name in ("app.qss", "main_window.qss")
+                         if (STYLES / name).exists())
     for field in Theme.__dataclass_fields__:
         template = template.replace("@" + field + "@", str(getattr(t, field)))
     return template.replace("@icons@", ICONS.as_posix())

@@ -278,7 +278,7 @@ def test_screenshot_writes_png(qapp: Any, data_dir: Path, tmp_path: Path) -> Non
     assert out.stat().st_size > 10_000
     assert (image.width(), image.height()) == (1200, 800)
     with pytest.raises(ValueError, match="unknown view"):
-        take(data_dir, tmp_path / "x.png", view="analytics")
+        take(data_dir, tmp_path / "x.png", view="chart")
 
 
 def test_screenshot_of_a_case(qapp: Any, data_dir: Path, tmp_path: Path, store: Any) -> None:
