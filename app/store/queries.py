@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, or_, select
 
 from app.core import events as ev
-from app.core.model import OPEN_STATUSES, InvalidValue, Priority, Status, suggest
+from app.core.model import (
+    OPEN_STATUSES,
+    PRIORITY_RANK,
+    STATUS_RANK,
+    InvalidValue,
+    Priority,
+    Status,
+    suggest,
+)
 from app.store import schema as s
 from app.store.projector import row_event
 
@@ -147,6 +155,10 @@ def count_views(conn: Connection, filters: dict[str, CaseFilter], *, me: str,
 
 def _sort_column(sort: str) -> Any:
     c = s.cases.c
+    if sort == "priority":  # by urgency, not alphabetically
+        return case(PRIORITY_RANK, value=c.priority, else_=-1)
+    if sort == "status":  # in workflow order
+        return case(STATUS_RANK, value=c.status, else_=-1)
     if sort == "requester":
         return select(s.customers.c.name).where(s.customers.c.id == c.requester_id) \
             .scalar_subquery()

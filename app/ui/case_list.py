@@ -127,6 +127,9 @@ def sort_rows(rows: list[Row], column: int, descending: bool,
 
     def key(row: Row) -> Any:
         value = row[index]
+        if index == KEY:  # SUP-9 before SUP-10
+            prefix, _, number = str(value or "").rpartition("-")
+            return (prefix, int(number) if number.isdigit() else 0, str(value or ""))
         if index == PRIORITY:
             return PRIORITY_ORDER.get(value, 0)
         if index == STATUS:

@@ -248,6 +248,23 @@ def test_sort_by_requester_on_worker(window: Any, qtbot: Any) -> None:
     assert names == sorted(names)
 
 
+def test_sort_of_a_loaded_view_is_in_memory_and_natural(window: Any, qtbot: Any) -> None:
+    window.sidebar.select("all-open")
+    qtbot.waitUntil(window.is_idle, timeout=WAIT)
+    before = {r[0] for r in window.model.rows()}
+    window.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # Key
+    qtbot.waitUntil(window.is_idle, timeout=WAIT)
+    rows = window.model.rows()
+    assert {r[0] for r in rows} == before  # the same cases, only reordered
+    sup = [int(r[1].split("-")[1]) for r in rows if r[1].startswith("SUP-")]
+    assert sup == sorted(sup)  # SUP-9 before SUP-10
+    window.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # Priority
+    qtbot.waitUntil(window.is_idle, timeout=WAIT)
+    order = {"urgent": 3, "high": 2, "normal": 1, "low": 0}
+    ranks = [order[r[4]] for r in window.model.rows()]
+    assert ranks == sorted(ranks, reverse=True)
+
+
 def test_cheatsheet_lists_shortcuts(window: Any) -> None:
     window.show_cheatsheet()
     keys = [k for k, _ in window.shortcut_help]

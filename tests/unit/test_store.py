@@ -291,3 +291,19 @@ def test_all_expected_errors_share_one_base() -> None:
 
     assert issubclass(OperationError, AppError) and issubclass(StoreError, AppError)
     assert issubclass(InvalidValue, AppError)
+
+
+def test_priority_and_status_sort_by_rank_not_alphabet(demo_store: Store) -> None:
+    import time
+
+    from app.core.model import PRIORITY_RANK, STATUS_RANK
+
+    now = int(time.time() * 1000)
+    rows = demo_store.read(lambda c: q.list_cases(c, q.CaseFilter(), me="x", now_ms=now,
+                                                  sort="priority", descending=True))
+    ranks = [PRIORITY_RANK[r[4]] for r in rows]
+    assert ranks == sorted(ranks, reverse=True)
+    rows = demo_store.read(lambda c: q.list_cases(c, q.CaseFilter(), me="x", now_ms=now,
+                                                  sort="status", descending=False))
+    ranks = [STATUS_RANK[r[3]] for r in rows]
+    assert ranks == sorted(ranks)
