@@ -914,6 +914,7 @@ class CaseDetail(QWidget):
                 combo.setCurrentIndex(max(i, 0))
         if not (self.product_edit.hasFocus() and self.product_edit.isModified()):
             self.product_edit.setText(d.get("product") or "")
+            self.product_edit.setCursorPosition(0)  # show the start of a long name
             self.product_edit.setModified(False)
         if not self.due_picker.edit.hasFocus():
             self.due_picker.set_value(d.get("due_at"))

@@ -448,8 +448,9 @@ class CaseTable(QTableView):
                 return
         super().keyPressEvent(event)
 
-    # Columns dropped first when the list is narrow (the detail pane takes the rest).
-    OPTIONAL = (7, 4, 5, 3, 6, 8)
+    # Columns dropped first when the list is narrow (the detail pane takes the rest);
+    # priority goes last: it is what an agent triages by.
+    OPTIONAL = (7, 4, 5, 8, 6, 3)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)

@@ -50,6 +50,10 @@ def take(data_dir: Path, out: Path, view: str = "list",
         window.show()
         _wait(lambda: window.is_idle() and window.detail.case_id is not None
               or (window.is_idle() and window.model.rowCount() == 0), timeout)
+        # The SLA clocks (sidebar counts, Due in, badges) come from a read model started
+        # after the first page; a screenshot shows them once they are there.
+        _wait(lambda: window.analytics.model is not None, timeout=max(timeout, 600.0))
+        _wait(window.is_idle, timeout)
         if view.startswith("case:"):
             key = view.split(":", 1)[1].strip()
             from app.store import queries as q
