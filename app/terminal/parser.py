@@ -16,6 +16,14 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("exit_on_error", False)
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # With exit_on_error=False, Python 3.13 raises ArgumentError itself for some
+        # errors (e.g. a missing required option) instead of calling error().
+        try:
+            return super().parse_known_args(args, namespace)
+        except argparse.ArgumentError as exc:
+            raise CommandError(f"{self.prog}: {exc}") from None
+
     def error(self, message: str) -> NoReturn:
         raise CommandError(f"{self.prog}: {message}")
 

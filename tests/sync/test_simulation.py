@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.sync.simulation import World, login_all, new_team, run_seed, run_seeds, server_world
 
 # Seeds that once failed stay here for ever, run first and on their own.
@@ -21,6 +23,7 @@ def test_regression_seeds(tmp_path: Path) -> None:
             run_seed(seed, World(engine, http, team, emails), tmp_path)
 
 
+@pytest.mark.timeout(3600)  # 1,000 seeds take several minutes on two cores
 def test_many_seeds_converge(tmp_path: Path) -> None:
     count = int(os.environ.get("SIM_SEEDS", "1000"))
     failures = run_seeds(range(10_000, 10_000 + count), tmp_path)
