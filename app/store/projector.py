@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -96,41 +97,7 @@ def case_row(state: CaseState) -> dict[str, Any]:
 
 
 def load_case(conn: Connection, case_id: str) -> CaseState | None:
-    row = conn.execute(select(s.cases).where(s.cases.c.id == case_id)).first()
-    if row is None:
-        return None
-    m = row._mapping
-    state = CaseState(id=case_id)
-    for name in CASE_COLUMNS:
-        state.fields[name] = m[name]
-    state.fields["deleted"] = bool(m["deleted"])
-    state.clocks = json.loads(m["clocks"])
-    state.exists = bool(m["exists"])
-    state.created_ms, state.updated_ms = m["created_ms"], m["updated_ms"]
-    state.first_response_ms = m["first_response_ms"]
-    for t in conn.execute(select(s.case_tags).where(s.case_tags.c.case_id == case_id)):
-        state.tags[t.tag] = [t.clock, bool(t.present)]
-    for lk in conn.execute(select(s.case_links).where(s.case_links.c.case_id == case_id)):
-        state.links[f"{lk.kind}:{lk.other_id}"] = [lk.clock, bool(lk.present)]
-    return state
-
-
-def save_case(conn: Connection, state: CaseState, is_new: bool) -> None:
-    row = case_row(state)
-    if is_new:
-        conn.execute(insert(s.cases), row)
-    else:
-        conn.execute(update(s.cases).where(s.cases.c.id == state.id), row)
-    conn.execute(delete(s.case_tags).where(s.case_tags.c.case_id == state.id))
-    if state.tags:
-        conn.execute(insert(s.case_tags), [
-            {"case_id": state.id, "tag": t, "clock": c, "present": p}
-            for t, (c, p) in state.tags.items()])
-    conn.execute(delete(s.case_links).where(s.case_links.c.case_id == state.id))
-    if state.links:
-        conn.execute(insert(s.case_links), [
-            {"case_id": state.id, "other_id": k.partition(":")[2], "kind": k.partition(":")[0],
-             "clock": c, "present": p} for k, (c, p) in state.links.items()])
+    return _load_cases(conn, [case_id]).get(case_id)
 
 
 def comment_row(c: CommentState) -> dict[str, Any]:
@@ -246,59 +213,51 @@ def _apply_case_events(conn: Connection, by_case: dict[str, list[ev.Event]]) -> 
         conn.exec_driver_sql("INSERT OR IGNORE INTO case_keys (key, case_id) VALUES (?, ?)",
                              keys)
     if comment_ids:
-        _apply_comments(conn, by_case, comment_ids)
+        _apply_children(conn, by_case, comment_ids, _COMMENTS)
     if attachment_ids:
-        _apply_attachments(conn, by_case, attachment_ids)
+        _apply_children(conn, by_case, attachment_ids, _ATTACHMENTS)
 
 
-def _apply_comments(conn: Connection, by_case: dict[str, list[ev.Event]],
-                    wanted: set[str]) -> None:
-    known: dict[str, CommentState] = {}
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """A projection keyed by the id of the event that created it (comments, attachments)."""
+
+    table: Any
+    make: Callable[..., Any]  # the state class
+    id_of: Callable[[ev.Event], str | None]
+    apply: Callable[[Any, ev.Event], None]
+    row: Callable[[Any], dict[str, Any]]
+
+
+_COMMENTS = _Child(s.comments, CommentState, comment_id_of, apply_comment_event, comment_row)
+_ATTACHMENTS = _Child(s.attachments, AttachmentState, attachment_id_of,
+                      apply_attachment_event, attachment_row)
+
+
+def _apply_children(conn: Connection, by_case: dict[str, list[ev.Event]], wanted: set[str],
+                    kind: _Child) -> None:
+    known: dict[str, Any] = {}
     for chunk in _chunks(sorted(wanted)):
-        for row in conn.execute(select(s.comments).where(s.comments.c.id.in_(chunk))):
+        for row in conn.execute(select(kind.table).where(kind.table.c.id.in_(chunk))):
             m = row._mapping
-            known[m["id"]] = CommentState(
-                id=m["id"], case_id=m["case_id"], author=m["author"],
-                author_kind=m["author_kind"], created_ms=m["created_ms"], body=m["body"],
-                internal=bool(m["internal"]), redacted=bool(m["redacted"]),
-                known=bool(m["known"]))
+            state = kind.make(id=m["id"], case_id=m["case_id"])
+            for name in kind.row(state):
+                value = m[name]
+                setattr(state, name, bool(value) if isinstance(getattr(state, name), bool)
+                        else value)
+            known[state.id] = state
     existing = set(known)
     for case_id, case_events in by_case.items():
         for e in case_events:
-            cid = comment_id_of(e)
-            if cid is None:
+            child_id = kind.id_of(e)
+            if child_id is None:
                 continue
-            comment = known.get(cid)
-            if comment is None:
-                comment = known[cid] = CommentState(id=cid, case_id=case_id)
-            apply_comment_event(comment, e)
-    bulk_insert(conn, s.comments, (comment_row(c) for i, c in known.items()
-                                   if i not in existing))
-    _upsert(conn, s.comments, [comment_row(c) for i, c in known.items() if i in existing])
-
-
-def _apply_attachments(conn: Connection, by_case: dict[str, list[ev.Event]],
-                       wanted: set[str]) -> None:
-    known: dict[str, AttachmentState] = {}
-    for chunk in _chunks(sorted(wanted)):
-        for row in conn.execute(select(s.attachments).where(s.attachments.c.id.in_(chunk))):
-            m = row._mapping
-            known[m["id"]] = AttachmentState(**{k: m[k] for k in attachment_row(
-                AttachmentState(id="", case_id=""))})
-    existing = set(known)
-    for case_id, case_events in by_case.items():
-        for e in case_events:
-            aid = attachment_id_of(e)
-            if aid is None:
-                continue
-            att = known.get(aid)
-            if att is None:
-                att = known[aid] = AttachmentState(id=aid, case_id=case_id)
-            apply_attachment_event(att, e)
-    bulk_insert(conn, s.attachments, (attachment_row(a) for i, a in known.items()
-                                      if i not in existing))
-    _upsert(conn, s.attachments, [attachment_row(a) for i, a in known.items()
-                                  if i in existing])
+            state = known.get(child_id)
+            if state is None:
+                state = known[child_id] = kind.make(id=child_id, case_id=case_id)
+            kind.apply(state, e)
+    bulk_insert(conn, kind.table, (kind.row(c) for i, c in known.items() if i not in existing))
+    _upsert(conn, kind.table, [kind.row(c) for i, c in known.items() if i in existing])
 
 
 def apply_directory(conn: Connection, e: ev.Event) -> None:
