@@ -41,8 +41,14 @@ def upload_missing(store: Store, session: SyncSession) -> int:
         path = blobs.path_for(sha)
         if not path.is_file():
             continue  # someone else's attachment we never downloaded
-        if not session.call(lambda token, h=sha: session.api.has_blob(token, h)):
-            session.call(lambda token, h=sha, p=path: session.api.put_blob(token, h, p))
+        def exists(token: str, h: str = sha) -> bool:
+            return session.api.has_blob(token, h)
+
+        def upload(token: str, h: str = sha, p: Path = path) -> None:
+            session.api.put_blob(token, h, p)
+
+        if not session.call(exists):
+            session.call(upload)
             sent += 1
         blobs.root.mkdir(parents=True, exist_ok=True)
         with (blobs.root / MARKS).open("a") as fh:

@@ -71,7 +71,8 @@ def fetch_rows(store: Store, flt: Any, sort: str, descending: bool, limit: int |
         ids = list(source[1])
         rows = []
         for i in range(0, len(ids), 500):
-            rows += store.read(lambda c, p=ids[i:i + 500]: q.list_rows(c, p))
+            part = ids[i:i + 500]
+            rows += store.read(lambda c, p=part: q.list_rows(c, p))  # type: ignore[misc]
     else:
         rows = store.read(lambda conn: q.list_cases(conn, flt, me=store.actor, now_ms=now,
                                                    sort=sort, descending=descending,
@@ -639,7 +640,8 @@ class MainWindow(QMainWindow):
         read models (SLA clocks, notifications). Nothing of it delays the first paint."""
         steps: list[Callable[[], None]] = [
             load_rest,
-            lambda: (self.refresh_counts(), self.refresh_status()),
+            self.refresh_counts,
+            self.refresh_status,
             lambda: self.bridge.query(load_agents, on_done=self._agents_loaded),
             self.sync.start,
             self.search.start,
@@ -920,8 +922,9 @@ class MainWindow(QMainWindow):
         if editor is None:
             return
         editor.setPlainText(draft[0])
-        if draft[1] and hasattr(composer, "note_button"):
-            composer.note_button.setChecked(True)
+        note_button = getattr(composer, "note_button", None)
+        if draft[1] and note_button is not None:
+            note_button.setChecked(True)
 
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)

@@ -168,7 +168,7 @@ class SyncController(QObject):
     @property
     def state(self) -> str:
         if self.scheduler is not None:
-            return self.scheduler.state
+            return str(self.scheduler.state)
         return "offline" if self.session is not None else "signed-out"
 
     @property
