@@ -2,7 +2,7 @@
 
     python bench/search_latency.py --cases 10000 [--data-dir DIR] [--repeat 5] [--procs 2]
 
-Seeds demo data in a temporary directory (or reuses ``DIR/store.db``), builds the Whoosh
+Seeds demo data in a temporary directory (or reuses ``DIR/smart-support.db``), builds the Whoosh
 index (timed), runs a fixed set of realistic queries, then the same queries on an FTS5
 table built in a copy of the database.
 """
@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.operations import cases as ops  # noqa: E402
+from app.paths import db_path  # noqa: E402
 from app.search.service import SearchService  # noqa: E402
 from app.store.demo import seed_demo  # noqa: E402
 from app.store.repo import Store  # noqa: E402
@@ -136,8 +137,8 @@ def main() -> None:
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="ssa-bench-"))
     data.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"cases": args.cases, "data_dir": str(data)}
-    fresh = not (data / "store.db").exists()
-    store = Store(data / "store.db")
+    fresh = not (db_path(data)).exists()
+    store = Store(db_path(data))
     if fresh:
         started = time.perf_counter()
         out["seed"] = seed_demo(store, cases=args.cases, seed=7)
@@ -186,7 +187,7 @@ def main() -> None:
                                   "first_searches_after_edit_p50_ms": pct(after_edit, 50)}
 
     fts_dir = Path(tempfile.mkdtemp(prefix="ssa-fts-"))
-    src = sqlite3.connect(data / "store.db")
+    src = sqlite3.connect(db_path(data))
     dst = sqlite3.connect(fts_dir / "copy.db")
     src.backup(dst)
     src.close()

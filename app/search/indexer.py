@@ -47,13 +47,22 @@ def last_seq(conn: Connection) -> int:
     return int(conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar() or 0)
 
 
+def open_dir(index_dir: Path) -> Index:
+    """Open without mmap: mapped segment files count as resident memory of the app
+    (~290 MB of a 100,000-case index once searched) for ~20% faster cold reads; the
+    engine caches the postings it uses, so warm searches are as fast either way."""
+    from whoosh.filedb.filestore import FileStorage
+
+    return FileStorage(str(index_dir), supports_mmap=False).open_index()
+
+
 def open_index(index_dir: Path) -> tuple[Index, IndexState] | None:
     """The index if it is whole and current; None when it must be rebuilt."""
     state = IndexState.load(index_dir)
     if state is None or state.version != SCHEMA_VERSION:
         return None
     try:
-        ix = windex.open_dir(str(index_dir))
+        ix = open_dir(index_dir)
         with ix.searcher() as s:  # read every segment's files once: corruption shows here
             s.doc_count_all()
             for field in ("id", "f", "subject", "body"):
@@ -86,7 +95,7 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
     state = IndexState(SCHEMA_VERSION, seq)
     state.save(tmp)
     _swap(tmp, index_dir)
-    return windex.open_dir(str(index_dir)), state
+    return open_dir(index_dir), state
 
 
 def _build_single(store: Any, ix: Index, progress: ProgressFn | None,
