@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from app.search.analysis import TOKEN_RE, parts, stem
 
 MARK_OPEN = "«"
@@ -46,12 +48,20 @@ def highlight(text: str, terms: set[str], prefix: str | None,
 
 def best_snippet(fields: list[tuple[str, str]], terms: set[str],
                  prefix: str | None) -> tuple[str, str]:
-    """(source, snippet) from the first of ``fields`` (name, text) that has a match."""
+    """(source, snippet) from the field whose snippet shows the most distinct query words;
+    on a tie the earlier field (the subject) wins. "printer offline" thus shows the line of
+    the description that has both words rather than a subject that has one."""
+    best: tuple[int, str, str] | None = None
     for name, text in fields:
         if text:
             found = highlight(text, terms, prefix)
             if found:
-                return name, found
+                shown = {w.casefold() for w in re.findall(
+                    re.escape(MARK_OPEN) + "(.*?)" + re.escape(MARK_CLOSE), found)}
+                if best is None or len(shown) > best[0]:
+                    best = (len(shown), name, found)
+    if best is not None:
+        return best[1], best[2]
     for name, text in fields[1:]:
         if text:
             plain = " ".join(text.split())

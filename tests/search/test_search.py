@@ -181,3 +181,15 @@ def test_catch_up_after_edit_comment_and_create(fresh: Corpus) -> None:
     assert [h["key"] for h in svc.search("walrus", me=ME).hits] == [new_key]
     assert svc.catch_up() == 0
     assert svc.verify() == []
+
+
+def test_snippet_prefers_the_field_showing_more_query_words() -> None:
+    from app.search.snippets import best_snippet
+
+    fields = [("subject", "Printer queue stuck"),
+              ("description", "the printers show offline although they are on the network")]
+    source, snippet = best_snippet(fields, {"printer", "offlin"}, None)
+    assert source == "description" and "«offline»" in snippet
+    source, _ = best_snippet([("subject", "Printer offline"), fields[1]],
+                             {"printer", "offlin"}, None)
+    assert source == "subject"  # a tie goes to the subject
