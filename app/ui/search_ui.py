@@ -95,9 +95,17 @@ def snippet_html(snippet: str, open_tag: str = "<b>", close_tag: str = "</b>") -
 
 
 def elide_marked(snippet: str, fm: QFontMetrics, width: int) -> str:
-    """``snippet`` cut (with "…") to fit ``width`` pixels, its « » marks kept balanced."""
+    """``snippet`` cut (with "…") to fit ``width`` pixels, its « » marks kept balanced.
+    Text before the first match is shortened first, so a match is always in view."""
     if fm.horizontalAdvance(plain_snippet(snippet)) <= width:
         return snippet
+    first = snippet.find(MARK_OPEN)
+    if first > 0:  # a few words of lead-in when there is room, else start at the match
+        lead = snippet[:first].rstrip()
+        cut_at = lead.rfind(" ", 0, len(lead) - 12) if width > 360 else -1
+        snippet = "…" + snippet[cut_at + 1 if cut_at >= 0 else first:]
+        if fm.horizontalAdvance(plain_snippet(snippet)) <= width:
+            return snippet
     lo, hi = 0, len(snippet)
     while lo < hi:  # the longest prefix that fits with the ellipsis
         mid = (lo + hi + 1) // 2
@@ -427,8 +435,10 @@ class HitDelegate(PillDelegate):
         else:
             subject = html.escape(QFontMetrics(bold).elidedText(
                 str(hit.get("subject") or ""), Qt.TextElideMode.ElideRight, rect.width()))
-            tag = f' <span style="color:{t.muted}">· {where}</span>' if where else ""
-            room = rect.width() - (fm.horizontalAdvance(f" · {where}") if where else 0)
+            # Where it matched, when the column has room to say so.
+            tag = (f' <span style="color:{t.muted}">· {where}</span>'
+                   if where and rect.width() > 320 else "")
+            room = rect.width() - (fm.horizontalAdvance(f" · {where}") if tag else 0)
             snippet = snippet_html(elide_marked(raw, fm, room))
         doc.setHtml(f'<div style="color:{t.text}; font-weight:600">{subject}</div>'
                     f'<div style="color:{t.muted}">{snippet}{tag}</div>')
