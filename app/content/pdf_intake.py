@@ -3,9 +3,6 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, PdfReadError
-
 from app.content.errors import IntakeError
 
 MAX_PAGES = 2000
@@ -29,6 +26,10 @@ def extract_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
         raise IntakeError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     if b"%PDF-" not in head:
         raise IntakeError(f"{path.name} is not a PDF file (no %PDF- header)")
+    # Imported here: pypdf takes ~90 ms to import, which the app's start-up does not need.
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
