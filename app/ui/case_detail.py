@@ -401,6 +401,14 @@ class Conversation(SafeBrowser):
         bar.setValue(position)
         self.sig_section_toggled.emit(key, want)
 
+    def reset(self) -> None:
+        """Nothing on screen (a recycled view about to show another case)."""
+        self._detail = None
+        self.rendered = []
+        self.sections = {}
+        self.expanded = set()
+        self.setDocument(QTextDocument(self))
+
     def render(self, detail: dict[str, Any],  # type: ignore[override]
                keep_position: bool = False) -> None:
         t = theme.current()
@@ -814,6 +822,28 @@ class CaseDetail(QWidget):
     def reload(self) -> None:
         if self.case_id:
             self.load(self.case_id)
+
+    def recycle(self) -> None:
+        """Forget the case: back to the empty state, ready to show another one. A tab
+        reuses a parked tab's view this way, since building one costs ~25 ms."""
+        for name in ("llm_dialog", "macro_dialog"):
+            dialog = getattr(self, name)
+            if dialog is not None and isValid(dialog):
+                dialog.close()
+            setattr(self, name, None)
+        if self.case_id:
+            self.set_viewers(self.case_id, [])
+        self.load(None)
+        self.conversation.reset()
+        self.history.clear()
+        self._fill_conflicts([])
+        self.tabs.setCurrentIndex(TAB_CONVERSATION)
+        self.composer.editor.clear()
+        self.composer.reply_button.setChecked(True)  # not set_internal: that takes focus
+        self.composer.set_case(None)
+        for edit in (self.subject_edit, self.product_edit):
+            edit.clear()
+            edit.setModified(False)
 
     def refresh_sla(self) -> None:
         """Recompute the SLA badge for the current time (a reader-thread query)."""

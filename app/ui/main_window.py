@@ -49,6 +49,7 @@ from app.ui.sidebar import Sidebar, View, load_counts, parse_query
 
 FIRST_PAGE = 200
 DEFAULT_VIEW = "my-open"
+SPARE_DELAY_MS = 50  # a spare tab view is built this long after an open (in idle time)
 MAX_LIVE_TABS = 8  # case tabs kept as live widgets; older ones become light placeholders
 SEARCH_PREFIX = "search:"
 
@@ -243,6 +244,7 @@ class MainWindow(QMainWindow):
         self.tab_order: list[str] = []  # case ids of tabs, most recently used last
         self.parked: dict[str, QWidget] = {}  # case id → placeholder of a parked tab
         self.drafts: dict[str, tuple[str, bool]] = {}  # parked tabs' composer drafts
+        self.spare_detail: CaseDetail | None = None  # a built, empty view for the next tab
         self._due_loading = False
         self._due_again = False
         self.closed = False
@@ -648,6 +650,7 @@ class MainWindow(QMainWindow):
             self.analytics.start,
             self.notifications.start,
             self._schedule_jobs,
+            lambda: QTimer.singleShot(SPARE_DELAY_MS, self._prepare_spare),
         ]
 
         def run(i: int) -> None:
@@ -809,22 +812,47 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(placeholder)  # _tab_changed brings it back to life
             return self.tab_details[case_id]
         detail = self._new_tab_detail(case_id)
-        index = self.tabs.addTab(detail, "Loading…")
+        # The key from the list until the case loads: a tab parked before its case came
+        # back (opened in a quick burst) keeps a name rather than "Loading…".
+        row = self.model.row_of(case_id)
+        index = self.tabs.addTab(detail, self.model.case_key(row) or "Loading…")
         self.tabs.setCurrentIndex(index)
         detail.load(case_id)  # once in the tab bar: a cached answer may retitle at once
+        if self.spare_detail is None:
+            QTimer.singleShot(SPARE_DELAY_MS, self._prepare_spare)
         return detail
 
     def _new_tab_detail(self, case_id: str) -> CaseDetail:
-        """A live CaseDetail for a tab (the caller puts it in the tab bar, then loads)."""
-        detail = CaseDetail(self.bridge)
-        self._wire_detail(detail)
-        detail.sig_title_changed.connect(lambda title, d=detail: self._retitle(d, title))
+        """A live CaseDetail for a tab (the caller puts it in the tab bar, then loads): the
+        spare view when there is one, else a new one."""
+        detail = self.spare_detail or self._build_tab_detail()
+        self.spare_detail = None
         self.tab_details[case_id] = detail
         self._touch_tab(case_id)
         draft = self.drafts.pop(case_id, None)
         if draft is not None:
             self._restore_draft(detail, draft)
         return detail
+
+    def _build_tab_detail(self) -> CaseDetail:
+        detail = CaseDetail(self.bridge)
+        self._wire_detail(detail)
+        detail.sig_title_changed.connect(lambda title, d=detail: self._retitle(d, title))
+        return detail
+
+    def _prepare_spare(self) -> None:
+        """Build the next tab's view while the agent reads (the event loop is idle), so
+        opening a case in a tab costs the query and the fill, not the widget tree."""
+        if self.spare_detail is not None or self.closed:
+            return
+        detail = self._build_tab_detail()
+        # Made a child of the tab pages already: with the app style sheet, reparenting
+        # re-polishes the whole tree (about half of what building it costs).
+        pages = self.tabs.findChild(QStackedWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        if pages is not None:
+            detail.setParent(pages)
+            detail.hide()
+        self.spare_detail = detail
 
     def _retitle(self, detail: CaseDetail, title: str) -> None:
         index = self.tabs.indexOf(detail)
@@ -840,7 +868,7 @@ class MainWindow(QMainWindow):
         self.tabs.removeTab(index)
         for case_id, detail in list(self.tab_details.items()):
             if detail is widget:
-                self._drop_detail(case_id)
+                self._retire_detail(case_id)
         for case_id, placeholder in list(self.parked.items()):
             if placeholder is widget:
                 del self.parked[case_id]
@@ -848,6 +876,16 @@ class MainWindow(QMainWindow):
                 placeholder.deleteLater()
         self.tab_order = [c for c in self.tab_order
                           if c in self.tab_details or c in self.parked]
+
+    def _retire_detail(self, case_id: str) -> None:
+        """A tab's view is no longer needed: it becomes the spare (emptied) when there is
+        none, else it is deleted."""
+        if self.spare_detail is not None or self.closed:
+            self._drop_detail(case_id)
+            return
+        detail = self.tab_details.pop(case_id)
+        detail.recycle()
+        self.spare_detail = detail
 
     def _drop_detail(self, case_id: str) -> None:
         detail = self.tab_details.pop(case_id)
@@ -889,7 +927,7 @@ class MainWindow(QMainWindow):
         self.tabs.removeTab(index + 1)
         self.tabs.blockSignals(False)
         self.parked[case_id] = placeholder
-        self._drop_detail(case_id)
+        self._retire_detail(case_id)
 
     def _unpark(self, case_id: str) -> None:
         placeholder = self.parked.pop(case_id)
@@ -1454,4 +1492,7 @@ class MainWindow(QMainWindow):
         if self.dashboard is not None:
             self.dashboard.shutdown()
         self.bridge.shutdown()
+        if self.spare_detail is not None:
+            self.spare_detail.deleteLater()
+            self.spare_detail = None
         super().closeEvent(event)

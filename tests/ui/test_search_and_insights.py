@@ -291,3 +291,45 @@ def test_old_tabs_are_parked_and_keep_their_drafts(window: Any, qtbot: Any) -> N
     assert len(window.tab_details) == MAX_LIVE_TABS
     window.close_tab(window.tabs.indexOf(window.parked[ids[1]]))
     assert ids[1] not in window.parked and window.tabs.count() == len(ids)
+
+
+def test_a_parked_tabs_view_is_reused_clean_for_the_next_case(window: Any, qtbot: Any) -> None:
+    # Opening a tab takes the spare view built in idle time; a parked tab's view becomes
+    # the spare, emptied: nothing of the case it showed may leak into the next one.
+    from app.ui.case_detail import TAB_CONVERSATION, TAB_HISTORY
+    from app.ui.main_window import MAX_LIVE_TABS
+
+    qtbot.waitUntil(lambda: window.spare_detail is not None, timeout=WAIT)
+    ids = [window.model.case_id(i) for i in range(MAX_LIVE_TABS + 2)]
+    spare = window.spare_detail
+    first = window.open_case_tab(ids[0])
+    assert first is spare and window.spare_detail is None
+    qtbot.waitUntil(lambda: first.detail is not None, timeout=WAIT)
+    first_key = first.detail["key"]
+    first.composer.editor.setPlainText("note for the first case only")
+    first.composer.note_button.setChecked(True)
+    first.tabs.setCurrentIndex(TAB_HISTORY)
+    for case_id in ids[1:]:  # back to back: no idle time, so no spare is built meanwhile
+        window.open_case_tab(case_id)
+    assert ids[0] in window.parked and ids[1] in window.parked
+    # parked before its case came back: named by its key from the list, not "Loading…"
+    assert window.tabs.tabText(window.tabs.indexOf(window.parked[ids[1]])) == \
+        window.model.case_key(1)
+    assert window.tab_details[ids[-1]] is first  # the first tab's view shows the last case
+    qtbot.waitUntil(window.is_idle, timeout=WAIT)
+    assert first.case_id == ids[-1] and first.detail is not None
+    assert first.detail["key"] != first_key
+    assert first_key not in first.conversation.toPlainText()
+    assert first.composer.editor.toPlainText() == ""
+    assert not first.composer.internal
+    assert first.tabs.currentIndex() == TAB_CONVERSATION
+    assert first.history.topLevelItemCount() == len(first.detail["history"])
+    assert window.drafts[ids[0]] == ("note for the first case only", True)
+    recycled = window.spare_detail  # the second tab's view, emptied
+    assert recycled is not None and recycled.case_id is None and recycled.detail is None
+    assert recycled.conversation.toPlainText() == "" and recycled.history.topLevelItemCount() == 0
+    again = window.open_case_tab(ids[0])  # unparked into the spare, the draft restored
+    assert again is recycled
+    qtbot.waitUntil(lambda: again.detail is not None and again.case_id == ids[0], timeout=WAIT)
+    assert again.composer.editor.toPlainText() == "note for the first case only"
+    assert again.composer.internal
