@@ -8,7 +8,8 @@
   call (it follows ``events.seq`` like a projection; the first call starts at the head, so
   history does not flood the centre);
 * :meth:`NotificationCenter.check_sla` (the scheduler calls it every minute) adds "about to
-  breach" and "breached" notifications for my open cases;
+  breach" and "breached" notifications for my open cases (the first check on a device lists
+  what is already overdue as read and pops one summary instead of a flood);
 * :meth:`NotificationCenter.notify_conflicts` is the hook for sync conflicts on my edits.
 
 Everything is stored in ``<data_dir>/notifications.db`` first, so nothing is lost when the
@@ -259,7 +260,7 @@ class NotificationCenter:
         self._put("dnd_until_ms", "none" if until_ms is None else str(int(until_ms)))
 
     # --- producing ----------------------------------------------------------------------
-    def _store(self, found: list[Notification]) -> list[Notification]:
+    def _store(self, found: list[Notification], *, read: bool = False) -> list[Notification]:
         enabled = self.settings().enabled
         fresh = []
         with self.engine.connect() as conn, conn.begin():
@@ -269,7 +270,7 @@ class NotificationCenter:
                 res = conn.execute(insert(notifications).prefix_with("OR IGNORE"), {
                     "kind": n.kind, "case_id": n.case_id, "case_key": n.case_key,
                     "title": n.title, "body": n.body, "created_ms": n.created_ms,
-                    "dedupe": n.dedupe, "read": False})
+                    "dedupe": n.dedupe, "read": read})
                 if res.rowcount:
                     n.id = int(res.inserted_primary_key[0]) if res.inserted_primary_key \
                         else None
@@ -324,7 +325,26 @@ class NotificationCenter:
         for view in ("breached", "at_risk"):
             rows += model.read(lambda c, view=view: sla_queue(c, view=view, now_ms=now,
                                                               agent=self.me.id))
-        return self._store(sla_notifications(rows, now))
+        found = sla_notifications(rows, now)
+        with self.engine.connect() as conn:
+            checked_before = self._get(conn, "sla_checked_ms") is not None
+        if checked_before:
+            return self._store(found)
+        # The first check on this device: every case already past its SLA would pop at
+        # once. They are listed (as read) and one summary pops instead.
+        self._store(found, read=True)
+        self._put("sla_checked_ms", str(now))
+        if not self.settings().enabled.get("sla", True) or not rows:
+            return []
+        cases = len({r["case_id"] for r in rows})
+        breached = sum(1 for r in rows if r["state"] == "breached")
+        soon = len(rows) - breached
+        parts = [f"{breached} SLA target{'s' if breached != 1 else ''} breached" if breached
+                 else "", f"{soon} about to breach" if soon else ""]
+        return self._store([Notification(
+            "sla", f"{cases} of your open case{'s' if cases != 1 else ''} need attention",
+            f"{', '.join(p for p in parts if p)} — each one is listed below",
+            now, f"sla-first-check:{now}")])
 
     def notify_conflicts(self, case_ids: Iterable[str] | None = None) -> list[Notification]:
         """Hook for sync: a local edit of mine lost to a teammate's concurrent edit."""

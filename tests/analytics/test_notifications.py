@@ -75,10 +75,22 @@ def test_sla_check_and_conflict_hook(demo_store) -> None:
     mine = store.read(lambda c: c.exec_driver_sql(
         "select count(*) from cases where assignee_id = ? and status in "
         "('new','open','pending','on-hold')", (ME.id,)).scalar())
-    assert mine > 0 and found and all(n.kind == "sla" for n in found)
-    assert {n.title.split(" SLA ")[1].split(" on ")[0] for n in found} <= {
+    # The first check pops one summary, not one notification per overdue case...
+    assert mine > 0 and len(found) == 1
+    assert found[0].kind == "sla" and found[0].case_id is None
+    assert "need attention" in found[0].title and "breach" in found[0].body
+    listed = [n for n in center.list() if n.case_id]  # ...each is listed, already read
+    assert listed and all(n.kind == "sla" and n.read for n in listed)
+    assert {n.title.split(" SLA ")[1].split(" on ")[0] for n in listed} <= {
         "breached", "about to breach"}
+    assert center.unread_count() == 1
     assert center.check_sla(model) == []  # the same state is not notified twice
+    # Later warnings pop one by one: a new urgent case of mine, a week on.
+    case_id, key, _ = ops.create_case(store, subject="Checkout down", priority="urgent",
+                                      assignee=ME.id)
+    later = center.check_sla(model, now_ms=int(time.time() * 1000) + 7 * 86_400_000)
+    assert later and all(n.case_id == case_id and not n.read for n in later)
+    assert all(f"SLA breached on {key}" in n.title for n in later)
     case_id = store.read(lambda c: c.exec_driver_sql("select id from cases limit 1").scalar())
     store.write(lambda c: c.exec_driver_sql(
         "insert into conflicts (id, case_id, field, local_value, remote_value, remote_actor, "
@@ -87,4 +99,13 @@ def test_sla_check_and_conflict_hook(demo_store) -> None:
     got = center.notify_conflicts([case_id])
     assert len(got) == 1 and got[0].kind == "conflict" and "priority" in got[0].title
     assert center.notify_conflicts([case_id]) == []
+    model.close()
+
+
+def test_first_sla_check_with_nothing_overdue_stays_quiet(demo_store) -> None:
+    store = demo_store
+    model = AnalyticsModel(store, None)
+    center = NotificationCenter(store, None, me=Me("nobody@support.example", "No Body",
+                                                   "nobody@support.example"))
+    assert center.check_sla(model) == [] and center.list() == []
     model.close()
