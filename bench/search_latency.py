@@ -136,9 +136,11 @@ def main() -> None:
     args = ap.parse_args()
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="ssa-bench-"))
     data.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Any] = {"cases": args.cases, "data_dir": str(data)}
+    out: dict[str, Any] = {"data_dir": str(data)}
     fresh = not (db_path(data)).exists()
     store = Store(db_path(data))
+    out["cases"] = args.cases if fresh else store.read(  # what the folder really holds
+        lambda c: c.exec_driver_sql("SELECT count(*) FROM cases").scalar())
     if fresh:
         started = time.perf_counter()
         out["seed"] = seed_demo(store, cases=args.cases, seed=7)

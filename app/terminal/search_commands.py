@@ -5,23 +5,26 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from app.terminal.parser import CommandError
 from app.terminal.runner import CommandResult, Context, command
 
-
-def _service(ctx: Context):  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
     from app.search.service import SearchService
 
-    service = ctx.extras.get("search")
-    if service is None:
-        service = SearchService(ctx.store.path.parent, ctx.store)
 
-        def progress(done: int, total: int) -> None:
-            print(f"\rindexing {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+def _open_service(ctx: Context) -> SearchService:
+    """The index next to the store, brought up to date (built when missing). Each command
+    line runs in a fresh context, so the service is opened per search and closed after."""
+    from app.search.service import SearchService
 
-        service.ensure_index(progress=progress)
-        ctx.extras["search"] = service
+    service = SearchService(ctx.store.path.parent, ctx.store)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rindexing {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+    service.ensure_index(progress=progress)
     return service
 
 
@@ -44,13 +47,11 @@ def search(ctx: Context, args: list[str]) -> CommandResult:
             raise CommandError("search: --limit must be a number between 1 and 1000")
         limit = int(found.group(1))
         query = (query[:found.start()] + " " + query[found.end():]).strip()
-    service = _service(ctx)
+    service = _open_service(ctx)
     try:
         result = service.search(query, me=ctx.store.actor, limit=limit)
     finally:
-        if "keep" not in ctx.extras:
-            service.close()
-            ctx.extras.pop("search", None)
+        service.close()
     lines = []
     for hit in result.hits:
         when = datetime.fromtimestamp((hit.get("updated_ms") or 0) / 1000, UTC)
