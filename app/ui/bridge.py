@@ -111,6 +111,14 @@ class Bridge(QObject):
         operation's ``Changes``. On failure ``on_error`` runs if given, else ``sig_error``.
         """
 
+        if self._closed:
+            return
+        self._submit(self.worker.write(op, **kwargs), self._applied(on_done), on_error)
+
+    def _applied(self, on_done: Callback | None) -> Callback:
+        """The completion of a write: ``on_done(result)``, then the result's Changes (and
+        their message) are announced, so every view refreshes from one signal."""
+
         def done(result: Any) -> None:
             if on_done is not None:
                 on_done(result)
@@ -120,27 +128,17 @@ class Bridge(QObject):
                     self.sig_message.emit(changes.message)
                 self.sig_changes_applied.emit(changes)
 
-        if self._closed:
-            return
-        self._submit(self.worker.write(op, **kwargs), done, on_error)
+        return done
 
     def network(self, op: Callable[..., Any], /, *, on_done: Callback | None = None,
                 on_error: ErrorCallback | None = None, **kwargs: Any) -> None:
         """Like :meth:`run`, but ``op(store, **kwargs)`` runs on the network thread (sync,
         sign-in: HTTP that may hang until its timeout). Local writes go on meanwhile."""
 
-        def done(result: Any) -> None:
-            if on_done is not None:
-                on_done(result)
-            changes = find_changes(result)
-            if changes is not None:
-                if changes.message:
-                    self.sig_message.emit(changes.message)
-                self.sig_changes_applied.emit(changes)
-
         if self._closed:
             return
-        self._submit(self._network.submit(op, self.store, **kwargs), done, on_error)
+        self._submit(self._network.submit(op, self.store, **kwargs), self._applied(on_done),
+                     on_error)
 
     def background(self, executor: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any,
                    on_done: Callback | None = None, on_error: ErrorCallback | None = None,
