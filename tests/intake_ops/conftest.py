@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -12,25 +9,15 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
-DB_NAME = "smart-support.db"
+from tests.support.seeded import DB_NAME, copy_store, intake_module, seed_folder
 
-
-def _fixture_module(name: str) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+__all__ = ["DB_NAME", "case_id", "snapshot"]
 
 
 @pytest.fixture(scope="session")
 def make() -> ModuleType:
-    _fixture_module("sample_logs")
-    return _fixture_module("make_fixtures")
+    intake_module("sample_logs")
+    return intake_module("make_fixtures")
 
 
 @pytest.fixture(scope="session")
@@ -40,24 +27,12 @@ def files(make: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from app.store.demo import seed_demo
-    from app.store.repo import Store
-
-    folder = tmp_path_factory.mktemp("seeded")
-    store = Store(folder / DB_NAME)
-    seed_demo(store, cases=50)
-    store.close()
-    return folder
+    return seed_folder(tmp_path_factory.mktemp("seeded"), cases=50)
 
 
 @pytest.fixture
 def data_dir(seeded: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "data"
-    target.mkdir()
-    for f in seeded.iterdir():
-        if f.name.startswith(DB_NAME):
-            shutil.copy2(f, target / f.name)
-    return target
+    return copy_store(seeded, tmp_path / "data")
 
 
 @pytest.fixture

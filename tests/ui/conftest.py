@@ -7,36 +7,23 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SMART_SUPPORT_THEME", "light")
 
-import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
-DB_NAME = "smart-support.db"
+from tests.support.seeded import DB_NAME, copy_store, seed_folder  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from app.store.demo import seed_demo
-    from app.store.repo import Store
-
-    folder = tmp_path_factory.mktemp("seed")
-    store = Store(folder / DB_NAME)
-    seed_demo(store, cases=300, seed=1)
-    store.close()
-    return folder
+    return seed_folder(tmp_path_factory.mktemp("seed"), cases=300, seed=1)
 
 
 @pytest.fixture
 def data_dir(seeded_template: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "data"
-    target.mkdir()
-    for f in seeded_template.iterdir():
-        if f.name.startswith(DB_NAME):
-            shutil.copy2(f, target / f.name)
-    return target
+    return copy_store(seeded_template, tmp_path / "data")
 
 
 @pytest.fixture

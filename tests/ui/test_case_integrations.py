@@ -4,10 +4,8 @@ the SLA badge. Real widgets offscreen, on a seeded store, through the real Bridg
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -21,20 +19,13 @@ from app.operations import cases as ops
 from app.operations import intake
 from app.operations import macros as mops
 from app.store import queries as q
+from tests.support.seeded import intake_module
 
 WAIT = 10_000
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
 
 
 def _sample_logs() -> ModuleType:
-    if "sample_logs" in sys.modules:
-        return sys.modules["sample_logs"]
-    spec = importlib.util.spec_from_file_location("sample_logs", FIXTURES / "sample_logs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sample_logs"] = module
-    spec.loader.exec_module(module)
-    return module
+    return intake_module("sample_logs")
 
 
 QUOTED = ("Hi team,\n\nThe installer fails with ERR-1042 since this morning.\n\n"
