@@ -13,6 +13,8 @@ import heapq
 import math
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,10 @@ OPEN_BOOST = 0.15  # an open case scores 15% above a solved one with the same te
 RECENCY_BOOST = 0.15  # up to 15% for a case updated just now, halving every 30 days
 RECENCY_HALF_LIFE_DAYS = 30.0
 FACTOR_TTL_S = 600.0  # recency factors are recomputed every 10 minutes
-GROUP_CACHE = 256  # combined clause results kept per segment
+# Cached postings, filters and clause results together hold at most this many entries
+# (~100 bytes each: ~60 MB), least recently used dropped first. A day of searches would
+# otherwise keep every term ever searched for, for as long as the app runs.
+CACHE_ENTRIES = 600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +59,57 @@ def filter_query(key: tuple[Any, ...]) -> wq.Query:
     return wq.Term("f", facet(name, key[1]))
 
 
-class _Leaf:
-    """Caches of one segment (local docnums)."""
+class _Lru:
+    """Values with a size (their ``len``), least recently used evicted beyond ``budget``
+    entries in all. A value larger than the budget is returned but not kept."""
 
-    def __init__(self) -> None:
-        self.terms: dict[tuple[str, str], Scores] = {}
-        self.filters: dict[tuple[Any, ...], frozenset[int]] = {}
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[tuple[Any, ...], Sized] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        value = make()  # outside the lock: reading postings is the slow part
+        cost = len(value)
+        with self._lock:
+            if key in self._items or cost > self.budget:
+                return value
+            self._items[key] = value
+            self.size += cost
+            while self.size > self.budget:
+                _, old = self._items.popitem(last=False)
+                self.size -= len(old)
+        return value
+
+    def forget(self, keep: Callable[[tuple[Any, ...]], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._items if not keep(k)]:
+                self.size -= len(self._items.pop(key))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Leaf:
+    """One segment (local docnums): its id for the shared cache, its own columns."""
+
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
         self.updated: list[int] | None = None
         self.factors: tuple[float, list[float]] | None = None
-        self.groups: dict[tuple[Item, ...], Scores] = {}
 
 
 class Engine:
-    def __init__(self) -> None:
+    def __init__(self, cache_entries: int = CACHE_ENTRIES) -> None:
         self._leaves: dict[str, _Leaf] = {}
         self._lock = threading.Lock()
+        self.cache = _Lru(cache_entries)
 
     def _leaf(self, sub: Searcher) -> tuple[_Leaf, set[int]] | None:
         seg = sub.reader().segment()
@@ -78,7 +119,7 @@ class Engine:
         leaf = self._leaves.get(sid)
         if leaf is None:
             with self._lock:
-                leaf = self._leaves.setdefault(sid, _Leaf())
+                leaf = self._leaves.setdefault(sid, _Leaf(sid))
         deleted = set(seg.deleted_docs()) if seg.deleted_count() else set()
         return leaf, deleted
 
@@ -90,30 +131,25 @@ class Engine:
             for sid in list(self._leaves):
                 if sid not in live:
                     del self._leaves[sid]
+        self.cache.forget(lambda key: key[0] in live)
 
     # --- per-segment building blocks -------------------------------------------------
-    @staticmethod
-    def _term(leaf: _Leaf, sub: Searcher, fieldname: str, text: str) -> Scores:
-        key = (fieldname, text)
-        found = leaf.terms.get(key)
-        if found is None:
-            found = {}
+    def _term(self, leaf: _Leaf, sub: Searcher, fieldname: str, text: str) -> Scores:
+        def read() -> Scores:
+            found: Scores = {}
             if (fieldname, text) in sub.reader():
                 m = wq.Term(fieldname, text).matcher(sub)
                 ids, score, nxt, active = m.id, m.score, m.next, m.is_active
                 while active():
                     found[ids()] = score()
                     nxt()
-            leaf.terms[key] = found
-        return found
+            return found
 
-    @staticmethod
-    def _filter(leaf: _Leaf, sub: Searcher, key: tuple[Any, ...]) -> frozenset[int]:
-        found = leaf.filters.get(key)
-        if found is None:
-            found = frozenset(filter_query(key).docs(sub))
-            leaf.filters[key] = found
-        return found
+        return self.cache.get((leaf.sid, "term", fieldname, text), read)  # type: ignore[no-any-return]
+
+    def _filter(self, leaf: _Leaf, sub: Searcher, key: tuple[Any, ...]) -> frozenset[int]:
+        return self.cache.get(  # type: ignore[no-any-return]
+            (leaf.sid, "filter", key), lambda: frozenset(filter_query(key).docs(sub)))
 
     def _item(self, leaf: _Leaf, sub: Searcher, item: Item) -> Scores:
         if item.kind == "filter":
@@ -128,14 +164,9 @@ class Engine:
         return _union(dicts)
 
     def _group(self, leaf: _Leaf, sub: Searcher, group: list[Item]) -> Scores:
-        key = tuple(group)
-        found = leaf.groups.get(key)
-        if found is None:
-            found = _union([self._item(leaf, sub, item) for item in group])
-            if len(leaf.groups) >= GROUP_CACHE:
-                leaf.groups.clear()
-            leaf.groups[key] = found
-        return found
+        return self.cache.get(  # type: ignore[no-any-return]
+            (leaf.sid, "group", tuple(group)),
+            lambda: _union([self._item(leaf, sub, item) for item in group]))
 
     def _factors(self, leaf: _Leaf, sub: Searcher, now_ms: int) -> list[float]:
         now = time.monotonic()

@@ -193,3 +193,44 @@ def test_snippet_prefers_the_field_showing_more_query_words() -> None:
     source, _ = best_snippet([("subject", "Printer offline"), fields[1]],
                              {"printer", "offlin"}, None)
     assert source == "subject"  # a tie goes to the subject
+
+
+def test_cache_budget_evicts_least_recently_used() -> None:
+    from app.search.engine import _Lru
+
+    lru = _Lru(budget=10)
+    assert lru.get(("a",), lambda: {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}) == {1: 1.0, 2: 1.0,
+                                                                       3: 1.0, 4: 1.0}
+    lru.get(("b",), lambda: frozenset(range(4)))
+    assert lru.get(("a",), lambda: {}) != {}  # a hit: "a" is now the most recent
+    lru.get(("c",), lambda: frozenset(range(5)))  # 13 > 10: "b" (least recent) goes
+    assert lru.size == 9 and len(lru) == 2
+    assert lru.get(("b",), lambda: frozenset()) == frozenset()  # was evicted: rebuilt
+    huge = frozenset(range(50))
+    assert lru.get(("h",), lambda: huge) is huge and lru.size <= 10  # returned, not kept
+    lru.forget(lambda key: key != ("a",))
+    assert lru.get(("a",), lambda: {9: 0.0}) == {9: 0.0}
+
+
+QUERIES = ["printer", "sync", "printer offline", '"dark mode"', "status:open", "tag:vip",
+           "-tag:spam export", "keyboard OR invoice", "assignee:me", "timeout -printer"]
+
+
+def test_a_small_cache_answers_like_a_large_one(corpus: Corpus) -> None:
+    # The cache is bounded (a long session must not keep every term searched); evicting
+    # must never change an answer.
+    from app.search.engine import Engine
+
+    _store, service = corpus
+    expected = {q: service.search(q, me=ME, limit=50).to_json() for q in QUERIES}
+    large = service._engine
+    service._engine = Engine(cache_entries=8)  # a few postings: almost every read evicts
+    try:
+        for _round in range(2):
+            for q in QUERIES:
+                got = service.search(q, me=ME, limit=50).to_json()
+                assert (got["total"], [h["id"] for h in got["hits"]]) == \
+                    (expected[q]["total"], [h["id"] for h in expected[q]["hits"]]), q
+                assert service._engine.cache.size <= 8
+    finally:
+        service._engine = large
