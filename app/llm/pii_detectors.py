@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 Candidate = tuple[int, int, str]
 
 # Kinds in priority order: when two candidates overlap, the earlier kind wins.
-KINDS = ("SECRET", "EMAIL", "IBAN", "CARD", "IP", "PHONE", "ADDRESS", "PERSON")
+KINDS = ("SECRET", "EMAIL", "IBAN", "CARD", "IP", "PHONE", "ADDRESS", "ORG", "PERSON")
 
 _EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 
@@ -219,6 +219,24 @@ def name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w@.])(?:" + "|".join(alternatives) + r")(?![\w@]|\.\w)")
 
 
+def organization_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+    """One regex for customer organizations: whole names only (case-insensitive, any run
+    of spaces), since their parts are everyday words ("Acme Logistics": "Logistics")."""
+    full = {r"\s+".join(re.escape(p) for p in name.split()) for name in names
+            if len(name.strip()) >= 3}
+    if not full:
+        return None
+    return re.compile(r"(?<![\w@.])(?i:" + "|".join(sorted(full, key=len, reverse=True))
+                      + r")(?![\w@]|\.\w)")
+
+
+def organizations(text: str, pattern: re.Pattern[str] | None) -> Iterator[Candidate]:
+    if pattern is None:
+        return
+    for m in pattern.finditer(text):
+        yield m.start(), m.end(), "ORG"
+
+
 def people(text: str, pattern: re.Pattern[str] | None) -> Iterator[Candidate]:
     if pattern is None:
         return
@@ -226,7 +244,8 @@ def people(text: str, pattern: re.Pattern[str] | None) -> Iterator[Candidate]:
         yield m.start(), m.end(), "PERSON"
 
 
-def all_candidates(text: str, names: re.Pattern[str] | None) -> Iterator[Candidate]:
+def all_candidates(text: str, names: re.Pattern[str] | None,
+                   orgs: re.Pattern[str] | None = None) -> Iterator[Candidate]:
     yield from secrets(text)
     yield from emails(text)
     yield from ibans(text)
@@ -234,4 +253,5 @@ def all_candidates(text: str, names: re.Pattern[str] | None) -> Iterator[Candida
     yield from ips(text)
     yield from phones(text)
     yield from addresses(text)
+    yield from organizations(text, orgs)
     yield from people(text, names)

@@ -67,15 +67,19 @@ def build_prompt(
     attachments_text: Sequence[str] = (),
     directory_names: Sequence[str] = (),
     redaction_map: RedactionMap | None = None,
+    organizations: Sequence[str] = (),
 ) -> BuiltPrompt:
     """The prompt text with personal data replaced by placeholders.
 
     ``comments`` defaults to ``case["comments"]``. People redacted: ``directory_names``
-    plus the requester and the comment authors. Pass the ``redaction_map`` of an earlier
-    prompt of the same case to keep its placeholders."""
+    plus the requester and the comment authors; organizations: ``organizations`` plus
+    the case's own. Pass the ``redaction_map`` of an earlier prompt of the same case to
+    keep its placeholders."""
     if comments is None:
         comments = case.get("comments") or []
-    redactor = Redactor(_people(case, comments, directory_names), redaction_map)
+    orgs = [*organizations, *([case["organization"]] if case.get("organization") else [])]
+    redactor = Redactor(_people(case, comments, directory_names), redaction_map,
+                        organizations=[str(o) for o in dict.fromkeys(orgs)])
     out: list[str] = []
     spans: list[Span] = []
     length = 0

@@ -2,15 +2,15 @@
 
 ``redact`` replaces e-mail addresses, phone numbers, payment cards (Luhn-checked), IBANs
 (mod-97-checked), IP addresses, secrets (API keys, tokens, JWTs, ``Bearer``, values
-after key/token/secret/password), postal addresses and the people named by the caller
-with stable placeholders (``[EMAIL_1]`` ...). Spans are given in the OUTPUT text.
+after key/token/secret/password), postal addresses, and the people and customer
+organizations named by the caller with stable placeholders (``[EMAIL_1]`` ...). Spans are given in the OUTPUT text.
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from app.llm.pii_detectors import KINDS, all_candidates, name_pattern
+from app.llm.pii_detectors import KINDS, all_candidates, name_pattern, organization_pattern
 from app.llm.redaction_map import PLACEHOLDER, RedactionMap
 
 _PRIORITY = {kind: i for i, kind in enumerate(KINDS)}
@@ -69,14 +69,16 @@ def _existing_placeholders(text: str, redaction_map: RedactionMap) -> list[tuple
 class Redactor:
     """Redacts with one ``RedactionMap`` so the same value keeps its placeholder."""
 
-    def __init__(self, names: Sequence[str] = (), redaction_map: RedactionMap | None = None) -> None:
+    def __init__(self, names: Sequence[str] = (), redaction_map: RedactionMap | None = None,
+                 organizations: Sequence[str] = ()) -> None:
         self.redaction_map = redaction_map if redaction_map is not None else RedactionMap()
         self._names = name_pattern(names)
+        self._orgs = organization_pattern(organizations)
 
     def redact(self, text: str) -> RedactionResult:
         protected = _existing_placeholders(text, self.redaction_map)
         candidates = [
-            c for c in all_candidates(text, self._names) if all(c[1] <= s or c[0] >= e for s, e in protected)
+            c for c in all_candidates(text, self._names, self._orgs) if all(c[1] <= s or c[0] >= e for s, e in protected)
         ]
         out: list[str] = []
         spans: list[Span] = []

@@ -154,9 +154,18 @@ def _directory_names(conn: Connection, haystack: str) -> list[str]:
     return names
 
 
+def _organization_names(conn: Connection, haystack: str) -> list[str]:
+    """Customer organizations named (in full) in the case's text."""
+    lower = haystack.lower()
+    return [str(name) for (name,) in conn.execute(select(s.organizations.c.name))
+            if name and " ".join(str(name).lower().split()) in lower]
+
+
 def case_context(conn: Connection, case_id: str, *, reply_draft: str | None = None,
-                 language: str | None = None) -> tuple[dict[str, Any], list[str], list[str]]:
-    """``(case dict, attachment texts, directory names)`` for ``build_prompt``."""
+                 language: str | None = None
+                 ) -> tuple[dict[str, Any], list[str], list[str], list[str]]:
+    """``(case dict, attachment texts, directory names, organization names)`` for
+    ``build_prompt``."""
     d = q.case_detail(conn, case_id)
     if d is None:
         raise NotFound(f"no case '{case_id}'")
@@ -173,7 +182,7 @@ def case_context(conn: Connection, case_id: str, *, reply_draft: str | None = No
     }
     texts = _attachment_texts(conn, case_id)
     haystack = "\n".join([json.dumps(case, ensure_ascii=False, default=str), *texts])
-    return case, texts, _directory_names(conn, haystack)
+    return case, texts, _directory_names(conn, haystack), _organization_names(conn, haystack)
 
 
 # --- redaction maps (local files only) --------------------------------------------------
@@ -241,15 +250,16 @@ def build(store: Store, *, case: str, template: str, reply_draft: str | None = N
     """The redacted prompt for ``template`` on ``case``; its map is saved locally."""
     tpl = _template(store, template)
 
-    def fetch(conn: Connection) -> tuple[str, dict[str, Any], list[str], list[str]]:
+    def fetch(conn: Connection) -> tuple[str, dict[str, Any], list[str], list[str],
+                                         list[str]]:
         state = _load(conn, case)
         return (state.id, *case_context(conn, state.id, reply_draft=reply_draft,
                                         language=language))
 
-    case_id, case_dict, texts, names = store.read(fetch)
+    case_id, case_dict, texts, names, orgs = store.read(fetch)
     previous = load_map(store, case_id=case_id, template=template)
     built = build_prompt(tpl, case_dict, attachments_text=texts, directory_names=names,
-                         redaction_map=previous)
+                         redaction_map=previous, organizations=orgs)
     save_map(store, built, case_id)
     return built
 

@@ -39,8 +39,10 @@ KIND_COLORS: dict[str, tuple[str, str]] = {
     "PHONE": ("#dcf5e6", "#173f2c"), "ADDRESS": ("#ffe8d6", "#5a2e12"),
     "SECRET": ("#fde2e1", "#4a1f22"), "CARD": ("#fde2e1", "#4a1f22"),
     "IBAN": ("#fde2e1", "#4a1f22"), "IP": ("#fff3bf", "#4a3f12"),
+    "ORG": ("#e3f4f4", "#16403f"),
 }
-REDACT_KINDS = ("PERSON", "ADDRESS", "SECRET", "EMAIL", "PHONE")
+REDACT_KINDS = ("PERSON", "ORG", "ADDRESS", "SECRET", "EMAIL", "PHONE")
+KIND_NAMES = {"ORG": "Organization"}
 
 
 def copy_secret(text: str, clipboard: QClipboard | None = None,
@@ -155,8 +157,8 @@ class LlmDialog(QDialog):
         legend = QHBoxLayout()
         legend.setSpacing(6)
         t = theme.current()
-        for kind in ("PERSON", "EMAIL", "PHONE", "ADDRESS", "SECRET"):
-            chip = QLabel(kind.lower())
+        for kind in ("PERSON", "ORG", "EMAIL", "PHONE", "ADDRESS", "SECRET"):
+            chip = QLabel(KIND_NAMES.get(kind, kind).lower())
             bg = KIND_COLORS[kind][1 if t.dark else 0]
             chip.setStyleSheet(f"background: {bg}; color: {t.text}; border-radius: 4px; "
                                "padding: 1px 6px; font-size: 8pt;")
@@ -165,7 +167,7 @@ class LlmDialog(QDialog):
         lv.addLayout(legend)
         actions = QHBoxLayout()
         self.kind_picker = QComboBox()
-        self.kind_picker.addItems([k.capitalize() for k in REDACT_KINDS])
+        self.kind_picker.addItems([KIND_NAMES.get(k, k.capitalize()) for k in REDACT_KINDS])
         self.kind_picker.setToolTip("What the selected text is")
         actions.addWidget(self.kind_picker)
         self.redact_button = QPushButton("Redact selection")

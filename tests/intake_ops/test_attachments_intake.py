@@ -231,3 +231,17 @@ def test_redaction_maps_are_owner_only(store: Any) -> None:
     if os.name == "posix":
         assert path.stat().st_mode & 0o077 == 0
     assert json.loads(path.read_text())["template"] == "summarize"
+
+
+def test_prompt_redacts_the_customers_organization(store: Any) -> None:
+    from app.operations import llm
+    from app.store import queries as q
+
+    detail = store.read(lambda c: q.case_detail(c, q.resolve_case(c, "SUP-3")))
+    org = (detail["organization"] or {}).get("name")
+    assert org  # demo cases have one
+    built = llm.build(store, case="SUP-3", template="summarize")
+    assert org.lower() not in built.text.lower()
+    placeholder = next(p for p, v in built.redaction_map.items() if v == org)
+    assert placeholder.startswith("[ORG_") and placeholder in built.text
+    assert any(s.kind == "ORG" for s in built.spans)

@@ -174,3 +174,17 @@ def test_placeholders_are_stable(first: str, second: str) -> None:
         if f.value in issued and f.kind == redactor.redaction_map.kind_of(issued[f.value]):
             assert s.placeholder == issued[f.value]
     assert redactor.redact(first).text == one.text
+
+
+def test_organizations_are_redacted_whole_and_restored() -> None:
+    redactor = Redactor(("Maria Lopez",), organizations=("Acme Logistics", "Wayne Foods"))
+    text = ("Maria Lopez of ACME  logistics says Wayne Foods saw it too; logistics is slow "
+            "and Acme alone is not a name we know.")
+    result = redactor.redact(text)
+    assert [(f.kind, f.value) for f in result.found] == [
+        ("PERSON", "Maria Lopez"), ("ORG", "ACME  logistics"), ("ORG", "Wayne Foods")]
+    assert "[ORG_1]" in result.text and "[ORG_2]" in result.text
+    assert "logistics is slow" in result.text and "Acme alone" in result.text  # parts stay
+    back = restore(result.text, result.redaction_map)
+    assert back.text == text and not back.unknown
+    assert redactor.redact("ACME  logistics again").text == "[ORG_1] again"  # stable
