@@ -44,11 +44,13 @@ def directory_names(model: AnalyticsModel) -> tuple[list[tuple[str, str]],
 
 def load_dashboard(model: AnalyticsModel, *, period: r.Period | None = None,
                    team: str | None = None, agent: str | None = None,
-                   now_ms: int | None = None, catch_up: bool = True) -> DashboardData:
-    """Fold any new events, then read every dashboard table (never call on the UI thread)."""
+                   now_ms: int | None = None, catch_up: bool = True,
+                   days: int = 30) -> DashboardData:
+    """Fold any new events, then read every dashboard table (never call on the UI thread).
+    Without ``period``: the last ``days`` days of the team's time zone."""
     started = time.perf_counter()
     now = now_ms if now_ms is not None else int(time.time() * 1000)
-    period = period or r.Period.last_days(30, now)
+    period = period or r.Period.last_days(days, now, model.config.report_zone)
     if catch_up:
         model.catch_up()
     teams, agents = directory_names(model)

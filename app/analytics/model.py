@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from app.analytics.config import load_sla_config
 from app.core import events as ev
 from app.core import macros as mc
+from app.core.days import day_number
 from app.core.fold import CaseState, apply_case_event
 from app.core.hlc import hlc_ms
 from app.core.model import OPEN_STATUSES
@@ -52,6 +53,7 @@ def fold_case(case_id: str, events: Iterable[ev.Event], config: SlaConfig) -> Ca
     """Everything the reports need about one case, from its events (any order, duplicates ok).
     None for a case that does not exist (yet) or was deleted."""
     ordered = sorted({e.id: e for e in events}.values(), key=lambda e: (e.hlc, e.id))
+    zone = config.report_zone  # days are the team's local days
     state = CaseState(id=case_id)
     timeline = CaseTimeline(case_id=case_id)
     solves: list[dict[str, Any]] = []
@@ -88,7 +90,7 @@ def fold_case(case_id: str, events: Iterable[ev.Event], config: SlaConfig) -> Ca
             if first_solved is None:
                 first_solved = ms
             solves.append({"case_id": case_id, "n": len(solves), "solved_ms": ms,
-                           "solved_day": ms // DAY_MS,
+                           "solved_day": day_number(ms, zone),
                            "agent_id": state.fields.get("assignee_id") or e.actor,
                            "team_id": state.fields.get("team_id")})
         if now_done and not was_done:
@@ -120,14 +122,14 @@ def fold_case(case_id: str, events: Iterable[ev.Event], config: SlaConfig) -> Ca
             "stopped_ms": c.stopped_ms, "paused_left_ms": c.paused_left_ms,
             "paused_at_risk": bool(c.is_paused and (c.paused_left_ms or 0)
                                    < risk_threshold(c.target_ms)),
-            "case_open": is_open, "created_day": created_ms // DAY_MS,
+            "case_open": is_open, "created_day": day_number(created_ms, zone),
             "team_id": f.get("team_id"), "assignee_id": f.get("assignee_id")})
     row = {
         "case_id": case_id, "key": f.get("key"), "subject": f.get("subject") or "",
         "status": status, "is_open": is_open, "priority": f["priority"],
         "team_id": f.get("team_id"), "assignee_id": f.get("assignee_id"),
         "organization_id": f.get("organization_id"), "product": f.get("product"),
-        "created_ms": created_ms, "created_day": created_ms // DAY_MS,
+        "created_ms": created_ms, "created_day": day_number(created_ms, zone),
         "first_response_ms": first_response,
         "solved_ms": last_done if status in DONE_STATUSES else None,
         "first_solved_ms": first_solved, "reopens": reopens,

@@ -2,7 +2,8 @@
 
 Conventions (the same for the dashboard, the terminal and CSV export):
 
-* days are UTC days; a period is ``[start, end)`` in epoch milliseconds;
+* days are the team's local days (the SLA configuration's ``report_timezone``, by default
+  its default calendar's zone); a period is ``[start, end)`` in epoch milliseconds;
 * ``backlog`` and ``aging`` are snapshots of the open cases *now* (the period is ignored);
 * ``created-vs-solved`` counts cases created per day and moves into solved/closed per day;
 * ``response-times``, ``sla``, ``reopens``, ``top-tags`` and ``top-products`` look at the
@@ -22,13 +23,14 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, tzinfo
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
 
 from app.analytics.model import DAY_MS, AnalyticsModel
+from app.core.days import day_label, day_number, day_of_date, day_start_ms
 from app.core.sla import TARGET_LABELS
 from app.store import analytics_tables as at
 
@@ -44,49 +46,48 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Period:
+    """``[start_ms, end_ms)``, whole local days of ``zone``."""
+
     start_ms: int
     end_ms: int
+    zone: tzinfo = UTC
 
     @property
     def first_day(self) -> int:
-        return self.start_ms // DAY_MS
+        return day_number(self.start_ms, self.zone)
 
     @property
     def last_day(self) -> int:  # inclusive
-        return (self.end_ms - 1) // DAY_MS
+        return day_number(self.end_ms - 1, self.zone)
 
     @staticmethod
-    def last_days(days: int, now_ms: int | None = None) -> Period:
+    def last_days(days: int, now_ms: int | None = None, zone: tzinfo = UTC) -> Period:
+        """The last ``days`` local days, today included."""
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        end_day = now // DAY_MS + 1
-        return Period((end_day - days) * DAY_MS, end_day * DAY_MS)
+        end_day = day_number(now, zone) + 1
+        return Period(day_start_ms(end_day - days, zone), day_start_ms(end_day, zone), zone)
 
     @staticmethod
     def parse(start: str | None, end: str | None, *, default_days: int = 30,
-              now_ms: int | None = None) -> Period:
-        """``--from YYYY-MM-DD --to YYYY-MM-DD`` (both inclusive days, UTC), or ``--from 30d``
-        for the last 30 days; missing bounds default to the last ``default_days`` days."""
+              now_ms: int | None = None, zone: tzinfo = UTC) -> Period:
+        """``--from YYYY-MM-DD --to YYYY-MM-DD`` (both inclusive local days), or ``--from
+        30d`` for the last 30 days; missing bounds default to the last ``default_days``."""
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         if start and start.strip().lower().endswith("d") and start.strip()[:-1].isdigit():
-            return Period.last_days(int(start.strip()[:-1]), now)
-        end_ms = _day_ms(end, "--to") + DAY_MS if end else (now // DAY_MS + 1) * DAY_MS
-        start_ms = _day_ms(start, "--from") if start else end_ms - default_days * DAY_MS
-        if start_ms >= end_ms:
+            return Period.last_days(int(start.strip()[:-1]), now, zone)
+        end_day = _day(end, "--to") + 1 if end else day_number(now, zone) + 1
+        start_day = _day(start, "--from") if start else end_day - default_days
+        if start_day >= end_day:
             raise ReportError("the period is empty: --from must be on or before --to")
-        return Period(start_ms, end_ms)
+        return Period(day_start_ms(start_day, zone), day_start_ms(end_day, zone), zone)
 
 
-def _day_ms(text: str, what: str) -> int:
+def _day(text: str, what: str) -> int:
     try:
-        d = date.fromisoformat(text.strip())
+        return day_of_date(date.fromisoformat(text.strip()))
     except ValueError:
         raise ReportError(f"{what}: '{text}' is not a date (YYYY-MM-DD) or a span like 30d"
                           ) from None
-    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
-
-
-def day_label(day: int) -> str:
-    return (date(1970, 1, 1) + timedelta(days=day)).isoformat()
 
 
 @dataclass(slots=True)
@@ -350,7 +351,10 @@ def report(model: AnalyticsModel, name: str, *, period: Period | None = None,
     if catch_up:
         model.catch_up()
     now = now_ms if now_ms is not None else int(time.time() * 1000)
-    f = Filters(period or Period.last_days(30, now), team, agent, now)
+    zone = model.config.report_zone
+    if period is not None and period.zone != zone:  # the model counts in its own days
+        period = Period(period.start_ms, period.end_ms, zone)
+    f = Filters(period or Period.last_days(30, now, zone), team, agent, now)
     fns: dict[str, Callable[[Connection], Table]] = {
         "backlog": lambda c: backlog(c, f),
         "created-vs-solved": lambda c: created_vs_solved(c, f),

@@ -169,6 +169,12 @@ class SlaConfig:
     policies: tuple[Policy, ...]
     team_calendars: Mapping[str, str]
     default_calendar: str
+    report_timezone: str | None = None
+    """The zone whose days daily reports count in (default: the default calendar's)."""
+
+    @property
+    def report_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.report_timezone or self.calendars[self.default_calendar].timezone)
 
     def policy_for(self, priority: str, organization_id: str | None) -> Policy | None:
         if organization_id:
@@ -194,6 +200,7 @@ class SlaConfig:
                           p.organization_id, p.calendar] for p in self.policies],
             "teams": dict(sorted(self.team_calendars.items())),
             "default": self.default_calendar,
+            "report_zone": self.report_zone.key,
         }
         return json.dumps(data, sort_keys=True)
 
@@ -292,8 +299,15 @@ def parse_config(data: Mapping[str, Any]) -> SlaConfig:
             first_response_ms=parse_duration(p.get("first_response"), where),
             resolution_ms=parse_duration(p.get("resolution"), where),
             organization_id=str(org) if org else None, calendar=cal))
+    report_tz = data.get("report_timezone")
+    if report_tz is not None:
+        try:
+            ZoneInfo(str(report_tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SlaConfigError(f"report_timezone: unknown time zone '{report_tz}'") from None
     return SlaConfig(calendars=calendars, policies=tuple(policies), team_calendars=teams,
-                     default_calendar=default)
+                     default_calendar=default,
+                     report_timezone=str(report_tz) if report_tz is not None else None)
 
 
 def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.analytics import reports as r
 from app.analytics.model import AnalyticsModel, open_model
+from app.core.days import day_label
 from app.core.sla import SlaConfigError, format_duration
 from app.terminal.parser import CommandError, Parser
 from app.terminal.runner import CommandResult, Context, command
@@ -52,17 +53,18 @@ def _run_report(name: str, ctx: Context, args: list[str]) -> CommandResult:
     p.add_argument("--csv")
     a = p.parse_args(args)
     try:
-        period = r.Period.parse(a.start, a.end)
+        r.Period.parse(a.start, a.end)  # bad dates fail before the read model opens
     except r.ReportError as exc:
         raise CommandError(str(exc)) from None
     model = analytics_model(ctx)
+    period = r.Period.parse(a.start, a.end, zone=model.config.report_zone)
     from app.analytics.dashboard_data import directory_names
 
     _, agents = directory_names(model)
     table = r.report(model, name, period=period, team=a.team, agent=_resolve_agent(ctx, a.agent),
                      names=dict(agents))
     data: dict[str, Any] = table.to_json()
-    data["period"] = {"from": r.day_label(period.first_day), "to": r.day_label(period.last_day)}
+    data["period"] = {"from": day_label(period.first_day), "to": day_label(period.last_day)}
     text = table.text()
     if a.csv:
         table.write_csv(a.csv)

@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 
 from app.analytics.dashboard_data import DashboardData, load_dashboard
 from app.analytics.model import AnalyticsModel, open_model
-from app.analytics.reports import Period, Table, day_label
+from app.analytics.reports import Table
+from app.core.days import day_label
 from app.core.sla import format_duration
 from app.store.repo import Store
 
@@ -279,9 +280,8 @@ class Dashboard(QWidget):
         return self._model
 
     # --- filters ---------------------------------------------------------------------
-    def current_period(self) -> Period:
-        days = int(self.period_combo.currentData() or 30)
-        return Period.last_days(days)
+    def current_days(self) -> int:
+        return int(self.period_combo.currentData() or 30)
 
     def current_team(self) -> str | None:
         value = self.team_combo.currentData()
@@ -296,10 +296,11 @@ class Dashboard(QWidget):
         """Load the data for the chosen filters on the worker thread."""
         self._generation += 1
         generation = self._generation
-        period, team, agent = self.current_period(), self.current_team(), self.current_agent()
+        days, team, agent = self.current_days(), self.current_team(), self.current_agent()
         self.status.setText("Loading…")
+        # The period is made on the worker: its days are those of the model's time zone.
         future: Future[DashboardData] = self._executor.submit(
-            lambda: load_dashboard(self.model, period=period, team=team, agent=agent))
+            lambda: load_dashboard(self.model, days=days, team=team, agent=agent))
 
         def done(f: Future[DashboardData]) -> None:
             exc = f.exception()

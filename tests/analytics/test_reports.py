@@ -166,3 +166,45 @@ def test_incremental_fold_touches_only_new_cases(model, store) -> None:
     assert model.last_seq > before
     assert model.catch_up() == 0
     assert rep(model, "backlog")[0:2] == [["status", "open", 2]] + [["priority", "urgent", 1]]
+
+
+def test_days_are_the_teams_local_days(store) -> None:
+    # New York (UTC-5 in early March): a case created at 23:30 local on Monday is 04:30
+    # UTC on Tuesday; it counts on Monday. Solved at 00:30 local Wednesday (05:30 UTC).
+    from zoneinfo import ZoneInfo
+
+    store.bulk_load([
+        created("ny", ms("2026-03-03 04:30"), assignee_id="alice@x"),
+        status("ny", ms("2026-03-04 05:30"), "solved"),
+    ])
+    data = config_data("always") | {"report_timezone": "America/New_York"}
+    m = AnalyticsModel(store, None, config=parse_config(data))
+    try:
+        m.catch_up()
+        zone = ZoneInfo("America/New_York")
+        period = r.Period.parse("2026-03-02", "2026-03-04", zone=zone)
+        assert (period.start_ms, period.end_ms) == (ms("2026-03-02 05:00"),
+                                                    ms("2026-03-05 05:00"))
+        rows = r.report(m, "created-vs-solved", period=period, now_ms=NOW).rows
+        assert rows == [["2026-03-02", 1, 0], ["2026-03-03", 0, 0], ["2026-03-04", 0, 1]]
+        # A period made in another zone is read in the model's days.
+        assert r.report(m, "created-vs-solved", period=r.Period.parse(
+            "2026-03-02", "2026-03-04"), now_ms=NOW).rows[0] == ["2026-03-01", 0, 0]
+    finally:
+        m.close()
+    utc = AnalyticsModel(store, None, config=parse_config(config_data("always")))
+    try:  # the same events counted in UTC days
+        utc.catch_up()
+        rows = r.report(utc, "created-vs-solved", period=r.Period.parse(
+            "2026-03-02", "2026-03-04"), now_ms=NOW).rows
+        assert rows == [["2026-03-02", 0, 0], ["2026-03-03", 1, 0], ["2026-03-04", 0, 1]]
+    finally:
+        utc.close()
+
+
+def test_report_timezone_must_exist() -> None:
+    from app.core.sla import SlaConfigError
+
+    with pytest.raises(SlaConfigError, match="report_timezone: unknown time zone 'Mars/Base'"):
+        parse_config(config_data() | {"report_timezone": "Mars/Base"})
+    assert parse_config(config_data()).report_zone.key == "UTC"  # the default calendar's
