@@ -1,5 +1,6 @@
-"""Recognise stack-trace lines of Python, Java, JavaScript and .NET and normalise frames
-(no line or column numbers) so that the same failure always gets the same key."""
+"""Recognise stack-trace lines of Python, Java, JavaScript (V8 and Firefox/Safari) and .NET
+and normalise frames (no line or column numbers) so that the same failure always gets the
+same key, whichever browser wrote it."""
 
 import re
 
@@ -16,6 +17,12 @@ _JS_FRAME = re.compile(
     r"^\s*at\s+(?:async\s+)?(?:(?P<func>[^(]+?)\s+\((?P<loc1>[^()]+)\)|(?P<loc2>\S+))\s*$"
 )
 _JS_LOC = re.compile(r":\d+(?::\d+)?$")
+# Firefox and Safari: ``handleClick@https://app/static/main.js:2:1234`` (``@url`` when
+# anonymous; ``async*f@``, ``f/<@`` for async and inner functions).
+_GECKO_FRAME = re.compile(
+    r"^\s*(?P<func>(?:global|module|eval) code|[^@\s]*)@(?P<loc>(?:[a-z][\w+.-]*://|/)?\S*?"
+    r"\.(?:m?js|cjs|jsx|tsx?|vue|svelte)(?:\?\S*)?):\d+:\d+\s*$"
+)
 _JAVA_SRC = re.compile(r"\.(?:java|kt|scala|groovy|clj)(?::\d+)?$|^(?:Native Method|Unknown Source)$")
 CONTINUATION = re.compile(
     r"^\s*(?:\.\.\. \d+ (?:more|common frames omitted)|--- End of (?:inner exception )?stack trace"
@@ -39,9 +46,14 @@ def python_frame(line: str) -> str | None:
 
 
 def classify_frame(line: str) -> tuple[str, str] | None:
-    """``(language, normalised frame)`` for a ``   at ...`` line, or None."""
+    """``(language, normalised frame)`` for a ``   at ...`` line (or a Firefox/Safari
+    ``func@url:line:col`` line), or None."""
     stripped = line.lstrip()
     if not stripped.startswith("at "):
+        if "@" in stripped and (match := _GECKO_FRAME.match(line)):
+            func = match.group("func").rsplit("*", 1)[-1].replace("/<", "").strip("/")
+            file = _basename(match.group("loc"))
+            return "javascript", f"{func}@{file}" if func else file
         return None
     if match := _JAVA_FRAME.match(line):
         src = match.group("src")

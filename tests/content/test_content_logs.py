@@ -41,6 +41,32 @@ def test_javascript_trace(sample_logs: ModuleType) -> None:
     assert sig.title.startswith("TypeError: Cannot read properties of undefined")
 
 
+def test_firefox_and_chrome_traces_of_one_failure_share_a_signature() -> None:
+    chrome = ("TypeError: Cannot read properties of undefined (reading 'map')\n"
+              "    at renderList (https://app.example.com/static/js/List.js:10:5)\n"
+              "    at async handler (https://app.example.com/static/js/orders.js:44:12)\n"
+              "    at https://app.example.com/static/js/layer.js:95:5\n")
+    firefox = ("TypeError: can't access property \"map\", e is undefined\n"
+               "renderList@https://app.example.com/static/js/List.js:10:17\n"
+               "async*handler@https://app.example.com/static/js/orders.js:44:3\n"
+               "@https://app.example.com/static/js/layer.js:95:1\n"
+               "then the log goes on\n")
+    [a] = [s for s in scan_text(chrome) if s.kind == "javascript"]
+    [b] = [s for s in scan_text(firefox) if s.kind == "javascript"]
+    assert a.key == b.key == "javascript:TypeError|renderList@List.js|handler@orders.js|layer.js"
+    assert (b.first_line, b.last_line) == (1, 4)  # the prose line after it is not a frame
+    safari = "Error: boom\nglobal code@file:///C:/app/index.js:3:1\n"
+    assert [s.key for s in scan_text(safari) if s.kind == "javascript"] == [
+        "javascript:Error|global code@index.js"]
+
+
+def test_an_email_address_with_numbers_is_not_a_frame() -> None:
+    from app.content.stack_frames import classify_frame
+
+    assert classify_frame("contact bob@example.com:22:33") is None
+    assert classify_frame("see https://example.com/page@v2:1:2") is None
+
+
 def test_dotnet_trace(sample_logs: ModuleType) -> None:
     [sig] = [s for s in scan_text(sample_logs.DOTNET_TRACE) if s.kind == "dotnet"]
     assert sig.key.startswith("dotnet:System.NullReferenceException|Acme.Helpdesk.CaseService.Save|Acme.Helpdesk.CaseController.Post|")
