@@ -1,6 +1,7 @@
 """``smart-support-server``: run the server and administer users and teams.
 
     smart-support-server [--data-dir DIR | --db URL] serve [--host H] [--port P] [--tls-cert F --tls-key F]
+                                                           [--trusted-proxy ADDR]...
     smart-support-server [...] user add EMAIL --name N [--role agent|lead|admin] --password-stdin
     smart-support-server [...] user disable EMAIL
     smart-support-server [...] team add NAME [--prefix SUP]
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path)
     serve.add_argument("--blob-store", choices=["fs", "db"], default=None,
                        help="where attachments live (default: fs, in the data folder)")
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                       help="a reverse proxy (IP or network, repeatable) whose "
+                            "X-Forwarded-For/-Proto headers are believed; by default none "
+                            "is, so a client cannot pick the address login throttling sees")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True)
@@ -71,10 +76,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     settings = load_settings(data_dir=args.data_dir, db_url=args.db, blob_store=args.blob_store)
     app = create_app(settings)
+    proxies = [p.strip() for p in args.trusted_proxy if p.strip()]
     uvicorn.run(
         app, host=args.host, port=args.port, timeout_graceful_shutdown=5,
         ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
         ssl_keyfile=str(args.tls_key) if args.tls_key else None,
+        # Behind a proxy every client has the proxy's address: throttling by address would
+        # lock out everyone after a few failures, so the proxy's header is used instead.
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [],
     )
     return 0
 

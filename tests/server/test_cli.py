@@ -108,3 +108,56 @@ def test_serve_subprocess(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in (SECRET_ENV, "FORWARDED_ALLOW_IPS")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync_server", "--data-dir", str(tmp_path), "serve",
+         "--host", "127.0.0.1", "--port", str(port), *extra],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=1)
+            return proc, base
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.1)
+
+
+def _failed_logins(base: str, forwarded_for: str, n: int) -> list[int]:
+    codes = []
+    for i in range(n):  # a different account each time: only the address key adds up
+        r = httpx.post(f"{base}/api/v1/auth/login", timeout=10,
+                       json={"email": f"nobody{i}@{forwarded_for}.example",
+                             "password": "wrong password"},
+                       headers={"X-Forwarded-For": forwarded_for})
+        codes.append(r.status_code)
+    return codes
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_login_throttling_sees_the_client_behind_a_trusted_proxy(tmp_path: Path,
+                                                                 trusted: bool) -> None:
+    # The test client on 127.0.0.1 plays the proxy. Trusted: each forwarded client is
+    # throttled on its own. Not trusted: the header is ignored (a client could pick any
+    # address with it), so every attempt counts against 127.0.0.1.
+    proc, base = _serve(tmp_path, *(["--trusted-proxy", "127.0.0.1"] if trusted
+                                    else ["--trusted-proxy", "10.9.9.9"]))
+    try:
+        codes = _failed_logins(base, "203.0.113.7", 11)
+        assert codes[:10] == [401] * 10 and codes[10] == 429
+        other = _failed_logins(base, "198.51.100.4", 1)
+        assert other == ([401] if trusted else [429])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
