@@ -210,13 +210,17 @@ class SearchService:
 
         text = parsed.text
         changed = False
+        # Subject words and directory names (customers, organizations): a misspelt
+        # requester or company is as common as a misspelt subject word.
+        correctors = [searcher.corrector("subject"), searcher.corrector("name")]
         for word in parsed.words():
             low = word.lower()
             if (("body", stem(low)) in reader or ("subject", stem(low)) in reader
                     or ("f", facet("requester", low)) in reader):
                 continue
-            found = searcher.corrector("subject").suggest(low, limit=1, maxdist=2)
-            best = found[0] if found else None
+            # The closest word first (one edit before two), the subject's before a name's.
+            best = next((found[0] for dist in (1, 2) for c in correctors
+                         if (found := c.suggest(low, limit=1, maxdist=dist))), None)
             if best and best != low:
                 text = _replace_word(text, word, best)
                 changed = True

@@ -108,6 +108,21 @@ def test_did_you_mean(corpus: Corpus) -> None:
     assert svc.search("printer ", me=ME).suggestion is None
 
 
+@pytest.mark.parametrize(("query", "suggestion"), [
+    ("silvaa", "silva"),  # a requester's name
+    ("globexx", "globex"),  # an organization
+    ("okafr refund", None),  # "okafor refund" finds nothing either: no suggestion
+    ("berlinn", "berlin"),  # a subject word still
+])
+def test_did_you_mean_knows_customers_and_organizations(corpus: Corpus, query: str,
+                                                        suggestion: str | None) -> None:
+    _, svc = corpus
+    result = svc.search(query, me=ME)
+    assert result.total == 0 and result.suggestion == suggestion
+    if suggestion:
+        assert svc.search(suggestion, me=ME).total > 0
+
+
 @pytest.mark.parametrize(("query", "note"), [
     ('"printer offline', "unbalanced quote"),
     ("colour:red printer", "'colour:' is not a search field"),
