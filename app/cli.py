@@ -54,6 +54,11 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    # The index build's worker processes are spawned: in a frozen (PyInstaller) app each
+    # worker starts this executable again, and this turns it into the worker.
+    multiprocessing.freeze_support()
     args = _parser().parse_args(argv)
     folder = data_dir(args.data_dir)
     from app.core.errors import AppError
