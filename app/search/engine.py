@@ -30,9 +30,12 @@ RECENCY_BOOST = 0.15  # up to 15% for a case updated just now, halving every 30 
 RECENCY_HALF_LIFE_DAYS = 30.0
 FACTOR_TTL_S = 600.0  # recency factors are recomputed every 10 minutes
 # Cached postings, filters and clause results together hold at most this many entries
-# (~100 bytes each: ~60 MB), least recently used dropped first. A day of searches would
-# otherwise keep every term ever searched for, for as long as the app runs.
-CACHE_ENTRIES = 600_000
+# (~70 bytes each: ~100 MB at most), least recently used dropped first. A day of searches
+# would otherwise keep every term ever searched for (and every "updated:<7d" filter, whose
+# bound moves each minute) for as long as the app runs. The 34 queries of
+# bench/search_latency.py need ~1.3 million entries at 100,000 cases; an LRU smaller than a
+# repeated cycle of queries re-reads every posting.
+CACHE_ENTRIES = 1_500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +161,16 @@ class Engine:
         if item.kind == "pairs":
             if not dicts:
                 return {}
+            if len(dicts) == 1:
+                return dicts[0]
             dicts.sort(key=len)
             keys = set(dicts[0]).intersection(*dicts[1:])
             return {d: sum(x[d] for x in dicts) for d in keys}
         return _union(dicts)
 
     def _group(self, leaf: _Leaf, sub: Searcher, group: list[Item]) -> Scores:
+        if len(group) == 1 and group[0].kind != "filter" and len(group[0].terms) == 1:
+            return self._item(leaf, sub, group[0])  # the term's own cached postings
         return self.cache.get(  # type: ignore[no-any-return]
             (leaf.sid, "group", tuple(group)),
             lambda: _union([self._item(leaf, sub, item) for item in group]))
