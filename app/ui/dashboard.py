@@ -18,7 +18,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,6 +41,7 @@ from app.core.days import day_label
 from app.core.sla import format_duration
 from app.store.repo import Store
 
+TAG_AXIS_MAX = 150  # px: longer tag names are elided on the Top tags chart
 PERIODS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90),
            ("Last 180 days", 180))
 STATUS_BAR_COLORS = {"new": "#4c7cf0", "open": "#f08c3c", "pending": "#8e6ae0",
@@ -200,8 +201,7 @@ class Dashboard(QWidget):
         bar.addWidget(title)
         self.status = QLabel("")
         self.status.setObjectName("dashStatus")
-        bar.addWidget(self.status)
-        bar.addStretch(1)
+        bar.addWidget(self.status, 1)  # the free width of the bar: the period fits in it
         self.period_combo = QComboBox()
         for label, days in PERIODS:
             self.period_combo.addItem(label, days)
@@ -330,7 +330,9 @@ class Dashboard(QWidget):
         self._fill_cards(data)
         self._fill_csv_menu(data)
         first, last = day_label(data.period.first_day), day_label(data.period.last_day)
-        self.status.setText(f"{first} → {last} · loaded in {data.load_ms:.0f} ms")
+        self.status.setText(f"{first} → {last}")
+        self.status.setToolTip(f"{first} → {last} (days of {data.period.zone}) · loaded in "
+                               f"{data.load_ms:.0f} ms")
         self.sig_loaded.emit(data)
 
     def _fill_combos(self, data: DashboardData) -> None:
@@ -474,9 +476,16 @@ class Dashboard(QWidget):
         self._drill["top_tags"] = list(table.drill[:8])
         self._bars("top_tags", panel, x0=[0] * n, y=ys, width=widths, height=0.62,
                    brush=pg.mkBrush(TAG_COLOR), pen=pg.mkPen(None))
-        panel.plot.getAxis("left").setTicks([[(y, str(r[0])) for y, r in zip(ys, rows,
-                                                                               strict=True)]])
-        panel.plot.getAxis("left").setWidth(90)
+        # pyqtgraph drops a tick label wider than the axis: size the axis to the names
+        # (within limits) and elide the rest, so that no bar goes unnamed.
+        axis = panel.plot.getAxis("left")
+        metrics = QFontMetrics(axis.style["tickFont"] or self.font())
+        names = [str(r[0]) for r in rows]
+        room = min(max([metrics.horizontalAdvance(n) for n in names] + [40]), TAG_AXIS_MAX)
+        axis.setTicks([[(y, n if metrics.horizontalAdvance(n) <= room
+                         else metrics.elidedText(n, Qt.TextElideMode.ElideRight, room))
+                        for y, n in zip(ys, names, strict=True)]])
+        axis.setWidth(room + 16)
         for y, v in zip(ys, widths, strict=True):
             text = pg.TextItem(f" {v:,}", color=_theme().muted, anchor=(0.0, 0.5))
             text.setPos(v, y)

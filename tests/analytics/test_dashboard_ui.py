@@ -57,6 +57,33 @@ def test_dashboard_renders_and_bar_click_opens_cases(qtbot, dashboard, tmp_path)
     assert blocker.args[0].endswith("team:billing")
 
 
+def test_every_tag_bar_is_named_and_the_period_shows(qtbot, dashboard) -> None:
+    # A long tag used to lose its label (pyqtgraph drops ticks wider than the axis).
+    from PySide6.QtGui import QFontMetrics
+
+    from app.analytics.reports import Table
+    from app.ui.dashboard import TAG_AXIS_MAX
+
+    dash, data = dashboard
+    long_name = "customer-escalation-needs-engineering-review"
+    dash._draw_tags(Table("top-tags", ["tag", "cases"],
+                          [["vip", 9], ["feature-request", 7], [long_name, 5]],
+                          drill=["tag:vip", "tag:feature-request", f"tag:{long_name}"]))
+    axis = dash.tags_chart.plot.getAxis("left")
+    labels = [text for _pos, text in axis._tickLevels[0]]
+    metrics = QFontMetrics(axis.style["tickFont"])
+    assert labels[:2] == ["vip", "feature-request"] and labels[2].endswith("…")
+    width = axis.maximumWidth()  # fixed by setWidth
+    assert all(metrics.horizontalAdvance(t) <= width - 16 for t in labels)
+    assert width <= TAG_AXIS_MAX + 16
+    first, last = data.tables["created-vs-solved"].rows[0][0], \
+        data.tables["created-vs-solved"].rows[-1][0]
+    assert dash.status.text() == f"{first} → {last}"
+    qtbot.wait(50)  # the bar lays out again after the text changed
+    assert dash.status.width() >= dash.status.sizeHint().width()  # not cut off
+    assert "loaded in" in dash.status.toolTip()
+
+
 def test_notification_centre(qtbot, demo_store) -> None:
     from app.ui.notification_center import NotificationPanel, TrayNotifier
 
