@@ -61,7 +61,7 @@ from app.core.changes import Changes
 from app.core.model import CaseType, Priority, Status
 from app.core.sla import SlaConfig, SlaStatus, TargetStatus, format_duration
 from app.ui import theme
-from app.ui.attachments_bar import AttachmentsBar
+from app.ui.attachments_bar import AttachmentsBar, ElidedLabel
 from app.ui.bridge import Bridge, describe
 from app.ui.case_list import full_time, relative_time
 from app.ui.composer import Composer, ComposerEdit, mention_prefix, reply_prefix
@@ -618,9 +618,9 @@ class CaseDetail(QWidget):
         self.merged_label.setObjectName("Meta")
         self.merged_label.linkActivated.connect(self._link)
         top.addWidget(self.merged_label)
-        self.meta_label = QLabel()
+        # Elided at its end when the header is tight ("Updated 1 mi…", not "min ago").
+        self.meta_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.meta_label.setObjectName("Meta")
-        self.meta_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.meta_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.meta_label, 1)
         self.viewers_box = QHBoxLayout()
@@ -903,10 +903,9 @@ class CaseDetail(QWidget):
             self.merged_label.setText("")
         created = relative_time(d.get("created_ms"))
         updated = relative_time(d.get("updated_ms"))
-        self._meta_texts = (f"Created {created} · Updated {updated}", f"Updated {updated}")
-        self.meta_label.setText(self._meta_texts[int(self._compact)])
-        self.meta_label.setToolTip(f"Created {full_time(d.get('created_ms'))}\n"
-                                   f"Updated {full_time(d.get('updated_ms'))}")
+        # Narrow (beside the list, whose Updated column says it): no room, no meta line.
+        self._meta_texts = (f"Created {created} · Updated {updated}", "")
+        self._show_meta()
         if not (self.subject_edit.hasFocus() and self.subject_edit.isModified()):
             self.subject_edit.setText(str(d["subject"]))
             self.subject_edit.setCursorPosition(0)
@@ -1180,11 +1179,18 @@ class CaseDetail(QWidget):
         """Icon-only header buttons and a shorter meta line in a narrow pane (the split
         view), text otherwise."""
         self._compact = compact
-        self.meta_label.setText(self._meta_texts[int(compact)])
+        self._show_meta()
         for button, text in ((self.llm_button, "Ask the LLM…"), (self.macro_button, "Macros…")):
             want = "" if compact else text
             if button.text() != want:
                 button.setText(want)
+
+    def _show_meta(self) -> None:
+        self.meta_label.set_full_text(self._meta_texts[int(self._compact)])
+        if self.detail:  # the tooltip has both full times (set_full_text put the short text)
+            d = self.detail
+            self.meta_label.setToolTip(f"Created {full_time(d.get('created_ms'))}\n"
+                                       f"Updated {full_time(d.get('updated_ms'))}")
 
     # --- attachments: drop anywhere, paste in the conversation --------------------------
     def attach_mime(self, mime: QMimeData) -> bool:

@@ -187,6 +187,22 @@ def test_open_two_cases_in_tabs(window: Any, qtbot: Any) -> None:
     assert window.tabs.count() == 2 and first not in window.tab_details
 
 
+def test_case_header_meta_line_fits_or_steps_aside(window: Any, qtbot: Any) -> None:
+    # In a tab: "Created … · Updated …", never cut mid-word; beside the list (narrow, whose
+    # Updated column says it): no meta line rather than a clipped "min ago".
+    window.table.selectRow(0)
+    pane = window.detail
+    qtbot.waitUntil(lambda: pane.detail is not None, timeout=WAIT)
+    assert pane._compact and pane.meta_label.text() == ""
+    assert "Created" in pane.meta_label.toolTip()
+    tab = window.open_case_tab(window.model.case_id(0))
+    qtbot.waitUntil(lambda: tab.detail is not None, timeout=WAIT)
+    qtbot.wait(50)
+    text = tab.meta_label.text()
+    assert not tab._compact and text.startswith("Created ")
+    assert text == tab.meta_label.full_text or text.endswith("…")
+
+
 def test_next_previous_with_j_k(window: Any, qtbot: Any) -> None:
     window.table.selectRow(0)
     window.move_selection(1)
