@@ -64,7 +64,8 @@ def _run_report(name: str, ctx: Context, args: list[str]) -> CommandResult:
     table = r.report(model, name, period=period, team=a.team, agent=_resolve_agent(ctx, a.agent),
                      names=dict(agents))
     data: dict[str, Any] = table.to_json()
-    data["period"] = {"from": day_label(period.first_day), "to": day_label(period.last_day)}
+    data["period"] = {"from": day_label(period.first_day), "to": day_label(period.last_day),
+                      "timezone": str(period.zone)}
     text = table.text()
     if a.csv:
         table.write_csv(a.csv)

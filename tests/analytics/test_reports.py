@@ -143,6 +143,7 @@ def test_terminal_and_csv_give_the_same_numbers(model, store, tmp_path) -> None:
     assert res.ok, res.text
     assert res.data["rows"] == [{"tag": "bug", "cases": 2}, {"tag": "vip", "cases": 2}]
     assert out.read_text() == "tag,cases\nbug,2\nvip,2\n"
+    assert res.data["period"] == {"from": DAY0, "to": "2026-03-04", "timezone": "UTC"}
     res = execute(store, "report backlog --team billing")
     assert res.ok and {"dimension": "status", "value": "pending", "cases": 1} in res.data["rows"]
     json.dumps(res.data)
