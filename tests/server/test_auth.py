@@ -33,6 +33,26 @@ def test_wrong_password_and_unknown_user_are_401(client: TestClient) -> None:
         assert "access_token" not in response.text
 
 
+def test_an_email_with_whitespace_is_refused_as_the_schema_says(client: TestClient) -> None:
+    # Regression (schemathesis): the server stripped whitespace before checking the pattern,
+    # so "x@\u0085" matched the published pattern yet was refused (422). Now the pattern
+    # refuses ASCII whitespace itself, and whatever matches it is checked (401 here).
+    import re
+
+    published = client.get("/openapi.json").json()["components"]["schemas"]["LoginCreate"][
+        "properties"]["email"]["pattern"]
+    assert published.endswith("$")
+    pattern = published[:-1] + r"\Z"  # JSON Schema's $ is the end (Python's allows a \n)
+    for email in (" alice@example.com", "alice@example.com\n", "al ice@ex.com", "a@\tb"):
+        assert re.search(pattern, email) is None
+        response = client.post("/api/v1/auth/login", json={"email": email, "password": "x" * 12})
+        assert response.status_code == 422, email
+    for email in ("x@y", "x@\u0085", "\u00bfa@\u00e9.example"):  # odd, no ASCII space: 401
+        assert re.search(pattern, email) is not None
+        response = client.post("/api/v1/auth/login", json={"email": email, "password": "x" * 12})
+        assert response.status_code == 401, email
+
+
 def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> None:
     first = login(client, "alice@example.com")
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
