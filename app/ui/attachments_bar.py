@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QUrl, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
@@ -151,13 +151,16 @@ class AttachmentChip(QFrame):
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that gives up its width first and elides its text to fit."""
+    """A one-line label that gives up its width first and elides its text to fit; with
+    ``shorter`` texts, it shows the longest that fits whole (or nothing) instead."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None, *,
-                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft) -> None:
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft,
+                 shorter: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self.full_text = text
         self.mode = mode
+        self.shorter = shorter
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAlignment((Qt.AlignmentFlag.AlignRight if mode == Qt.TextElideMode.ElideLeft
                            else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
@@ -169,13 +172,31 @@ class ElidedLabel(QLabel):
         self.setToolTip(text)
         self._elide()
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # The full text's width, whichever text is on show (a layout may give it back).
+        hint = super().sizeHint()
+        margins = self.contentsMargins()
+        hint.setWidth(self.fontMetrics().horizontalAdvance(self.full_text) + margins.left()
+                      + margins.right() + 2 * self.margin() + 1)
+        return hint
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        hint = super().minimumSizeHint()
+        hint.setWidth(self.minimumWidth())
+        return hint
+
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._elide()
 
     def _elide(self) -> None:
         width = max(self.contentsRect().width(), 0)
-        shown = self.fontMetrics().elidedText(self.full_text, self.mode, width)
+        metrics = self.fontMetrics()
+        if self.shorter:
+            shown = next((t for t in (self.full_text, *self.shorter)
+                          if metrics.horizontalAdvance(t) <= width), "")
+        else:
+            shown = metrics.elidedText(self.full_text, self.mode, width)
         if shown != self.text():
             self.setText(shown)
 
@@ -220,11 +241,17 @@ class AttachmentsBar(QFrame):
         self.title = QLabel("ATTACHMENTS")
         self.title.setObjectName("FieldLabel")
         head.addWidget(self.title)
-        self.empty = ElidedLabel("No attachments yet", mode=Qt.TextElideMode.ElideRight)
+        # Its natural width first (the hint gives way before it), "None yet" when squeezed.
+        self.empty = ElidedLabel("No attachments yet", mode=Qt.TextElideMode.ElideRight,
+                                 shorter=("None yet",))
+        self.empty.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.empty.setMinimumWidth(self.empty.fontMetrics().horizontalAdvance("None yet") + 2)
         self.empty.setObjectName("Meta")
         head.addSpacing(6)
-        head.addWidget(self.empty, 1)
-        self.hint = ElidedLabel("Drop files here or paste a screenshot (Ctrl+V)")
+        head.addWidget(self.empty)
+        # Whole words or nothing: "…nshot (Ctrl+V)" said less than no hint at all.
+        self.hint = ElidedLabel("Drop files here or paste a screenshot (Ctrl+V)",
+                                shorter=("Drop or paste files here",))
         self.hint.setObjectName("ComposerHint")
         self.hint.setMinimumWidth(0)
         head.addWidget(self.hint, 1)

@@ -328,3 +328,22 @@ def test_sla_badge_breached_then_met(qtbot: Any, detail: Any, store: Any, case: 
     show_case(qtbot, detail, case_id)
     assert detail.sla_badge.state == "met" and detail.sla_badge.text() == "SLA met"
     assert "First response: met" in detail.sla_badge.toolTip()
+
+
+def test_attachment_bar_labels_shorten_in_whole_words(qtbot: Any, qapp: Any) -> None:
+    # A narrow pane used to show "No attachmen…" and "…nshot (Ctrl+V)".
+    from app.ui.attachments_bar import ElidedLabel
+
+    label = ElidedLabel("Drop files here or paste a screenshot (Ctrl+V)",
+                        shorter=("Drop or paste files here",))
+    qtbot.addWidget(label)
+    label.show()  # resize events reach shown widgets
+    metrics = label.fontMetrics()
+    for width, shown in ((metrics.horizontalAdvance(label.full_text) + 4, label.full_text),
+                         (metrics.horizontalAdvance("Drop or paste files here") + 4,
+                          "Drop or paste files here"),
+                         (30, "")):
+        label.resize(width, 20)
+        assert label.text() == shown, width
+    assert label.sizeHint().width() >= metrics.horizontalAdvance(label.full_text)
+    assert label.toolTip() == label.full_text
