@@ -281,7 +281,8 @@ class Composer(QFrame):
         self.reply_button.setToolTip("Public reply, visible to the requester (R)")
         self.note_button.setToolTip("Internal note, visible to agents only (N)")
         group.buttonToggled.connect(lambda *_: self._mode_changed())
-        self.hint = ElidedLabel(":: saved replies  ·  Ctrl+Enter to send")
+        self.hint = ElidedLabel(":: saved replies  ·  Ctrl+Enter to send",
+                                shorter=("Ctrl+Enter to send", "Ctrl+Enter"))
         self.hint.setObjectName("ComposerHint")
         modes.addWidget(self.hint, 1)
         lay.addLayout(modes)
