@@ -473,6 +473,7 @@ class MainWindow(QMainWindow):
             ("R", "Reply to the requester", lambda: self.focus_composer(False)),
             ("N", "Write an internal note", lambda: self.focus_composer(True)),
             ("Ctrl+Return", "Send the reply or note", lambda: None),
+            ("Ctrl+Shift+L", "Ask the LLM about the case (redacted prompt)", lambda: None),
             ("Ctrl+Z", "Undo the last change", self.undo),
             ("Ctrl+E", "Edit the selected cases together", self.bulk_edit),
             ("Ctrl+W", "Close the case tab", lambda: self.close_tab(self.tabs.currentIndex())),
@@ -487,8 +488,8 @@ class MainWindow(QMainWindow):
         for keys, what, slot in entries:
             if what:
                 self.shortcut_help.append((keys, what))
-            if keys in ("Return", "Ctrl+Return"):
-                continue  # handled by the list and the composer
+            if keys in ("Return", "Ctrl+Return", "Ctrl+Shift+L"):
+                continue  # handled by the list, the composer and the case view
             sc = QShortcut(QKeySequence(keys), self)
             sc.setContext(Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(slot)
