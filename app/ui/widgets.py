@@ -301,6 +301,7 @@ class BulkEditDialog(QDialog):
         self.preview.setAccessibleName("Preview of the changes")
         lay.addWidget(QLabel("Preview"))
         lay.addWidget(self.preview, 1)
+        self._hint("Choose the changes above, then Preview: nothing is written until Apply.")
         self.error = QLabel()
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
@@ -332,8 +333,17 @@ class BulkEditDialog(QDialog):
         return combo
 
     def _dirty(self) -> None:
+        if self.previewed:  # a preview of other changes must not stay on screen
+            self._hint("The changes were edited: Preview again.")
         self.previewed = False
         self.apply_button.setEnabled(False)
+        self.apply_button.setText("Apply")
+
+    def _hint(self, text: str) -> None:
+        self.preview.clear()
+        item = QListWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)  # greyed, not selectable
+        self.preview.addItem(item)
 
     def _args(self) -> dict[str, Any]:
         changes: dict[str, Any] = {}
@@ -362,7 +372,7 @@ class BulkEditDialog(QDialog):
         for key, field, old, new in preview.changes:
             self.preview.addItem(f"{key}   {field}: {old or '—'} → {new or '—'}")
         if not preview.changes:
-            self.preview.addItem("Nothing would change.")
+            self._hint("Nothing would change.")
         self.previewed = bool(preview.changes)
         self.apply_button.setEnabled(self.previewed)
         self.apply_button.setText(f"Apply {len(preview.changes)} changes")

@@ -94,6 +94,13 @@ def test_bulk_edit_preview_then_apply(window: Any, qtbot: Any, store: Any) -> No
     qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=WAIT)
     lines = [dialog.preview.item(i).text() for i in range(dialog.preview.count())]
     assert sum("+bulk-test" in x for x in lines) == 3
+    # Editing the changes takes the stale preview away and Apply waits for a new one.
+    qtbot.keyClicks(dialog.add_tags, "x")
+    assert not dialog.apply_button.isEnabled() and dialog.preview.count() == 1
+    assert "Preview again" in dialog.preview.item(0).text()
+    qtbot.keyClick(dialog.add_tags, Qt.Key.Key_Backspace)
+    qtbot.mouseClick(dialog.preview_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=WAIT)
     # the preview wrote nothing
     assert all("bulk-test" not in store.read(lambda c, i=i: q.case_detail(c, i))["tags"]
                for i in ids)
