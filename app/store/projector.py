@@ -180,7 +180,7 @@ def _apply_case_events(conn: Connection, by_case: dict[str, list[ev.Event]]) -> 
     new_ids = {cid for cid in ids if cid not in states}
     comment_ids: set[str] = set()
     attachment_ids: set[str] = set()
-    keys: list[tuple[str, str]] = []
+    keys: list[tuple[str, str, str]] = []
     for case_id, case_events in by_case.items():
         state = states.get(case_id)
         if state is None:
@@ -189,7 +189,7 @@ def _apply_case_events(conn: Connection, by_case: dict[str, list[ev.Event]]) -> 
             apply_case_event(state, e)
             key = key_of(e)
             if key:
-                keys.append((key, case_id))
+                keys.append((key, case_id, e.clock))
             cid = comment_id_of(e)
             if cid is not None:
                 comment_ids.add(cid)
@@ -209,9 +209,11 @@ def _apply_case_events(conn: Connection, by_case: dict[str, list[ev.Event]]) -> 
         {"case_id": st.id, "other_id": k.partition(":")[2], "kind": k.partition(":")[0],
          "clock": c, "present": p}
         for st in (states[cid] for cid in ids) for k, (c, p) in st.links.items()))
-    if keys:
-        conn.exec_driver_sql("INSERT OR IGNORE INTO case_keys (key, case_id) VALUES (?, ?)",
-                             keys)
+    if keys:  # the earliest claim of a key wins, whatever order the claims arrive in
+        conn.exec_driver_sql(
+            "INSERT INTO case_keys (key, case_id, clock) VALUES (?, ?, ?) ON CONFLICT(key) "
+            "DO UPDATE SET case_id = excluded.case_id, clock = excluded.clock "
+            "WHERE excluded.clock < case_keys.clock", keys)
     if comment_ids:
         _apply_children(conn, by_case, comment_ids, _COMMENTS)
     if attachment_ids:

@@ -42,7 +42,7 @@ class Folded:
         self.comments: dict[str, CommentState] = {}
         self.directory: dict[str, dict[str, dict[str, Any]]] = {
             name: {} for name in s.DIRECTORY_TABLES}
-        self.keys: dict[str, str] = {}
+        self.keys: dict[str, tuple[str, str]] = {}  # key -> (claim clock, case id)
         self.attachments: dict[str, AttachmentState] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -52,8 +52,8 @@ class Folded:
                 state = self.cases[e.case_id] = CaseState(id=e.case_id)
             apply_case_event(state, e)
             key = key_of(e)
-            if key:
-                self.keys.setdefault(key, e.case_id)
+            if key and (key not in self.keys or e.clock < self.keys[key][0]):
+                self.keys[key] = (e.clock, e.case_id)  # the earliest claim wins
             aid = attachment_id_of(e)
             if aid is not None:
                 att = self.attachments.get(aid)
@@ -74,7 +74,8 @@ class Folded:
             bulk_insert(conn, table, rows)
 
         bulk(s.cases, (case_row(c) for c in self.cases.values()))
-        bulk(s.case_keys, ({"key": k, "case_id": v} for k, v in self.keys.items()))
+        bulk(s.case_keys, ({"key": k, "case_id": case_id, "clock": clock}
+                           for k, (clock, case_id) in self.keys.items()))
         bulk(s.case_tags, ({"case_id": c.id, "tag": t, "clock": ck, "present": p}
                            for c in self.cases.values() for t, (ck, p) in c.tags.items()))
         bulk(s.case_links, ({"case_id": c.id, "other_id": k.partition(":")[2],

@@ -72,6 +72,9 @@ case_keys = Table(
     "case_keys", metadata,
     Column("key", String(64), primary_key=True),
     Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    # The clock of the event that gave the key: when two cases claim one key (two devices
+    # drew the same device code), the earliest claim wins on every device.
+    Column("clock", String(120), nullable=False, server_default=""),
 )
 
 case_tags = Table(

@@ -134,6 +134,44 @@ def test_provisional_keys_are_device_scoped(tmp_path: Path) -> None:
     b.close()
 
 
+def test_two_devices_with_one_code_agree_which_case_a_key_opens(tmp_path: Path) -> None:
+    # Regression (the sync simulation, once in CI): two devices drew the same device code and
+    # both handed out "CODE-1". Each device kept the first claim it happened to receive, so
+    # "CODE-1" opened different cases on different devices. The earliest claim by the merge
+    # order now wins everywhere, incrementally and in a rebuild.
+    from sqlalchemy import select
+
+    from app.store import schema as s
+    from app.store.projector import row_event
+    from app.store.rebuild import rebuild_projections
+
+    a, b, c = (Store(tmp_path / f"{n}.db") for n in "abc")
+    b.set_meta("device_code", a.device_code)
+    b.device_code = a.device_code
+    first = ops.create_case(a, subject="first")
+    second = ops.create_case(b, subject="second")
+    assert first[1] == second[1]  # the same provisional key, two cases
+
+    def events(store: Store) -> list[ev.Event]:
+        return [row_event(r) for r in store.read(lambda conn: conn.execute(
+            select(s.events).order_by(s.events.c.seq)).all())]
+
+    ea, eb = events(a), events(b)
+    a.ingest(eb)  # a: its own claim, then b's
+    b.ingest(ea)  # b: its own claim, then a's
+    c.ingest(eb)
+    c.ingest(ea)  # c: b's claim first
+    earliest = min((ea[0], eb[0]), key=lambda e: e.clock).case_id
+    for store in (a, b, c):
+        assert store.read(lambda conn: q.resolve_case(conn, first[1])) == earliest
+    assert a.read(dump_projections) == b.read(dump_projections) == c.read(dump_projections)
+    before = c.read(dump_projections)
+    c.write(lambda conn: rebuild_projections(conn))
+    assert c.read(dump_projections) == before
+    for store in (a, b, c):
+        store.close()
+
+
 def test_ingest_is_idempotent_and_sets_server_seq(demo_store: Store, tmp_path: Path) -> None:
     case_id, key, ch = ops.create_case(demo_store, subject="Sync me")
     assert demo_store.outbox_count() == 1
