@@ -4,8 +4,8 @@ Faults: offline periods, requests dropped before or after the server commits, du
 replayed (reordered) requests, client crashes before and after local commits and mid-pull,
 wall clocks skewed by up to ±7 days, and in one seed of four two devices with the same
 device code (so two cases claim each provisional key). After everything quiets, every client
-and the server must agree. The clocks are real time plus the skew, so the interleaving of
-events (not the operations) varies a little from run to run.
+and the server must agree. Wall clocks are simulated (see SimClock), so a seed replays the
+same run.
 
     python -m tests.sync.simulation --seeds 5000      # a longer run; prints failing seeds
 """
@@ -99,11 +99,28 @@ class CrashyStore(Store):
         super().mark_pushed(results)
 
 
+class SimClock:
+    """The simulation's wall clock: it advances 1–3 ms each time a device reads it, from its
+    own generator, so a seed replays the same interleaving of clocks every run (real time
+    made a failing seed pass when run alone)."""
+
+    START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed * 104_729 + 3)
+        self._now = self.START_MS
+
+    def __call__(self) -> int:
+        self._now += self._rng.randint(1, 3)
+        return self._now
+
+
 @dataclass
 class Client:
     email: str
     path: Path
     skew_ms: int
+    wall: SimClock
     faults: Faults
     http: Any
     team_id: str
@@ -119,10 +136,8 @@ class Client:
             store.set_meta("device_code", self.device_code)
             store.device_code = self.device_code
         base = store.clock.last
-        skew = self.skew_ms
-        import time as _time
-
-        store.clock = HybridClock(base, wall=lambda: _time.time_ns() // 1_000_000 + skew)
+        skew, wall = self.skew_ms, self.wall
+        store.clock = HybridClock(base, wall=lambda: wall() + skew)
         store.set_meta("default_team", self.team_id)
         store.set_meta("account_email", self.email)
         store.set_meta("server_url", "http://sim")
@@ -211,13 +226,14 @@ def run_seed(seed: int, world: World, workdir: Path) -> None:
     # One seed in four gives two devices the same device code (in life: a 1-in-340,000 draw
     # per pair). A separate generator, so the other choices of a seed stay as they were.
     twins = random.Random(seed * 7919 + 1).random() < 0.25
+    clock = SimClock(seed)
     n = rng.randint(3, min(6, len(world.emails)))
     clients = []
     for i in range(n):
         faults = Faults(random.Random(rng.random()))
         skew = rng.randint(-7 * DAY_MS, 7 * DAY_MS)
-        c = Client(world.emails[i], workdir / f"seed{seed}-c{i}.db", skew, faults, world.http,
-                   world.team_id)
+        c = Client(world.emails[i], workdir / f"seed{seed}-c{i}.db", skew, clock, faults,
+                   world.http, world.team_id)
         if i == 1 and twins:
             c.device_code = clients[0].device_code  # both will hand out "CODE-1", "CODE-2"…
         c.open()
