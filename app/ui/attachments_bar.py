@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
@@ -39,6 +39,7 @@ from app.operations import intake as intake_ops
 from app.store import intake_queries as iq
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
+from app.ui.widgets import ElidedLabel
 
 # (label, light bg, light fg, dark bg, dark fg) per kind of file
 _BADGES: dict[str, tuple[str, str, str, str, str]] = {
@@ -148,57 +149,6 @@ class AttachmentChip(QFrame):
                 event.position().toPoint()):
             self.sig_open.emit(self.row)
         super().mouseReleaseEvent(event)
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that gives up its width first and elides its text to fit; with
-    ``shorter`` texts, it shows the longest that fits whole (or nothing) instead."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None, *,
-                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft,
-                 shorter: tuple[str, ...] = ()) -> None:
-        super().__init__(parent)
-        self.full_text = text
-        self.mode = mode
-        self.shorter = shorter
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setAlignment((Qt.AlignmentFlag.AlignRight if mode == Qt.TextElideMode.ElideLeft
-                           else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
-        self.setToolTip(text)
-        self._elide()
-
-    def set_full_text(self, text: str) -> None:
-        self.full_text = text
-        self.setToolTip(text)
-        self._elide()
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        # The full text's width, whichever text is on show (a layout may give it back).
-        hint = super().sizeHint()
-        margins = self.contentsMargins()
-        hint.setWidth(self.fontMetrics().horizontalAdvance(self.full_text) + margins.left()
-                      + margins.right() + 2 * self.margin() + 1)
-        return hint
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
-        hint = super().minimumSizeHint()
-        hint.setWidth(self.minimumWidth())
-        return hint
-
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        width = max(self.contentsRect().width(), 0)
-        metrics = self.fontMetrics()
-        if self.shorter:
-            shown = next((t for t in (self.full_text, *self.shorter)
-                          if metrics.horizontalAdvance(t) <= width), "")
-        else:
-            shown = metrics.elidedText(self.full_text, self.mode, width)
-        if shown != self.text():
-            self.setText(shown)
 
 
 def image_png(image: QImage) -> bytes:

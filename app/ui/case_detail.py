@@ -61,12 +61,12 @@ from app.core.changes import Changes
 from app.core.model import CaseType, Priority, Status
 from app.core.sla import SlaConfig, SlaStatus, TargetStatus, format_duration
 from app.ui import theme
-from app.ui.attachments_bar import AttachmentsBar, ElidedLabel
+from app.ui.attachments_bar import AttachmentsBar
 from app.ui.bridge import Bridge, describe
 from app.ui.case_list import full_time, relative_time
 from app.ui.composer import Composer, ComposerEdit, mention_prefix, reply_prefix
 from app.ui.signatures_panel import SignaturesPanel
-from app.ui.widgets import DuePicker, TagChips
+from app.ui.widgets import DuePicker, ElidedLabel, TagChips
 
 __all__ = ["CaseDetail", "Composer", "ComposerEdit", "Conversation", "load_case_bundle",
            "mention_prefix", "reply_prefix", "sla_badge"]

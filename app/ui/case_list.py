@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -265,8 +265,6 @@ class CaseTableModel(QAbstractTableModel):
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole:
             if field in (KEY, UPDATED, TAGS) or (field == ASSIGNEE and not row[ASSIGNEE]):
-                from PySide6.QtGui import QColor
-
                 return QColor(theme.current().muted)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{row[KEY]}: {row[SUBJECT]}, {row[STATUS]}, {row[PRIORITY]} priority"
@@ -276,6 +274,19 @@ class CaseTableModel(QAbstractTableModel):
         if self.suppress_sort:
             return
         self.sig_sort_requested.emit(column, order == Qt.SortOrder.DescendingOrder)
+
+
+def draw_item_background(delegate: QStyledItemDelegate, painter: QPainter,
+                         option: QStyleOptionViewItem,
+                         index: QModelIndex | QPersistentModelIndex) -> None:
+    """The cell's background (selection, hover) as the style draws it, without its text: a
+    delegate then paints its own content on top."""
+    opt = QStyleOptionViewItem(option)
+    delegate.initStyleOption(opt, index)
+    opt.text = ""
+    style = opt.widget.style() if opt.widget else None
+    if style is not None:
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
 
 
 class PillDelegate(QStyledItemDelegate):
@@ -295,12 +306,7 @@ class PillDelegate(QStyledItemDelegate):
     def paint_due(self, painter: QPainter, option: QStyleOptionViewItem,
                   index: QModelIndex | QPersistentModelIndex) -> None:
         """Time left to the next SLA deadline: red when breached, amber at risk."""
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        draw_item_background(self, painter, option, index)
         text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
         if not text:
             return
@@ -309,13 +315,9 @@ class PillDelegate(QStyledItemDelegate):
         font = QFont(option.font)
         color = option.palette.text().color()
         if state in ("breached", "at_risk"):
-            from PySide6.QtGui import QColor
-
             color = QColor(DUE_COLORS[state])
             font.setWeight(QFont.Weight.DemiBold)
         elif state == "paused":
-            from PySide6.QtGui import QColor
-
             color = QColor(theme.current().muted)
         painter.setFont(font)
         painter.setPen(color)
@@ -326,13 +328,7 @@ class PillDelegate(QStyledItemDelegate):
     def paint_pill(self, painter: QPainter, option: QStyleOptionViewItem,
                    index: QModelIndex | QPersistentModelIndex, field: int) -> None:
         """Status (``field`` STATUS) or priority (PRIORITY) of ``index``'s RAW_ROLE value."""
-        # Background (selection/hover) as the style draws it, without text.
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        draw_item_background(self, painter, option, index)
         raw = str(index.data(RAW_ROLE) or "")
         text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
         painter.save()

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from app.ui import theme
-from app.ui.attachments_bar import ElidedLabel
 from app.ui.bridge import Bridge, describe
+from app.ui.widgets import ElidedLabel
 
 REPLY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 REPLY_NAME_ROLE = Qt.ItemDataRole.UserRole + 2

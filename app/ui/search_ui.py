@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
-    QStyle,
     QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
@@ -54,7 +53,7 @@ from PySide6.QtWidgets import (
 from app.core.changes import Changes
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
-from app.ui.case_list import PillDelegate, full_time, relative_time
+from app.ui.case_list import PillDelegate, draw_item_background, full_time, relative_time
 
 SEARCH_LIMIT = 200
 MARK_OPEN, MARK_CLOSE = "«", "»"  # as app.search.snippets marks matches (no Whoosh import)
@@ -409,12 +408,7 @@ class HitDelegate(PillDelegate):
             super(PillDelegate, self).paint(painter, option, index)
             return
         hit = index.data(HIT_ROLE) or {}
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        draw_item_background(self, painter, option, index)
         t = theme.current()
         source = hit.get("snippet_source") or ""
         where = {"comment": "in a comment", "description": "in the description"}.get(source, "")

@@ -1,10 +1,11 @@
-"""Small editing widgets: tag chips, a due-date picker, a case picker, the bulk-edit dialog."""
+"""Small shared widgets: an eliding label, tag chips, a due-date picker, a case picker, the
+bulk-edit dialog."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,6 +30,58 @@ from app.ui import theme
 from app.ui.bridge import Bridge, describe
 
 NO_CHANGE = "\x00"
+
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that gives up its width first and elides its text to fit; with
+    ``shorter`` texts, it shows the longest that fits whole (or nothing) instead."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft,
+                 shorter: tuple[str, ...] = ()) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.mode = mode
+        self.shorter = shorter
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setAlignment((Qt.AlignmentFlag.AlignRight if mode == Qt.TextElideMode.ElideLeft
+                           else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
+        self.setToolTip(text)
+        self._elide()
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # The full text's width, whichever text is on show (a layout may give it back).
+        hint = super().sizeHint()
+        margins = self.contentsMargins()
+        hint.setWidth(self.fontMetrics().horizontalAdvance(self.full_text) + margins.left()
+                      + margins.right() + 2 * self.margin() + 1)
+        return hint
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        hint = super().minimumSizeHint()
+        hint.setWidth(self.minimumWidth())
+        return hint
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.contentsRect().width(), 0)
+        metrics = self.fontMetrics()
+        if self.shorter:
+            shown = next((t for t in (self.full_text, *self.shorter)
+                          if metrics.horizontalAdvance(t) <= width), "")
+        else:
+            shown = metrics.elidedText(self.full_text, self.mode, width)
+        if shown != self.text():
+            self.setText(shown)
 
 
 class TagChips(QFrame):

@@ -332,7 +332,7 @@ def test_sla_badge_breached_then_met(qtbot: Any, detail: Any, store: Any, case: 
 
 def test_attachment_bar_labels_shorten_in_whole_words(qtbot: Any, qapp: Any) -> None:
     # A narrow pane used to show "No attachmen…" and "…nshot (Ctrl+V)".
-    from app.ui.attachments_bar import ElidedLabel
+    from app.ui.widgets import ElidedLabel
 
     label = ElidedLabel("Drop files here or paste a screenshot (Ctrl+V)",
                         shorter=("Drop or paste files here",))
