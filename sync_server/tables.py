@@ -87,6 +87,7 @@ events = Table(
     Column("hlc", String(32), nullable=False),
     Column("received_at", Float, nullable=False),
     Column("user_id", String(36), nullable=True),
+    Column("v", Integer, nullable=False, server_default="1"),  # payload schema version (0002)
     Index("ix_events_team_seq", "team_id", "server_seq"),
 )
 
@@ -103,6 +104,14 @@ blobs = Table(
     Column("size", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+# Which teams may read a blob: one row per (blob, team) for every stored event that
+# references it (migration 0002). A blob nobody's event references is readable by no one.
+blob_refs = Table(
+    "blob_refs", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("team_id", String(36), primary_key=True),
 )
 
 presence = Table(

@@ -27,6 +27,10 @@ ORGANIZATION_UPSERTED = "organization.upserted"  # {id, name, domain}
 AGENT_UPSERTED = "agent.upserted"  # {id, name, email, role}
 TEAM_UPSERTED = "team.upserted"  # {id, name, prefix, members}
 
+# The payload schema version this build writes and understands (see event_schema.py). An
+# event with a greater ``v`` comes from a newer client: it is quarantined, not applied.
+SCHEMA_VERSION = 1
+
 CASE_EVENT_TYPES = frozenset({
     CASE_CREATED, CASE_UPDATED, CASE_MERGED, CASE_KEY_ASSIGNED, TAG_ADDED, TAG_REMOVED,
     LINK_ADDED, LINK_REMOVED, COMMENT_ADDED, COMMENT_REDACTED, ATTACHMENT_ADDED,
@@ -52,6 +56,7 @@ class Event:
     team_id: str | None = None
     server_seq: int | None = None
     op_id: str | None = field(default=None, compare=False)
+    v: int = SCHEMA_VERSION
 
     @property
     def clock(self) -> str:
@@ -76,7 +81,17 @@ class Event:
             case_id=data.get("case_id"),
             team_id=data.get("team_id"),
             server_seq=data.get("server_seq"),
+            v=_version(data.get("v")),
         )
+
+
+def _version(value: Any) -> int:
+    """The schema version of a wire event; absent (an older client) means version 1."""
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"not a schema version: {value!r}")
+    return value
 
 
 def describe(event: Event) -> str:

@@ -41,7 +41,7 @@ def key_of(e: ev.Event) -> str | None:
 
 
 EVENT_COLUMNS = ("id", "case_id", "team_id", "type", "payload", "actor", "device_id", "hlc",
-                 "server_seq", "op_id")
+                 "server_seq", "op_id", "v")
 
 
 def bulk_insert(conn: Connection, table: Any, rows: Iterable[dict[str, Any]],
@@ -72,7 +72,7 @@ def event_row(e: ev.Event) -> dict[str, Any]:
     return {"id": e.id, "case_id": e.case_id, "team_id": e.team_id, "type": e.type,
             "payload": json.dumps(e.payload, separators=(",", ":"), ensure_ascii=False),
             "actor": e.actor, "device_id": e.device_id, "hlc": e.hlc,
-            "server_seq": e.server_seq, "op_id": e.op_id}
+            "server_seq": e.server_seq, "op_id": e.op_id, "v": e.v}
 
 
 def row_event(row: Any) -> ev.Event:
@@ -80,7 +80,7 @@ def row_event(row: Any) -> ev.Event:
     return ev.Event(id=m["id"], type=m["type"], payload=json.loads(m["payload"]),
                     actor=m["actor"], device_id=m["device_id"], hlc=m["hlc"],
                     case_id=m["case_id"], team_id=m["team_id"], server_seq=m["server_seq"],
-                    op_id=m["op_id"])
+                    op_id=m["op_id"], v=int(m["v"]) if "v" in m else 1)
 
 
 def case_row(state: CaseState) -> dict[str, Any]:

@@ -33,6 +33,7 @@ events = Table(
     Column("server_seq", Integer),
     Column("op_id", String(36)),
     Column("sync_error", Text),  # the server refused this event (migration 0003)
+    Column("v", Integer, nullable=False, default=1, server_default="1"),  # migration 0007
     Index("ix_events_case", "case_id", "hlc"),
     Index("ix_events_server_seq", "server_seq"),
 )
@@ -210,6 +211,21 @@ signatures = Table(
     Column("last_line", Integer),
     Column("sha256", String(64)),
     Index("ix_signatures_key", "key"),
+)
+
+# Added by migration 0007: pulled events this build cannot apply (unknown type, newer schema
+# version, payload that fails validation), kept verbatim and re-tried after an upgrade.
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", String(36), primary_key=True),  # the event id, or a hash of the raw item
+    Column("server_seq", Integer),
+    Column("case_id", String(36)),
+    Column("type", Text),
+    Column("raw", Text, nullable=False),  # the wire JSON exactly as pulled
+    Column("reason", Text, nullable=False),
+    Column("received_ms", Integer, nullable=False),
+    Column("app_version", String(32), nullable=False),  # the build that quarantined it
+    Index("ix_quarantine_case", "case_id"),
 )
 
 DIRECTORY_TABLES = {"customers": customers, "organizations": organizations,

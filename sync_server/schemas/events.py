@@ -36,6 +36,7 @@ class EventCreate(BaseModel):
     actor: Email
     device_id: DeviceId
     hlc: Hlc
+    v: int = Field(1, ge=1, le=1_000_000, description="payload schema version; absent means 1")
 
     @field_validator("payload")
     @classmethod
@@ -57,6 +58,7 @@ class EventPublic(BaseModel):
     device_id: str
     hlc: str
     server_seq: int
+    v: int = 1
 
 
 class PushCreate(BaseModel):

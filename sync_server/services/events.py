@@ -126,7 +126,7 @@ class _Batch:
             return PushResultPublic(id=event.id, status="rejected", reason=reason)
         seq = self._append(event.id, event.case_id, event.team_id, event.type,
                            payload_json(event.payload), event.actor, event.device_id, event.hlc,
-                           self.principal.id)
+                           self.principal.id, event.v)
         if event.type == CASE_CREATED and event.case_id is not None:
             self._assign_key(event, event.case_id)
         return PushResultPublic(id=event.id, status="stored", server_seq=seq)
@@ -170,13 +170,14 @@ class _Batch:
                      self.clock.after(created.hlc), None)
 
     def _append(self, event_id: str, case_id: str | None, team_id: str, type_: str,
-                payload: str, actor: str, device_id: str, hlc: str, user_id: str | None) -> int:
+                payload: str, actor: str, device_id: str, hlc: str, user_id: str | None,
+                v: int = 1) -> int:
         self.seq += 1
         self.seen[event_id] = self.seq
         self.rows.append({
             "server_seq": self.seq, "id": event_id, "case_id": case_id, "team_id": team_id,
             "type": type_, "payload": payload, "actor": actor, "device_id": device_id,
-            "hlc": hlc, "received_at": self.now, "user_id": user_id,
+            "hlc": hlc, "received_at": self.now, "user_id": user_id, "v": v,
         })
         return self.seq
 
@@ -237,7 +238,8 @@ def _json(value: str | None) -> str:
 def _page_query(mine: list[str], low: int, high: int, limit: int) -> Select[Any]:
     return (
         select(events.c.server_seq, events.c.id, events.c.case_id, events.c.team_id,
-               events.c.type, events.c.payload, events.c.actor, events.c.device_id, events.c.hlc)
+               events.c.type, events.c.payload, events.c.actor, events.c.device_id, events.c.hlc,
+               events.c.v)
         .select_from(events.outerjoin(cases, cases.c.case_id == events.c.case_id))
         .where(events.c.server_seq > low, events.c.server_seq <= high,
                or_(events.c.team_id.in_(mine), cases.c.team_id.in_(mine)))
@@ -272,7 +274,8 @@ def pull(engine: Engine, principal: Principal, since: int, limit: int) -> tuple[
     items = ",".join(
         f'{{"id":{_json(r.id)},"case_id":{_json(r.case_id)},"team_id":{_json(r.team_id)},'
         f'"type":{_json(r.type)},"payload":{r.payload},"actor":{_json(r.actor)},'
-        f'"device_id":{_json(r.device_id)},"hlc":{_json(r.hlc)},"server_seq":{r.server_seq}}}'
+        f'"device_id":{_json(r.device_id)},"hlc":{_json(r.hlc)},"server_seq":{r.server_seq},'
+        f'"v":{int(r.v)}}}'
         for r in rows
     )
     return items.encode(), int(next_cursor), has_more

@@ -30,7 +30,7 @@ def test_events_are_stored_verbatim(client: TestClient, world: World) -> None:
     sent = event("alice@example.com", world.alpha, payload=payload, case_id=uuid7())
     push(client, alice, [sent])
     (got,) = pull_all(client, alice)
-    assert got == {**sent, "server_seq": 1}
+    assert got == {**sent, "server_seq": 1, "v": 1}  # no "v" sent: version 1
 
 
 def test_concurrent_resends_store_once(client: TestClient, world: World) -> None:
