@@ -3,9 +3,13 @@
 Faults: offline periods, requests dropped before or after the server commits, duplicated and
 replayed (reordered) requests, client crashes before and after local commits and mid-pull,
 wall clocks skewed by up to ±7 days, and in one seed of four two devices with the same
-device code (so two cases claim each provisional key). After everything quiets, every client
-and the server must agree. Wall clocks are simulated (see SimClock), so a seed replays the
-same run.
+device code (so two cases claim each provisional key). Hostile and newer clients (see
+hostile.py) push raw events past the app: malformed payloads, clocks out of range, forged
+keys, team moves by non-members, oversized events, event types and schema versions this
+build does not know; honest clients import files mid-run. After everything quiets, every
+honest client and the server must agree, nothing acknowledged is lost, every bad event is
+refused or quarantined, and no outbox stays blocked. Wall clocks are simulated (see
+SimClock), so a seed replays the same run.
 
     python -m tests.sync.simulation --seeds 5000      # a longer run; prints failing seeds
 """
@@ -28,9 +32,10 @@ from app.operations import cases as ops
 from app.operations.errors import OperationError
 from app.store import schema as s
 from app.store.repo import Store, dump_projections
-from app.sync.api import Offline, SyncApi
+from app.sync.api import ApiError, Offline, SyncApi
 from app.sync.engine import sync_once
 from app.sync.session import SyncSession
+from tests.sync import hostile
 
 PASSWORD = "simulation password 1"
 DAY_MS = 86_400_000
@@ -128,6 +133,7 @@ class Client:
     session: SyncSession | None = None
     committed: set[str] = field(default_factory=set)
     device_code: str | None = None  # forced: two devices that drew the same random code
+    hostile: list[tuple[hostile.Hostile, str]] = field(default_factory=list)  # (event, status)
 
     def open(self) -> None:
         store = CrashyStore(self.path)
@@ -198,6 +204,50 @@ def _step(client: Client, rng: random.Random, all_cases: list[str]) -> None:
         client.crash()
 
 
+def _push_hostile(client: Client, rng: random.Random, world: World) -> None:
+    """A raw event from this user's other (buggy, hostile or newer) client."""
+    assert client.store is not None and client.session is not None
+    store, session, f = client.store, client.session, client.faults
+    ctx = hostile.Context(email=client.email, team_id=world.team_id,
+                          outside_team=world.outside_team, case_ids=_case_ids(store),
+                          hlc=store.clock.now(), device_id="other-device-" + client.email)
+    h = hostile.make(ctx, rng)
+    saved = f.enabled, f.offline
+    f.enabled, f.offline = False, False  # the other device is online; faults are not the point
+    try:
+        results = session.call(lambda token: session.api.push(token, [h.event]))
+        status = str(results[0]["status"]) if results else "unanswered"
+    except ApiError as exc:  # the whole request refused (413, 422): refused all the same
+        status = f"http {exc.status}"
+    finally:
+        f.enabled, f.offline = saved
+    client.hostile.append((h, status))
+
+
+def _import(client: Client, rng: random.Random, workdir: Path, seed: int) -> None:
+    """An honest import mid-run: a small JSON Lines file, sometimes imported twice."""
+    import json
+
+    from app.store.importer import import_file
+
+    assert client.store is not None
+    path = workdir / f"seed{seed}-import-{client.email}-{rng.randint(0, 3)}.jsonl"
+    if not path.exists():
+        lines = [{"subject": f"imported {rng.randint(1, 999)}", "priority": "high",
+                  "requester": {"name": "Ana Silva", "email": "ana@acme.example"},
+                  "comments": [{"author": "ana@acme.example", "body": "it broke",
+                                "public": True}]}
+                 for _ in range(rng.randint(1, 3))]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    before = set(_all_event_ids(client.store))
+    import_file(client.store, path)
+    client.committed.update(set(_all_event_ids(client.store)) - before)
+
+
+def _all_event_ids(store: Store) -> list[str]:
+    return store.read(lambda c: [r[0] for r in c.execute(select(s.events.c.id))])
+
+
 def _quiesce(clients: list[Client]) -> None:
     for c in clients:
         c.faults.enabled = False
@@ -219,6 +269,7 @@ class World:
     http: Any
     team_id: str
     emails: list[str]
+    outside_team: str | None = None  # a team no simulated user belongs to
 
 
 def run_seed(seed: int, world: World, workdir: Path) -> None:
@@ -240,8 +291,22 @@ def run_seed(seed: int, world: World, workdir: Path) -> None:
         if c.device_code is None and c.store is not None:
             c.device_code = c.store.device_code
         clients.append(c)
+    # Hostile pushes and imports draw from their own generator, so the honest choices of a
+    # seed (and the regression seeds) stay what they were.
+    extra = random.Random(seed * 6271 + 5)
     for _ in range(rng.randint(10, 40)):
-        _step(rng.choice(clients), rng, [])
+        client = rng.choice(clients)
+        _step(client, rng, [])
+        roll = extra.random()
+        if client.store is None:
+            continue
+        try:
+            if roll < 0.12:
+                _push_hostile(client, extra, world)
+            elif roll < 0.16:
+                _import(client, extra, workdir, seed)
+        except Crash:
+            client.crash()
     _quiesce(clients)
     check_converged(clients, world)
     for c in clients:
@@ -261,7 +326,28 @@ def check_converged(clients: list[Client], world: World) -> None:
         assert d == dumps[0], "clients disagree on the projected state"
     for log in logs[1:]:
         assert log == logs[0], "clients hold different event logs"
-    all_ids = set(logs[0])
+    held = []
+    for c in clients:
+        assert c.store is not None
+        held.append(c.store.read(lambda conn: {r.id for r in conn.execute(
+            select(s.quarantine.c.id))}))
+        stuck = c.store.read(lambda conn: conn.execute(text(
+            "SELECT count(*) FROM events WHERE server_seq IS NULL")).scalar())
+        assert stuck == 0, f"{c.email}: {stuck} events never left the outbox"
+    for q in held[1:]:
+        assert q == held[0], "clients quarantined different events"
+    applied = set(logs[0])
+    for c in clients:
+        for h, status in c.hostile:
+            eid = h.event["id"]
+            if h.kind == "refuse":
+                assert status != "stored", f"the server stored a hostile event: {h.label}"
+            elif h.kind == "newer" and status == "stored":
+                assert eid in held[0] and eid not in applied, \
+                    f"{h.label} was applied instead of quarantined"
+            elif h.kind == "extra":
+                assert status == "stored" and eid in applied, f"{h.label} was not applied"
+    all_ids = applied | held[0]
     with world.engine.connect() as conn:
         server = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(text(
             "SELECT id, payload, hlc, server_seq FROM events WHERE team_id = :t"),
@@ -272,7 +358,7 @@ def check_converged(clients: list[Client], world: World) -> None:
     assert all_ids == set(server), "the server and the clients hold different events"
     import json
 
-    for eid, (payload, hlc, seq) in logs[0].items():
+    for eid, (payload, hlc, seq) in logs[0].items():  # quarantined ones are kept verbatim
         s_payload, s_hlc, s_seq = server[eid]
         assert (json.loads(payload), hlc, seq) == (json.loads(s_payload), s_hlc, s_seq), \
             f"event {eid} was rewritten"
@@ -326,6 +412,13 @@ def new_team(engine: Engine, emails: list[str], seed: int, previous: str | None)
     return team_id
 
 
+def outside_team(engine: Engine) -> str:
+    """A team none of the simulated users belongs to (the target of hostile team moves)."""
+    from sync_server.services import accounts
+
+    return accounts.add_team(engine, name="Outside", prefix="OUT")
+
+
 def login_all(http: Any, emails: list[str]) -> None:
     """One real login per user; later sessions refresh from the keyring."""
     for e in emails:
@@ -339,11 +432,12 @@ def run_seeds(seeds: range, workdir: Path) -> list[tuple[int, str]]:
     failures = []
     with server_world(workdir) as (http, engine, emails):
         login_all(http, emails)
+        outside = outside_team(engine)
         previous: str | None = None
         for seed in seeds:
             team = new_team(engine, emails, seed, previous)
             previous = f"Sim{seed}"
-            world = World(engine, http, team, emails)
+            world = World(engine, http, team, emails, outside)
             try:
                 run_seed(seed, world, workdir)
             except AssertionError as exc:

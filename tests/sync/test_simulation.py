@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync.simulation import World, login_all, new_team, run_seed, run_seeds, server_world
+from tests.sync.simulation import (
+    World,
+    login_all,
+    new_team,
+    outside_team,
+    run_seed,
+    run_seeds,
+    server_world,
+)
 
 # Seeds that once failed stay here for ever, run first and on their own.
 REGRESSION_SEEDS: list[int] = [10006, 10010]  # two devices sharing a device code (case keys)
@@ -16,11 +24,12 @@ REGRESSION_SEEDS: list[int] = [10006, 10010]  # two devices sharing a device cod
 def test_regression_seeds(tmp_path: Path) -> None:
     with server_world(tmp_path) as (http, engine, emails):
         login_all(http, emails)
+        outside = outside_team(engine)
         previous = None
         for seed in REGRESSION_SEEDS:
             team = new_team(engine, emails, seed, previous)
             previous = f"Sim{seed}"
-            run_seed(seed, World(engine, http, team, emails), tmp_path)
+            run_seed(seed, World(engine, http, team, emails, outside), tmp_path)
 
 
 @pytest.mark.timeout(3600)  # 1,000 seeds take several minutes on two cores
