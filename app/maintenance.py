@@ -3,76 +3,148 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from app.paths import db_path
-from app.store.db import StoreError, make_engine
+from app.paths import db_path, private_dir
+from app.store.db import make_engine
 
 
 def _salvage(path: Path) -> dict[str, Any]:
-    """Move a damaged file aside and rebuild a new one from whatever events can be read."""
-    from app.store.projector import event_row, row_event  # noqa: F401  (row shape)
-    from app.store.repo import Store
+    """Move a damaged file aside and build a new one from every row that can still be read.
 
-    aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+    Identity and settings (meta) are kept; after any loss the pull cursor goes back to 0, so
+    the next sync brings back everything the server has (ingesting known events is a no-op).
+    """
+    from app.store.salvage import connect, derive_meta, salvage
+
+    stamp = int(time.time())
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
     shutil.move(path, aside)
     for suffix in ("-wal", "-shm"):
         side = Path(f"{path}{suffix}")
         if side.exists():
             shutil.move(side, Path(f"{aside}{suffix}"))
-    rows: list[tuple[Any, ...]] = []
-    lost = 0
-    meta: list[tuple[str, str]] = []
+    # Read a private copy: opening the WAL needs write access, and the kept file stays as is.
+    work = private_dir(path.parent / f".salvage-{stamp}")
     try:
-        src = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
+        copy = work / "copy.db"
+        shutil.copyfile(aside, copy)
+        if Path(f"{aside}-wal").exists():
+            shutil.copyfile(Path(f"{aside}-wal"), Path(f"{copy}-wal"))
+        con = connect(str(copy))
         try:
-            meta = list(src.execute("SELECT key, value FROM meta"))
-        except sqlite3.DatabaseError:
-            pass
-        cols = "id, case_id, team_id, type, payload, actor, device_id, hlc, server_seq, op_id"
-        last = 0
-        while True:  # page by rowid so one bad page loses only its rows
-            try:
-                batch = list(src.execute(f"SELECT seq, {cols} FROM events WHERE seq > ? "
-                                         "ORDER BY seq LIMIT 5000", (last,)))
-            except sqlite3.DatabaseError:
-                lost += 1
-                last += 5000
-                if last > 50_000_000:
-                    break
-                continue
-            if not batch:
-                break
-            rows += [r[1:] for r in batch]
-            last = batch[-1][0]
-        src.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"nothing could be read from {aside}: {exc}") from exc
+            found = salvage(con)
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    events = found.events
+    meta = derive_meta(found.meta, events.events)
+    derived = sorted(k for k in meta if meta[k] != found.meta.get(k))
+    reset = found.anything_lost
+    if reset:
+        meta["pull_cursor"] = "0"
+    rows = _unique_events(events.events)
+    store = _new_store(path, meta, rows, found.tables)
+    recovered = len(rows)
+    lost = max(events.expected - recovered, 0)
+    if lost:  # the search index may hold what the log lost, and be ahead of its seq
+        shutil.rmtree(path.parent / "index", ignore_errors=True)
+    store.close()
+    return {
+        "moved_to": str(aside), "events_recovered": recovered,
+        "unreadable_pages": events.damaged_ranges,
+        "events_lost": lost, "events_expected": events.expected,
+        "unsynced_lost": events.unsynced_lost, "counts_exact": events.exact,
+        "pull_cursor_reset": reset,
+        "kept_meta": sorted(k for k in found.meta if not (reset and k == "pull_cursor")),
+        "derived_meta": derived, "meta_lost": found.meta_lost,
+        "tables": {name: {"kept": len(found.tables[name]), "lost": found.table_lost[name]}
+                   for name in found.tables},
+        "unreadable_tables": found.unreadable_tables,
+        "anything_lost": found.anything_lost or lost > 0,
+    }
+
+
+def _unique_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # A damaged page can repeat an id; the first (lowest seq) copy is kept.
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["id"] not in seen:
+            seen.add(row["id"])
+            out.append(row)
+    return out
+
+
+def _new_store(path: Path, meta: dict[str, str], events: list[dict[str, Any]],
+               tables: dict[str, list[dict[str, Any]]]) -> Any:
+    from sqlalchemy import Connection
+
+    from app.store import schema as s
+    from app.store.projector import bulk_insert
+    from app.store.repo import Store
+
     store = Store(path)
-    names = ("id", "case_id", "team_id", "type", "payload", "actor", "device_id", "hlc",
-             "server_seq", "op_id")
 
-    def tx(conn: Any) -> None:
-        from sqlalchemy import insert
-
-        from app.store import schema as s
-
-        for key, value in meta:
-            if key in ("device_id", "device_code", "actor", "hlc", "key_counter",
-                       "default_team", "demo", "pull_cursor"):
-                conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
-                             {"key": key, "value": value})
-        for i in range(0, len(rows), 20_000):
-            conn.execute(insert(s.events).prefix_with("OR IGNORE"),
-                         [dict(zip(names, r, strict=True)) for r in rows[i:i + 20_000]])
+    def tx(conn: Connection) -> None:
+        for key, value in meta.items():
+            conn.execute(s.meta.insert().prefix_with("OR REPLACE"), {"key": key, "value": value})
+        bulk_insert(conn, s.events, events)
+        for name, rows in tables.items():
+            if rows:
+                conn.execute(getattr(s, name).insert().prefix_with("OR IGNORE"), rows)
 
     store.write(tx)
     store.rebuild()
-    store.close()
-    return {"moved_to": str(aside), "events_recovered": len(rows), "unreadable_pages": lost}
+
+    def bookkeeping(conn: Connection) -> None:
+        # Never hand out a provisional key the kept cases already hold.
+        code = meta.get("device_code")
+        if code:
+            keys = conn.exec_driver_sql("SELECT key FROM case_keys WHERE key LIKE ?",
+                                        (f"{code}-%",)).scalars()
+            numbers = [int(k.rsplit("-", 1)[1]) for k in keys if k.rsplit("-", 1)[1].isdigit()]
+            top = max([int(meta.get("key_counter", "0")), *numbers])
+            conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
+                         {"key": "key_counter", "value": str(top)})
+        # Seq values left without an event, so a later salvage can count its losses exactly.
+        gaps = conn.exec_driver_sql("SELECT COALESCE(MAX(seq) - COUNT(*), 0) FROM events"
+                                    ).scalar()
+        conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
+                     {"key": "events_seq_gaps", "value": str(int(gaps or 0))})
+
+    store.write(bookkeeping)
+    return store
+
+
+def _salvage_summary(found: dict[str, Any]) -> str:
+    recovered, expected = found["events_recovered"], found["events_expected"]
+    about = "" if found["counts_exact"] else "about "
+    parts = [f"salvaged the damaged file (kept aside at {found['moved_to']}): kept "
+             f"{recovered:,} of {about}{expected:,} events"]
+    if found["events_lost"] or not found["counts_exact"]:
+        parts.append(f"{about}{found['events_lost']:,} events could not be read")
+        unsynced = found["unsynced_lost"]
+        at_least = "" if found["counts_exact"] else "at least "
+        parts.append(f"{at_least}{unsynced:,} of them had never been synced and cannot be "
+                     "recovered" if unsynced or not found["counts_exact"]
+                     else "all of them had been synced")
+    lost_rows = {n: t["lost"] for n, t in found["tables"].items() if t["lost"]}
+    if lost_rows or found["meta_lost"]:
+        lost_rows["meta"] = found["meta_lost"]
+        parts.append("unreadable rows: " + ", ".join(f"{n} {c}" for n, c in
+                                                      sorted(lost_rows.items()) if c))
+    if found["unreadable_tables"]:
+        parts.append("unreadable tables: " + ", ".join(found["unreadable_tables"]))
+    parts.append(f"kept settings: {', '.join(found['kept_meta']) or 'none'}")
+    if found["pull_cursor_reset"]:
+        how = ("run `smart-support sync`" if "server_url" in found["kept_meta"]
+               else "sign in (`smart-support login`) and sync")
+        parts.append(f"the pull cursor was reset: {how} to restore everything the server has")
+    return "; ".join(parts)
 
 
 def check(folder: Path, *, repair: bool = False) -> dict[str, Any]:
@@ -98,6 +170,9 @@ def check(folder: Path, *, repair: bool = False) -> dict[str, Any]:
             return report
         report["salvage"] = _salvage(path)
         report["actions"].append("rebuilt the database from the readable event log")
+        report["actions"].append(_salvage_summary(report["salvage"]))
+        if report["salvage"]["anything_lost"]:
+            report["ok"] = False  # never "ok" after a loss, even one a sync will undo
     from app.store.rebuild import rebuild_projections
     from app.store.repo import Store, dump_projections
 

@@ -77,7 +77,16 @@ def describe_error(exc: BaseException, path: Path) -> StoreError:
 
 
 def open_engine(path: Path, *, migrate: bool = True, check: bool = True) -> Engine:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from app.paths import private_database, private_dir, private_file
+
+    try:
+        private_dir(path.parent)
+        # Owner-only before SQLite first opens it: it gives the -wal and -shm it creates the
+        # database file's mode. Files an older version left looser are tightened here too.
+        private_file(path, create=True)
+        private_database(path)
+    except OSError as exc:
+        raise StoreError(f"The database {path} cannot be opened: {exc}") from exc
     engine = make_engine(path)
     try:
         with engine.connect() as conn:
@@ -88,6 +97,7 @@ def open_engine(path: Path, *, migrate: bool = True, check: bool = True) -> Engi
                                        f"({result}). Run `smart-support check --repair`.")
             if migrate:
                 upgrade(conn)
+        private_database(path)
     except (OperationalError, DatabaseError) as exc:
         engine.dispose()
         raise describe_error(exc.orig or exc, path) from exc
