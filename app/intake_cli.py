@@ -19,19 +19,23 @@ def import_any(folder: Path, path: Path, *, as_json: bool = False) -> int:
             from app.store.importer import import_file
 
             def progress(done: int, total: int) -> None:
-                print(f"\rimported {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+                print(f"\rread {done:,}/{total:,} lines", end="", file=sys.stderr, flush=True)
 
+            # Rerunning a killed (or finished) import is safe: cases already there are
+            # recognised and counted, not added again.
             report = import_file(store, path, progress=progress)
             print(file=sys.stderr)
             data = {"imported": report.imported, "skipped": report.skipped,
+                    "already_imported": report.already,
                     "errors": [{"line": n, "message": m} for n, m in report.errors]}
             if as_json:
                 print(json.dumps(data, indent=2))
             else:
-                print(f"imported {report.imported:,} cases, skipped {report.skipped:,}")
+                print(f"imported {report.imported:,} cases, skipped {report.already:,} already "
+                      f"imported, skipped {report.skipped:,} with errors")
                 for n, m in report.errors[:50]:
                     print(f"  line {n}: {m}", file=sys.stderr)
-            return 0 if report.imported or not report.errors else 1
+            return 0 if report.imported or report.already or not report.errors else 1
         if suffix in (".eml", ".msg"):
             from app.operations.intake import import_email
 

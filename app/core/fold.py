@@ -143,11 +143,20 @@ def value_written(event: ev.Event, field_name: str) -> Any:
     return None
 
 
+def comment_author(event: ev.Event) -> str:
+    """Who wrote a comment's words: the payload's ``author`` when the recording agent (the
+    actor, whom the server checks) entered someone else's words (an import), else the actor."""
+    author = event.payload.get("author")
+    if isinstance(author, str) and author.strip() and len(author) <= 320:
+        return author
+    return event.actor
+
+
 def apply_comment_event(comment: CommentState, event: ev.Event) -> None:
     p = event.payload
     if event.type == ev.COMMENT_ADDED:
         comment.known = True
-        comment.author = event.actor
+        comment.author = comment_author(event)
         comment.author_kind = str(p.get("author_kind", "agent"))
         comment.created_ms = hlc_ms(event.hlc)
         comment.body = str(p.get("body", ""))

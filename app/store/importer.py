@@ -2,7 +2,14 @@
 
 Each case becomes events built like the core's ``new_case`` (validated by the same field
 parsers), written in batches: one transaction per batch appends the events and adds their
-projection rows. Every imported event is about a new case or a new directory record, so the
+projection rows. Every event is authored by the store's agent (``store.actor``: the server
+stores only events of the signed-in user) and belongs to the default team; who wrote the
+words (requester, comment author) is kept in the payload's ``author``.
+
+Resumable and idempotent: a case's id and its events' ids are derived from the line's
+identity (its ``id``/``external_id`` when given, else its content and how often that content
+occurred before in the file) and this device's id, so a rerun of a killed or finished import
+finds the cases already there and adds only the rest; a kill loses at most the open batch. Every imported event is about a new case or a new directory record, so the
 batch is folded in memory with the store's own fold (``rebuild.Folded``, the code a rebuild
 uses) and inserted in bulk: ``apply_events`` gives the same rows but reads and writes them one
 statement at a time (about 13 statements per case, 5x too slow for 100,000 cases). A bad line is
@@ -13,14 +20,16 @@ half-imported.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from app.core import events as ev
 from app.core.hlc import Timestamp
@@ -34,18 +43,23 @@ BATCH = 2000
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
 CASE_FIELDS = ("subject", "description", "status", "priority", "type", "product")
+# The server refuses clocks before 2000 (app/core/event_schema.py): refuse them here, by line.
+EARLIEST_MS = 946_684_800_000
+MAX_EXTERNAL_ID = 200
 
 
 @dataclass(slots=True)
 class ImportReport:
     imported: int = 0
-    skipped: int = 0
+    skipped: int = 0  # lines with errors (listed in ``errors``)
+    already: int = 0  # cases of this file an earlier run imported: not added again
     errors: list[tuple[int, str]] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"imported": self.imported, "skipped": self.skipped,
+                "already_imported": self.already,
                 "errors": [list(e) for e in self.errors], "cancelled": self.cancelled,
                 "seconds": round(self.seconds, 2)}
 
@@ -59,6 +73,9 @@ class CaseSpec:
     requester: tuple[str, str] | None  # (email, name)
     organization: str | None
     comments: list[dict[str, Any]]
+    external_id: str | None = None
+    dated: bool = True  # created_at was given (so the id's time part can use it)
+    seed: bytes = b""  # the line's identity on this device: the ids are derived from it
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -130,7 +147,33 @@ def _ms(value: Any, what: str, now_ms: int) -> int:
     ms = int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
     if ms > now_ms:
         raise InvalidValue(f"{what} {value!r} is in the future")
+    if ms < EARLIEST_MS:
+        raise InvalidValue(f"{what} {value!r} is before 2000")
     return ms
+
+
+def _external_id(record: dict[str, Any]) -> str | None:
+    """The source system's id of the case (``external_id``, else ``id``), if the line has one."""
+    for name in ("external_id", "id"):
+        value = record.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InvalidValue(f"{name} must be a string or a number")
+        text = str(value).strip()
+        if not text or len(text) > MAX_EXTERNAL_ID or not text.isprintable():
+            raise InvalidValue(f"{name} {value!r} is empty, too long or holds control characters")
+        return text
+    return None
+
+
+def line_identity(record: dict[str, Any], external_id: str | None) -> str:
+    """What makes a line the same line on a rerun: its external id, else its whole content."""
+    if external_id is not None:
+        return "id:" + external_id
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           default=str)
+    return "content:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _email(value: Any) -> str:
@@ -140,8 +183,19 @@ def _email(value: Any) -> str:
     return email
 
 
+def _author(value: Any, i: int) -> str | None:
+    if value in (None, ""):
+        return None
+    text = " ".join(str(value).split())
+    if len(text) > 320 or not text.isprintable():
+        raise InvalidValue(f"comment {i}: the author is longer than 320 characters or holds "
+                           "control characters")
+    return text or None
+
+
 def validate(line: int, record: dict[str, Any], now_ms: int) -> CaseSpec:
     """A case to import from one record; raises InvalidValue with a message for the agent."""
+    external_id = _external_id(record)
     fields: dict[str, Any] = {}
     for name in CASE_FIELDS:
         if record.get(name) not in (None, ""):
@@ -185,14 +239,16 @@ def validate(line: int, record: dict[str, Any], now_ms: int) -> CaseSpec:
             if c.get("created_at") else last + 1000
         at = max(at, created)
         last = at
-        author = str(c.get("author") or (requester[0] if requester else "import"))
+        author = _author(c.get("author"), i) or (requester[0] if requester else None)
         public = c.get("public", True)
         if not isinstance(public, bool):
             raise InvalidValue(f"comment {i}: public must be true or false")
-        kind = "customer" if requester and author.lower() == requester[0].lower() else "agent"
+        kind = ("customer" if requester and author and author.lower() == requester[0].lower()
+                else "agent")
         comments.append({"author": author, "ms": at, "body": body, "internal": not public,
                          "author_kind": kind})
-    return CaseSpec(line, fields, tags, created, requester, organization, comments)
+    return CaseSpec(line, fields, tags, created, requester, organization, comments,
+                    external_id=external_id, dated=bool(parse_datetime(record.get("created_at"))))
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -212,11 +268,17 @@ class _Builder:
         self.team = store.read(store.get_default_team)
 
     def event(self, type_: str, payload: dict[str, Any], ms: int, actor: str,
-              case_id: str | None = None, team: str | None = None) -> ev.Event:
+              case_id: str | None = None, team: str | None = None,
+              event_id: str | None = None) -> ev.Event:
         self.counter = (self.counter + 1) % 1_000_000
-        return ev.Event(id=uuid7(), type=type_, payload=payload, actor=actor,
+        return ev.Event(id=event_id or uuid7(), type=type_, payload=payload, actor=actor,
                         device_id=self.store.device_id, hlc=Timestamp(ms, self.counter).encode(),
                         case_id=case_id, team_id=team)
+
+    @staticmethod
+    def id_of(spec: CaseSpec, part: str) -> str:
+        # Undated lines are created "now", which differs per run: their ids carry no time.
+        return derived_id(spec.created_ms if spec.dated else 0, spec.seed, part)
 
     def build(self, spec: CaseSpec, key: str, now_ms: int,
               new_dir: dict[str, Any]) -> list[ev.Event]:
@@ -230,7 +292,8 @@ class _Builder:
                 self.orgs[spec.organization.lower()] = org_id
                 new_dir.setdefault("orgs", []).append(spec.organization.lower())
                 out.append(self.event(ev.ORGANIZATION_UPSERTED, {
-                    "id": org_id, "name": spec.organization, "domain": None}, now_ms, actor))
+                    "id": org_id, "name": spec.organization, "domain": None}, now_ms, actor,
+                    team=self.team))
         fields = dict(spec.fields)
         fields.setdefault("status", "new")
         fields.setdefault("priority", "normal")
@@ -245,22 +308,30 @@ class _Builder:
                 new_dir.setdefault("customers", []).append(email.lower())
                 out.append(self.event(ev.CUSTOMER_UPSERTED, {
                     "id": cust_id, "name": name, "email": email, "organization_id": org_id,
-                    "phone": None}, now_ms, actor))
+                    "phone": None}, now_ms, actor, team=self.team))
             fields["requester_id"] = found[0]
             org_id = org_id or found[1]
         if org_id:
             fields["organization_id"] = org_id
         fields["team_id"] = self.team
         fields["key"] = key
-        case_id = uuid7()
-        creator = spec.requester[0] if spec.requester else actor
-        out.append(self.event(ev.CASE_CREATED, {"fields": fields, "tags": spec.tags,
-                                                "created_ms": spec.created_ms},
-                              spec.created_ms, creator, case_id, self.team))
-        for c in spec.comments:
-            out.append(self.event(ev.COMMENT_ADDED, {
-                "body": c["body"], "internal": c["internal"], "author_kind": c["author_kind"]},
-                c["ms"], c["author"], case_id, self.team))
+        case_id = self.id_of(spec, "case")
+        created: dict[str, Any] = {"fields": fields, "tags": spec.tags,
+                                   "created_ms": spec.created_ms,
+                                   "import_key": spec.seed.hex()[:32]}
+        if spec.external_id is not None:
+            created["external_id"] = spec.external_id
+        if spec.requester:
+            created["author"] = spec.requester[0]
+        out.append(self.event(ev.CASE_CREATED, created, spec.created_ms, actor, case_id,
+                              self.team, self.id_of(spec, "case.created")))
+        for i, c in enumerate(spec.comments):
+            payload = {"body": c["body"], "internal": c["internal"],
+                       "author_kind": c["author_kind"]}
+            if c["author"]:
+                payload["author"] = c["author"]  # shown as the comment's author (core fold)
+            out.append(self.event(ev.COMMENT_ADDED, payload, c["ms"], actor, case_id,
+                                  self.team, self.id_of(spec, f"comment:{i}")))
         return out
 
     def forget(self, new_dir: dict[str, Any]) -> None:
@@ -271,16 +342,48 @@ class _Builder:
             self.orgs.pop(name, None)
 
 
+def derived_id(ms: int, seed: bytes, part: str) -> str:
+    """A UUIDv7-shaped id: time bits from ``ms``, the rest from sha256(seed, part).
+
+    The same line imported again on the same device gets the same ids, so a rerun finds
+    what an earlier run wrote (and the events table's primary key refuses a second copy)."""
+    digest = int.from_bytes(hashlib.sha256(seed + b"\0" + part.encode()).digest()[:10], "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((digest >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= digest & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def line_seed(device_id: str, identity: str, occurrence: int) -> bytes:
+    return hashlib.sha256(f"{device_id}\n{identity}\n{occurrence}".encode()).digest()
+
+
+def _already_there(conn: Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        found.update(conn.execute(
+            select(s.events.c.id).where(s.events.c.id.in_(ids[i:i + 500]))).scalars())
+    return found
+
+
 def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: int,
-                 fast: bool = True) -> None:
+                 fast: bool = True) -> int:
+    """Write the cases of ``specs`` not already imported; returns how many were written."""
     new_dir: dict[str, Any] = {}
 
-    def tx(conn: Connection) -> None:
+    def tx(conn: Connection) -> int:
+        created = {builder.id_of(spec, "case.created"): spec for spec in specs}
+        done = _already_there(conn, list(created))
+        fresh = [spec for eid, spec in created.items() if eid not in done]
+        if not fresh:
+            return 0
         value = conn.exec_driver_sql(
             "SELECT value FROM meta WHERE key = 'key_counter'").scalar()
         n = int(value or 0)
         events: list[ev.Event] = []
-        for spec in specs:
+        for spec in fresh:
             n += 1
             events += builder.build(spec, f"{store.device_code}-{n}", now_ms, new_dir)
         store._set_meta(conn, "key_counter", str(n))
@@ -295,9 +398,10 @@ def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: i
         top = max(e.hlc for e in events)
         store.clock.observe(top)
         store._set_meta(conn, "hlc", store.clock.last)
+        return len(fresh)
 
     try:
-        store.write(tx)
+        return int(store.write(tx))
     except BaseException:
         builder.forget(new_dir)
         raise
@@ -306,7 +410,10 @@ def _write_batch(store: Any, builder: _Builder, specs: list[CaseSpec], now_ms: i
 def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
                 cancel: CancelFn | None = None, *, batch: int = BATCH,
                 fast: bool = True) -> ImportReport:
-    """Import every case of ``path`` (.jsonl/.json/.ndjson or .csv). Never half-imports a case."""
+    """Import every case of ``path`` (.jsonl/.json/.ndjson or .csv). Never half-imports a case.
+
+    Cases an earlier run of the same file imported on this store are counted in
+    ``report.already`` and not added again (see the module docstring)."""
     started = time.perf_counter()
     path = Path(path)
     report = ImportReport()
@@ -314,20 +421,22 @@ def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
     now_ms = int(time.time() * 1000)
     builder = _Builder(store)
     pending: list[CaseSpec] = []
+    seen: dict[str, int] = {}  # line identity -> occurrences so far (or the line of an id)
 
     def flush() -> None:
         if not pending:
             return
         try:
-            _write_batch(store, builder, pending, now_ms, fast)
-            report.imported += len(pending)
+            written = _write_batch(store, builder, pending, now_ms, fast)
+            report.imported += written
+            report.already += len(pending) - written
         except Exception as exc:  # noqa: BLE001 - reported per line, the import goes on
             for spec in pending:
                 report.errors.append((spec.line, f"not saved: {exc}"))
             report.skipped += len(pending)
         pending.clear()
         if progress:
-            progress(report.imported + report.skipped, total)
+            progress(report.imported + report.already + report.skipped, total)
 
     for line, record in _records(path):
         if isinstance(record, str):
@@ -335,11 +444,22 @@ def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
             report.skipped += 1
             continue
         try:
-            pending.append(validate(line, record, now_ms))
+            spec = validate(line, record, now_ms)
         except (InvalidValue, TypeError, ValueError) as exc:
             report.errors.append((line, str(exc)))
             report.skipped += 1
             continue
+        identity = line_identity(record, spec.external_id)
+        if spec.external_id is not None and identity in seen:
+            report.errors.append((line, f"the id {spec.external_id!r} was already used on "
+                                        f"line {seen[identity]}"))
+            report.skipped += 1
+            continue
+        # Identical lines are distinct cases: the nth copy is the nth copy on a rerun too.
+        occurrence = 0 if spec.external_id is not None else seen.get(identity, 0)
+        seen[identity] = line if spec.external_id is not None else occurrence + 1
+        spec.seed = line_seed(store.device_id, identity, occurrence)
+        pending.append(spec)
         if len(pending) >= batch:
             flush()
             if cancel and cancel():

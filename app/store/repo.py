@@ -260,21 +260,18 @@ class Store:
                 s.events.c.server_seq.is_(None), s.events.c.sync_error.is_(None))
         ).scalar() or 0))
 
-    def adopt_teamless(self, team_id: str) -> int:
-        """Give work done before signing in a team. Only events that never left this device
-        are touched; the server requires a team for everything it stores."""
+    def adopt_teamless(self, team_id: str, *, actor: str | None = None,
+                       first_sign_in: bool = False) -> int:
+        """Give work done before signing in a team and (``actor``) the signed-in agent as
+        author. Only events that never left this device are rewritten (app/store/adopt.py);
+        the server stores only events of the signed-in user in one of their teams."""
+        from app.store.adopt import adopt_unsynced
 
-        def tx(conn: Connection) -> int:
-            # The event's team is routing metadata (the fold never reads it), so setting it
-            # on events the server has never seen changes no projected state.
-            res = conn.execute(update(s.events).where(
-                s.events.c.team_id.is_(None), s.events.c.server_seq.is_(None)
-            ).values(team_id=team_id))
-            return int(res.rowcount or 0)
-
-        count = self._write(tx)
+        count = self._write(lambda c: adopt_unsynced(
+            c, team_id, actor=actor, placeholder=DEFAULT_ACTOR, anyone=first_sign_in).events)
 
         def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
+            # Only a case whose creation already reached the server lacks a team now.
             from app.core.commands import set_fields
             from app.store.projector import load_case
 

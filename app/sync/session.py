@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import keyring
 import keyring.errors
 
-from app.store.repo import Store
+from app.store.repo import DEFAULT_ACTOR, Store
 from app.sync.api import ApiError, SyncApi, Unauthorized
 
 SERVICE = "smart-support"
@@ -58,12 +58,16 @@ class SyncSession:
         user = tokens.get("user") or {}
         self.store.set_meta("server_url", self.server)
         self.store.set_meta("account_email", self.email)
+        # Never signed in before: everything unsent was recorded on this device before any
+        # account existed, so all of it becomes the agent's (the original actor is kept).
+        first = self.store.actor == DEFAULT_ACTOR
         self.store.set_actor(self.email)
-        teams = user.get("teams") or []
+        teams = [str(t["id"]) for t in user.get("teams") or [] if t.get("id")]
         if teams:
-            team_id = str(teams[0]["id"])
+            chosen = self.store.get_meta("default_team")
+            team_id = chosen if chosen in teams else teams[0]
             self.store.set_meta("default_team", team_id)
-            self.store.adopt_teamless(team_id)
+            self.store.adopt_teamless(team_id, actor=self.email, first_sign_in=first)
         return dict(user)
 
     def logout(self) -> None:

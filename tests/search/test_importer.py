@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app.search.service import SearchService
 from app.store import schema as s
 from app.store.importer import import_file
 from app.store.repo import Store, dump_projections
-from tests.search.conftest import CORPUS, ME, write_jsonl
+from tests.search.conftest import CORPUS, ME, OTHER, write_jsonl
 
 
 def _count(store: Store, table: s.Table) -> int:
@@ -38,9 +39,13 @@ def test_jsonl_happy_path_builds_directory_once(tmp_path: Path) -> None:
     before = store.read(dump_projections)
     store.rebuild()
     assert store.read(dump_projections) == before
-    # a second import reuses the directory records and continues the key counter
-    import_file(store, write_jsonl(tmp_path / "again.jsonl", CORPUS[:1]))
+    # a second import reuses the directory records and continues the key counter; the
+    # line imported before is recognised and not added again
+    again = import_file(store, write_jsonl(tmp_path / "again.jsonl", [
+        CORPUS[0], {**CORPUS[0], "subject": "A new one from Ana"}]))
+    assert (again.imported, again.already, again.skipped) == (1, 1, 0)
     assert _count(store, s.customers) == 7
+    assert _count(store, s.cases) == 11
     assert f"{store.device_code}-11" in store.read(
         lambda c: [r[0] for r in c.execute(select(s.cases.c.key))])
 
@@ -135,3 +140,153 @@ def test_cancel_stops_between_batches(tmp_path: Path) -> None:
                          cancel=lambda: True)
     assert report.cancelled and report.imported == 3
     assert _count(store, s.cases) == 3
+
+
+TEAM = "team-support"
+
+
+def _events(store: Store) -> list[tuple[str, str, str | None, dict[str, object]]]:
+    return store.read(lambda c: [(r.type, r.actor, r.team_id, json.loads(r.payload))
+                                 for r in c.execute(select(s.events).order_by(s.events.c.seq))])
+
+
+def test_signed_in_import_is_the_agents_in_the_default_team(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.db")
+    store.set_actor(ME)
+    store.set_meta("default_team", TEAM)
+    import_file(store, write_jsonl(tmp_path / "in.jsonl", CORPUS))
+    events = _events(store)
+    # the server stores only the signed-in user's events, each in one of their teams
+    assert {actor for _, actor, _, _ in events} == {ME}
+    assert {team for _, _, team, _ in events} == {TEAM}
+    created = [p for t, _, _, p in events if t == "case.created"]
+    assert {p["fields"]["team_id"] for p in created} == {TEAM}  # type: ignore[index]
+    # who wrote it is kept in the payload, and a comment shows its real author
+    assert "ben@globex.example" in {p.get("author") for p in created}
+    rows = store.read(lambda c: set(c.execute(select(s.comments.c.author,
+                                                     s.comments.c.author_kind)).all()))
+    assert ("ben@globex.example", "customer") in rows and (OTHER, "agent") in rows
+
+
+def _legacy_import(store: Store) -> str:
+    """An event as the old importer wrote it: authored by the customer, refused by the server."""
+    from app.core import events as ev
+    from app.core.hlc import Timestamp
+    from app.core.ids import uuid7
+    from app.store.projector import apply_events, event_row
+
+    case_id = store.read(lambda c: c.execute(select(s.cases.c.id)).scalars().first())
+    assert case_id
+    e = ev.Event(id=uuid7(), type="comment.added", payload={
+        "body": "legacy", "internal": False, "author_kind": "customer"},
+        actor="old@customer.example", device_id=store.device_id,
+        hlc=Timestamp(1_750_000_000_000, 7).encode(), case_id=case_id)
+
+    def tx(conn: object) -> None:
+        conn.execute(s.events.insert(), [event_row(e)])  # type: ignore[attr-defined]
+        apply_events(conn, [e])  # type: ignore[arg-type]
+        conn.execute(s.events.update().where(s.events.c.id == e.id)  # type: ignore[attr-defined]
+                     .values(sync_error="actor must be the signed-in user"))
+
+    store.write(tx)
+    return e.id
+
+
+def test_first_sign_in_rewrites_unsent_work_and_keeps_projections_a_fold(
+        tmp_path: Path) -> None:
+    from app.operations import cases as ops
+
+    store = Store(tmp_path / "store.db")
+    import_file(store, write_jsonl(tmp_path / "in.jsonl", CORPUS))
+    case_id, key, _ = ops.create_case(store, subject="Typed before signing in")
+    ops.comment(store, case=key, body="my own reply")
+    legacy = _legacy_import(store)
+    count = len(_events(store))
+    store.set_actor(ME)
+    store.adopt_teamless(TEAM, actor=ME, first_sign_in=True)
+    events = _events(store)
+    assert len(events) == count  # the team went into the events: no extra updates
+    assert {actor for _, actor, _, _ in events} == {ME}
+    assert {team for _, _, team, _ in events} == {TEAM}
+    assert all(p["fields"]["team_id"] == TEAM  # type: ignore[index]
+               for t, _, _, p in events if t == "case.created")
+    assert store.read(lambda c: set(c.execute(select(s.cases.c.team_id)).scalars())) == {TEAM}
+    authors = dict(store.read(lambda c: c.execute(
+        select(s.comments.c.body, s.comments.c.author)).all()))
+    assert authors["We restarted twice, file log attached."] == "ben@globex.example"
+    assert authors["my own reply"] == ME  # typed by the agent before signing in
+    assert authors["legacy"] == "old@customer.example"
+    legacy_row = store.read(lambda c: c.execute(
+        select(s.events).where(s.events.c.id == legacy)).one())
+    assert legacy_row.sync_error is None  # refused for its actor: it goes again
+    assert json.loads(legacy_row.payload)["offline_actor"] == "old@customer.example"
+    state = store.read(dump_projections)
+    store.rebuild()
+    assert store.read(dump_projections) == state
+
+
+def test_later_sign_in_rewrites_only_the_placeholders_work(tmp_path: Path) -> None:
+    from app.operations import cases as ops
+
+    store = Store(tmp_path / "store.db")
+    store.set_actor("first@support.example")
+    ops.create_case(store, subject="By the first agent")
+    store.set_actor("me@localhost")
+    ops.create_case(store, subject="Before signing in")
+    store.set_actor(ME)
+    store.adopt_teamless(TEAM, actor=ME)
+    actors = {p["fields"]["subject"]: a  # type: ignore[index]
+              for t, a, _, p in _events(store) if t == "case.created"}
+    assert actors == {"By the first agent": "first@support.example", "Before signing in": ME}
+
+
+def test_rerun_and_edited_lines(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.db")
+    rows = [{"id": "Z-1", "subject": "Has an id"}, {"subject": "No id"},
+            {"subject": "No id"},  # an identical line is a second case
+            {"external_id": 7, "subject": "Numeric id", "created_at": "2025-01-01T00:00:00Z"}]
+    first = import_file(store, write_jsonl(tmp_path / "in.jsonl", rows))
+    assert (first.imported, first.already) == (4, 0)
+    edited = [{**rows[0], "subject": "Has an id, edited"}, rows[1], rows[2],
+              {**rows[1], "subject": "No id, edited"}, rows[3], {"id": "Z-1", "subject": "Dup"}]
+    again = import_file(store, write_jsonl(tmp_path / "renamed.jsonl", edited))
+    # the same id is the same case (its edit is not applied); edited content is a new case
+    assert (again.imported, again.already) == (1, 4)
+    assert again.errors == [(6, "the id 'Z-1' was already used on line 1")]
+    subjects = store.read(lambda c: sorted(c.execute(select(s.cases.c.subject)).scalars()))
+    assert subjects == ["Has an id", "No id", "No id", "No id, edited", "Numeric id"]
+
+
+def test_old_dates_and_bad_ids_are_refused_by_line(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.db")
+    rows = [{"subject": "Old", "created_at": "1999-12-31T23:00:00Z"},
+            {"subject": "Bad id", "id": {"x": 1}},
+            {"subject": "Fine", "comments": [{"body": "hi", "author": "a\x00b"}]}]
+    report = import_file(store, write_jsonl(tmp_path / "in.jsonl", rows))
+    assert report.imported == 0 and [n for n, _ in report.errors] == [1, 2, 3]
+    assert "before 2000" in report.errors[0][1] and "id" in report.errors[1][1]
+
+
+def test_a_failed_batch_loses_only_itself_and_a_rerun_completes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.store import importer
+
+    store = Store(tmp_path / "store.db")
+    path = write_jsonl(tmp_path / "in.jsonl", [{"subject": f"Case {i}"} for i in range(10)])
+    real, calls = importer.Folded.write, []
+
+    def dying(self: importer.Folded, conn: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # like Ctrl+C inside the second batch's transaction
+        real(self, conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importer.Folded, "write", dying)
+    with pytest.raises(KeyboardInterrupt):
+        import_file(store, path, batch=4)
+    assert _count(store, s.cases) == 4
+    monkeypatch.setattr(importer.Folded, "write", real)
+    report = import_file(store, path, batch=4)
+    assert (report.imported, report.already) == (6, 4)
+    subjects = store.read(lambda c: sorted(c.execute(select(s.cases.c.subject)).scalars()))
+    assert subjects == sorted(f"Case {i}" for i in range(10))

@@ -1,0 +1,121 @@
+"""Work done before the first sign-in, made acceptable to the server at sign-in.
+
+The server stores an event only if its actor is the signed-in user and its team is one of
+theirs. Events recorded before signing in carry the placeholder actor (``me@localhost``), or,
+from an older importer or the mail intake, the customer's address; imported cases have no
+team. At sign-in, the events that never left this device (``server_seq`` null) are rewritten
+in place: the signed-in agent becomes the actor (the original is kept in the payload), and a
+``case.created`` gets the team inside its payload, so the server sees the case created in the
+team rather than one ``case.updated`` per case (which, when the creation was refused, gave
+teammates cases that have no ``case.created``).
+
+Rewriting unsent events is safe because nobody else has them; the projections are patched so
+they stay exactly what a rebuild of the rewritten log gives (tests compare the two).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from app.core import events as ev
+from app.core.fold import CaseState, apply_case_event, comment_author
+from app.store import schema as s
+from app.store.projector import case_row, row_event
+
+_CHUNK = 500
+
+
+@dataclass(slots=True)
+class Adopted:
+    events: int = 0  # events given the team or the agent
+    reattributed: int = 0
+    cases: int = 0  # cases whose case.created got the team
+
+
+def _dump(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
+                   placeholder: str = "me@localhost", anyone: bool = False) -> Adopted:
+    """Give this device's unsent events ``team_id`` and (with ``actor``) the agent as author.
+
+    ``placeholder`` events are re-attributed; with ``anyone`` (the first sign-in: every
+    unsent event was recorded on this device before any account), also events under any
+    other address. The original actor is kept as ``payload.offline_actor``, and for a
+    comment whose words were someone else's as ``payload.author`` (what the comment shows).
+    """
+    e = s.events.c
+    done = Adopted()
+    rows = conn.execute(select(e.id, e.type, e.actor, e.team_id, e.payload, e.case_id, e.hlc)
+                        .where(e.server_seq.is_(None)).order_by(e.seq)).all()
+    updates: list[tuple[str, str, str, str]] = []
+    created_clock: dict[str, str] = {}  # case id -> clock of a case.created now in the team
+    comments: list[tuple[str, str]] = []  # (author, comment id)
+    attachments: list[tuple[str, str]] = []  # (author, attachment id)
+    for r in rows:
+        reattribute = (actor is not None and r.actor != actor
+                       and (r.actor == placeholder or anyone))
+        payload: dict[str, Any] | None = None
+        if r.type == ev.CASE_CREATED or reattribute:
+            payload = json.loads(r.payload)
+        team_in_payload = False
+        if r.type == ev.CASE_CREATED and payload is not None and r.case_id:
+            fields = payload.get("fields")
+            if isinstance(fields, dict) and not fields.get("team_id"):
+                fields["team_id"] = team_id
+                team_in_payload = True
+                created_clock[r.case_id] = f"{r.hlc}|{r.id}"
+        new_actor = r.actor
+        if reattribute and payload is not None and actor is not None:
+            payload["offline_actor"] = r.actor
+            if r.type == ev.COMMENT_ADDED and r.actor != placeholder and not payload.get("author"):
+                payload["author"] = r.actor  # a customer's words stay the customer's
+            new_actor = actor
+        if not (reattribute or team_in_payload or r.team_id is None):
+            continue
+        changed = ev.Event(id=r.id, type=r.type, payload=payload or {}, actor=new_actor,
+                           device_id="", hlc=r.hlc, case_id=r.case_id)
+        if reattribute and r.type == ev.COMMENT_ADDED:
+            comments.append((comment_author(changed), r.id))
+        elif reattribute and r.type == ev.ATTACHMENT_ADDED:
+            attachments.append((new_actor, r.id))
+        updates.append((r.team_id or team_id, new_actor,
+                        _dump(payload) if payload is not None else r.payload, r.id))
+        done.reattributed += reattribute
+    if updates:
+        # A refusal for the old actor or a missing team no longer applies: send them again.
+        conn.exec_driver_sql("UPDATE events SET team_id = ?, actor = ?, payload = ?, "
+                             "sync_error = NULL WHERE id = ? AND server_seq IS NULL", updates)
+    if comments:
+        conn.exec_driver_sql("UPDATE comments SET author = ? WHERE id = ?", comments)
+    if attachments:
+        conn.exec_driver_sql("UPDATE attachments SET author = ? WHERE id = ?", attachments)
+    done.cases = _team_from_created(conn, team_id, created_clock)
+    done.events = len(updates)
+    return done
+
+
+def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) -> int:
+    """Refold the team field of the cases whose case.created now holds the team, from
+    their events in log order (as a rebuild does: the same value, the same clocks)."""
+    e = s.events.c
+    ids = list(created)
+    changed: list[tuple[str | None, str, str]] = []
+    for i in range(0, len(ids), _CHUNK):
+        states: dict[str, CaseState] = {}
+        for row in conn.execute(select(s.events).where(e.case_id.in_(ids[i:i + _CHUNK]))
+                                .order_by(e.seq)):
+            event = row_event(row)
+            if event.type in ev.CASE_EVENT_TYPES and event.case_id:
+                state = states.setdefault(event.case_id, CaseState(id=event.case_id))
+                apply_case_event(state, event)
+        for case_id, state in states.items():
+            changed.append((state.fields.get("team_id"), case_row(state)["clocks"], case_id))
+    if changed:
+        conn.exec_driver_sql("UPDATE cases SET team_id = ?, clocks = ? WHERE id = ?", changed)
+    return sum(1 for team, _, _ in changed if team == team_id)
