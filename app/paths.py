@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 DB_NAME = "smart-support.db"
@@ -40,7 +41,8 @@ def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     for created in missing:
         _tighten(created, DIR_MODE)
-    _tighten(path, DIR_MODE)
+    if _ours(path):
+        _tighten(path, DIR_MODE)
     return path
 
 
@@ -57,6 +59,15 @@ def private_database(path: Path) -> None:
     """The database file and its WAL and shared-memory files, owner-only where they exist."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         _tighten(Path(f"{path}{suffix}"), FILE_MODE)
+
+
+def _ours(path: Path) -> bool:
+    """A folder this user owns and that is not a shared one (sticky, like /tmp): only such
+    an existing folder is tightened."""
+    if os.name == "nt":
+        return False
+    st = path.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX
 
 
 def _tighten(path: Path, mode: int) -> None:

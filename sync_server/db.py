@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sync_server.private import private_database, private_dir, sqlite_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x5357_5350  # pg advisory lock id while migrating ("SWSP")
 _IMMEDIATE = "smart_support_immediate"
@@ -19,18 +21,23 @@ _IMMEDIATE = "smart_support_immediate"
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and IMMEDIATE write transactions."""
     if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        if path is not None:
+            # Owner-only: the file holds password hashes and every team's cases.
+            private_dir(path.parent)
+            private_database(path, create=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size, max_overflow=20,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, path)
         return engine
     return create_engine(
         url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True,
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, path: Path | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -40,6 +47,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        if path is not None:  # -wal/-shm an older version (or a restore) left looser
+            private_database(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -64,7 +64,9 @@ class BlobStore:
         return self._put_stream(io.BytesIO(data), name)
 
     def _put_stream(self, src: BinaryIO, name: str) -> BlobInfo:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        from app.paths import private_dir
+
+        private_dir(self._tmp)  # owner-only, like every folder under the data folder
         hasher = hashlib.sha256()
         head = b""
         size = 0
@@ -94,5 +96,7 @@ class BlobStore:
 
     def _commit(self, tmp: Path, digest: str) -> None:
         final = self.path_for(digest)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        from app.paths import private_dir
+
+        private_dir(final.parent)
         os.replace(tmp, final)

@@ -32,6 +32,7 @@ from app.core.commands import EventFactory
 from app.core.fold import CaseState
 from app.operations.cases import _guard, _load
 from app.operations.errors import NotFound, OperationError
+from app.paths import private_dir, private_file
 from app.store import intake_queries as iq
 from app.store import schema as s
 from app.store.repo import Store
@@ -273,8 +274,7 @@ def attach_bytes(store: Store, *, case: str, data: bytes, name: str,
     if len(data) > limit:
         raise OperationError(str(AttachmentTooLarge(len(data), limit, name))
                              + "; nothing was attached")
-    tmp_root = data_dir(store) / "blobs" / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp_root = private_dir(data_dir(store) / "blobs" / "tmp")
     folder = Path(tempfile.mkdtemp(prefix="paste-", dir=tmp_root))
     target = folder / (re.sub(r"[\\/:\0]", "_", name) or "pasted")
     try:
@@ -347,11 +347,12 @@ def open_path(store: Store, sha256: str, name: str | None = None) -> Path:
     safe = re.sub(r"[\\/:\0]", "_", Path(name).name).strip(". ") or "attachment"
     target = data_dir(store) / "open" / sha256.lower()[:16] / safe
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         try:
             os.link(path, target)
         except OSError:
             import shutil
 
             shutil.copyfile(path, target)
+            private_file(target)
     return target

@@ -31,6 +31,7 @@ from app.core.model import MAX_SUBJECT, MAX_TEXT
 from app.operations import attachments as att
 from app.operations.cases import _guard, _load, _requester_events
 from app.operations.errors import OperationError
+from app.paths import private_dir
 from app.store import queries as q
 from app.store import schema as s
 from app.store.projector import load_case
@@ -106,8 +107,7 @@ def _read_attachments(store: Store, mail: ParsedEmail) -> tuple[list[att.Extract
     skipped: list[str] = []
     limit = att.max_bytes(store)
     inline = set(mail.inline_images.values())
-    tmp_root = att.data_dir(store) / "blobs" / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp_root = private_dir(att.data_dir(store) / "blobs" / "tmp")
     for item in mail.attachments:
         name = item.filename or "attachment"
         if len(item.data) > limit:

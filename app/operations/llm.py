@@ -34,6 +34,7 @@ from app.llm.templates import PromptTemplate, TemplateSet, load_templates
 from app.operations.attachments import data_dir
 from app.operations.cases import _guard, _load
 from app.operations.errors import NotFound, OperationError
+from app.paths import private_dir
 from app.store import intake_queries as iq
 from app.store import queries as q
 from app.store import schema as s
@@ -192,12 +193,7 @@ def maps_dir(store: Store) -> Path:
 
 def save_map(store: Store, built: BuiltPrompt, case_id: str) -> Path:
     """Keep the prompt's redaction map on this machine (owner-only file)."""
-    folder = maps_dir(store)
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(folder, 0o700)
-    except OSError:
-        pass
+    folder = private_dir(maps_dir(store))
     path = folder / f"{built.sha256}.json"
     record = {"case_id": case_id, "template": built.template_name,
               "created_ms": int(time.time() * 1000), "map": built.redaction_map.to_json()}

@@ -80,7 +80,9 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
     """Index every case, customer and organization into a fresh directory, then swap it in."""
     tmp = index_dir.with_name(index_dir.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    from app.paths import private_dir
+
+    private_dir(tmp)  # owner-only: the index holds the cases' text
     ix = windex.create_in(str(tmp), make_schema())
     try:
         if procs > 1 and store.read(_count) >= PARALLEL_MIN:

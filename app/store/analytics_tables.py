@@ -152,7 +152,12 @@ def open_analytics_engine(path: Path | None) -> Engine:
                 Path(f"{p}{suffix}").unlink(missing_ok=True)
 
         atexit.register(cleanup)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        from app.paths import private_database, private_dir, private_file
+
+        private_dir(path.parent)  # owner-only: read models of the cases (notifications.db)
+        private_file(path, create=True)
+        private_database(path)
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)

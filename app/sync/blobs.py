@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.content.attachments import BlobStore
+from app.paths import private_dir, private_file
 from app.store import schema as s
 from app.store.repo import Store
 from app.sync.session import SyncSession, session_for
@@ -50,9 +51,10 @@ def upload_missing(store: Store, session: SyncSession) -> int:
         if not session.call(exists):
             session.call(upload)
             sent += 1
-        blobs.root.mkdir(parents=True, exist_ok=True)
+        private_dir(blobs.root)
         with (blobs.root / MARKS).open("a") as fh:
             fh.write(sha + "\n")
+        private_file(blobs.root / MARKS)
     return sent
 
 
@@ -62,7 +64,7 @@ def fetch_blob(store: Store, sha256: str, session: SyncSession | None = None) ->
     if blobs.has(sha256):
         return blobs.path_for(sha256)
     session = session or session_for(store)
-    blobs.root.mkdir(parents=True, exist_ok=True)
+    private_dir(blobs.root)
     fd, name = tempfile.mkstemp(dir=blobs.root, prefix="get-")
     os.close(fd)
     tmp = Path(name)
