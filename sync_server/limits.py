@@ -1,70 +1,64 @@
-"""Request-body size limits, enforced before the body reaches a route (HTTP 413)."""
+"""Request limits: how large a body each path may send and how long a request may take,
+and the plain ASGI answers a guard gives when a limit is passed (see guards.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Send
+
+from sync_server.settings import Settings
+
+API = "/api/v1"
+BLOBS = f"{API}/blobs/"
+PUSH = f"{API}/events/push"
+STREAM = f"{API}/stream"
 
 
 class BodyTooLarge(Exception):
-    pass
+    """The body passed its size limit (HTTP 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
 
 
-class BodyLimitMiddleware:
-    """Reject bodies over ``limit_for(path)`` bytes, by Content-Length or while streaming."""
-
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
-        self.app = app
-        self.limit_for = limit_for
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope["path"])
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > limit
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await _reject(send, limit)
-                    return
-        # Buffer the body (bounded) so an over-long chunked upload is also refused cleanly.
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                await _reject(send, limit)
-                return
-            chunks.append(body)
-            more = message.get("more_body", False)
-        replayed = False
-        body = b"".join(chunks)
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+class BodyStalled(Exception):
+    """No body byte arrived for the idle timeout, or the body took longer than allowed (408)."""
 
 
-async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may do: its body size, its idle and total time, whether the token is
+    checked before the body is read, and whether the body is streamed to the route."""
+
+    max_bytes: int
+    idle_s: float
+    total_s: float | None  # None: no total (the live stream lasts as long as the session)
+    auth_first: bool
+    streamed: bool
+
+
+def limits_for(settings: Settings, method: str, path: str) -> Limits:
+    idle = settings.body_idle_timeout_s
+    if path.startswith(BLOBS):
+        upload = method == "PUT"
+        return Limits(settings.blob_max_bytes, idle, settings.blob_request_timeout_s,
+                      auth_first=upload, streamed=upload)
+    if path == PUSH:
+        return Limits(settings.push_max_bytes, idle, settings.request_timeout_s,
+                      auth_first=True, streamed=False)
+    total = None if path == STREAM else settings.request_timeout_s
+    return Limits(settings.other_max_bytes, idle, total, auth_first=False, streamed=False)
+
+
+async def send_error(send: Send, status: int, detail: str,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A JSON error that also closes the connection (the unread body is never read)."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
+        (b"connection", b"close"), *(headers or []),
     ]})
     await send({"type": "http.response.body", "body": body})

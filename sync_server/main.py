@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +16,7 @@ from starlette.routing import compile_path
 
 from sync_server import __version__
 from sync_server.db import make_engine, migrate
-from sync_server.limits import BodyLimitMiddleware
+from sync_server.guards import RequestGuard
 from sync_server.notify import listen
 from sync_server.routes import auth, blobs, events, stream, team
 from sync_server.schemas.common import ErrorPublic
@@ -28,16 +28,6 @@ from sync_server.settings import Settings
 from sync_server.state import AppState
 
 API = "/api/v1"
-
-
-def _limit_for(settings: Settings) -> Callable[[str], int]:
-    def limit(path: str) -> int:
-        if path.startswith(f"{API}/blobs/"):
-            return settings.blob_max_bytes
-        if path == f"{API}/events/push":
-            return settings.push_max_bytes
-        return settings.other_max_bytes
-    return limit
 
 
 def _handlers(app: FastAPI) -> None:
@@ -138,6 +128,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     _document_bad_bodies(app)
     _handlers(app)
     _allow_header(app)
-    app.add_middleware(BodyLimitMiddleware, limit_for=_limit_for(settings))
+    app.add_middleware(RequestGuard, state=state)  # sizes, timeouts, auth before body
     return app
 

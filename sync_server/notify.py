@@ -24,10 +24,20 @@ class Notice:
     teams: frozenset[str] | None
 
 
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """A token family was revoked (logout, refresh-token reuse): its open streams end."""
+
+    family_id: str
+
+
+Message = Notice | Revoked | None  # None: shutdown, every stream ends
+
+
 @dataclass(eq=False)
 class Subscription:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[Notice | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
 
 
 class Broadcaster:
@@ -50,7 +60,7 @@ class Broadcaster:
         with self._lock:
             return len(self._subs)
 
-    def publish(self, notice: Notice | None) -> None:
+    def publish(self, notice: Message) -> None:
         """Thread-safe; ``None`` ends every stream (shutdown)."""
         with self._lock:
             subs = list(self._subs)
@@ -64,11 +74,18 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def parse_notice(payload: str) -> Notice | None:
+def revoked_payload(family_id: str) -> str:
+    """The NOTIFY payload that ends a family's streams in every server process."""
+    return json.dumps({"revoked": family_id})
+
+
+def parse_notice(payload: str) -> Notice | Revoked | None:
     try:
         data = json.loads(payload)
+        if isinstance(data.get("revoked"), str):
+            return Revoked(family_id=data["revoked"])
         return Notice(seq=int(data["seq"]), teams=frozenset(str(t) for t in data["teams"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,12 @@ ENVIRONMENT_ENV = "SMART_SUPPORT_SERVER_ENV"
 BLOB_STORE_ENV = "SMART_SUPPORT_SERVER_BLOB_STORE"
 BLOB_MAX_ENV = "SMART_SUPPORT_SERVER_BLOB_MAX_BYTES"
 SECRET_FILE = "secret.key"
+LIMIT_ENV = {  # setting -> environment variable (docs/server-limits.md)
+    name: f"SMART_SUPPORT_SERVER_{name.upper()}"
+    for name in ("body_idle_timeout_s", "request_timeout_s", "blob_request_timeout_s",
+                 "keep_alive_timeout_s", "pull_max_bytes", "push_bytes_per_minute",
+                 "push_events_per_minute")
+}
 DEV_SECRET = "development-only-insecure-secret-do-not-use-in-production"
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", DEV_SECRET})
@@ -49,6 +55,14 @@ class Settings(BaseModel):
     presence_window_seconds: float = 60.0
     login_max_failures: int = 10
     login_window_seconds: int = 15 * 60
+    # Resource limits (docs/server-limits.md; env vars in LIMIT_ENV below).
+    body_idle_timeout_s: float = Field(default=30.0, gt=0)  # no body byte for this long: abort
+    request_timeout_s: float = Field(default=60.0, gt=0)  # a whole request, blobs excepted
+    blob_request_timeout_s: float = Field(default=300.0, gt=0)  # a blob upload or download
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0)  # idle keep-alive connections
+    pull_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # rendered events per pull page
+    push_bytes_per_minute: int = Field(default=128 * 1024 * 1024, gt=0)  # per user
+    push_events_per_minute: int = Field(default=200_000, gt=0)  # per user
 
     @property
     def is_postgres(self) -> bool:
@@ -103,9 +117,15 @@ def load_settings(
     if with_secret and not secret and db_url is None:
         secret = _stored_secret(folder)
     store: BlobStoreKind = blob_store or ("db" if os.environ.get(BLOB_STORE_ENV) == "db" else "fs")
-    extra: dict[str, int] = {}
+    extra: dict[str, Any] = {}
     if os.environ.get(BLOB_MAX_ENV):
         extra["blob_max_bytes"] = int(os.environ[BLOB_MAX_ENV])
+    for name, env in LIMIT_ENV.items():
+        if os.environ.get(env):
+            try:
+                extra[name] = float(os.environ[env])
+            except ValueError:
+                raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
     settings = Settings(
         db_url=url, data_dir=folder, secret=secret, environment=environment,
         blob_store=store, **extra,

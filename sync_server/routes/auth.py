@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from sync_server.deps import ClientAddress, CurrentUser, StateDep
+from sync_server.notify import Revoked
 from sync_server.schemas.auth import LoginCreate, RefreshCreate, TokenPublic, UserPublic
 from sync_server.schemas.common import ErrorPublic, StatusPublic
 from sync_server.services import auth
+from sync_server.state import AppState
 
 router = APIRouter(tags=["auth"])
 _401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorPublic}}
@@ -24,13 +26,22 @@ def login(body: LoginCreate, state: StateDep, client: ClientAddress) -> TokenPub
 
 @router.post("/auth/refresh", response_model=TokenPublic, responses=_401)
 def refresh(body: RefreshCreate, state: StateDep) -> TokenPublic:
-    return auth.refresh(state.engine, state.settings, body.refresh_token)
+    return auth.refresh(state.engine, state.settings, body.refresh_token,
+                        on_revoke=lambda family: _revoked(state, family))
 
 
 @router.post("/auth/logout", response_model=StatusPublic)
 def logout(body: RefreshCreate, state: StateDep) -> StatusPublic:
-    auth.logout(state.engine, body.refresh_token)
+    family = auth.logout(state.engine, body.refresh_token)
+    if family is not None:
+        _revoked(state, family)
     return StatusPublic(status="ok")
+
+
+def _revoked(state: AppState, family_id: str) -> None:
+    """End the family's live streams (PostgreSQL: the NOTIFY sent at commit does it)."""
+    if not state.settings.is_postgres:
+        state.broadcaster.publish(Revoked(family_id=family_id))
 
 
 @router.get("/me", response_model=UserPublic, responses=_401)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from sync_server.deps import CurrentUser, StateDep
+from sync_server.deps import CurrentUser, StateDep, WithinPushQuota
 from sync_server.schemas.common import ErrorPublic
 from sync_server.schemas.events import PullPublic, PushCreate, PushPublic
 from sync_server.services import events
@@ -16,8 +16,9 @@ _401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorPublic}}
 
 
 @router.post("/events/push", response_model=PushPublic,
-             responses={**_401, 413: {"model": ErrorPublic}})
-def push(body: PushCreate, user: CurrentUser, state: StateDep) -> PushPublic:
+             responses={**_401, 413: {"model": ErrorPublic}, 429: {"model": ErrorPublic}})
+def push(body: PushCreate, user: CurrentUser, state: StateDep,
+         _quota: WithinPushQuota) -> PushPublic:
     outcome = events.push(state.engine, state.clock, user, body.events)
     state.announce(outcome)
     return PushPublic(results=outcome.results)
@@ -30,7 +31,8 @@ def pull(
     since: Annotated[int, Query(ge=0, description="the last server_seq the client has")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
-    items, next_cursor, has_more = events.pull(state.engine, user, since, limit)
+    items, next_cursor, has_more = events.pull(state.engine, user, since, limit,
+                                               state.settings.pull_max_bytes)
     # Payloads are stored as JSON text: splice them in rather than parse and re-serialize.
     body = b'{"events":[' + items + (
         f'],"next_cursor":{next_cursor},"has_more":{"true" if has_more else "false"}}}'

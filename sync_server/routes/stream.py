@@ -9,21 +9,32 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from sync_server.deps import CurrentUser, StateDep
-from sync_server.notify import Notice
+from sync_server.notify import Message, Notice, Revoked
 from sync_server.schemas.common import ErrorPublic
 from sync_server.services.accounts import Principal, load_principal
 from sync_server.services.events import current_seq
 from sync_server.state import AppState
+from sync_server.tables import token_families
 
 router = APIRouter(tags=["events"])
 
 
 def _recheck(state: AppState, user: Principal) -> tuple[Principal | None, int]:
+    """The user as now (None: disabled, or this session's token family revoked)."""
     with state.engine.connect() as conn:
+        revoked = conn.execute(select(token_families.c.revoked)
+                               .where(token_families.c.id == user.family_id)).scalar()
+        if revoked is None or revoked:
+            return None, 0
         return load_principal(conn, user.id, user.family_id), current_seq(conn)
+
+
+def _ends(message: Message, user: Principal) -> bool:
+    return isinstance(message, Revoked) and message.family_id == user.family_id
 
 
 async def _events(state: AppState, user: Principal) -> AsyncIterator[str]:
@@ -39,16 +50,17 @@ async def _events(state: AppState, user: Principal) -> AsyncIterator[str]:
                     return
                 yield ": keep-alive\n\n"
                 continue
-            notices: list[Notice | None] = [notice]
+            notices: list[Message] = [notice]
             while not sub.queue.empty():
                 notices.append(sub.queue.get_nowait())
-            if any(n is None for n in notices):
-                return
+            if any(n is None or _ends(n, user) for n in notices):
+                return  # shutdown, or this session was logged out or revoked
             current, high = await run_in_threadpool(_recheck, state, user)
             if current is None:  # disabled meanwhile
                 return
             mine = current.team_ids
-            relevant = [n for n in notices if n is not None and (n.teams is None or n.teams & mine)]
+            relevant = [n for n in notices
+                        if isinstance(n, Notice) and (n.teams is None or n.teams & mine)]
             if relevant:
                 seq = max(n.seq for n in relevant) or high
                 yield f"event: events\ndata: {json.dumps({'server_seq': seq})}\n\n"

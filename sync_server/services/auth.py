@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from sync_server.db import write_tx
+from sync_server.notify import revoked_payload
 from sync_server.schemas.auth import TokenPublic
 from sync_server.security import (
     AccessClaims,
@@ -18,6 +20,7 @@ from sync_server.security import (
     verify_password,
 )
 from sync_server.services.accounts import Principal, load_principal, normalize_email
+from sync_server.services.events import NOTIFY_CHANNEL
 from sync_server.services.throttle import record_failure, retry_after, throttle_keys
 from sync_server.settings import Settings
 from sync_server.tables import login_failures, refresh_tokens, token_families, users
@@ -91,9 +94,12 @@ def login(engine: Engine, settings: Settings, *, email: str, password: str, clie
         return _issue(conn, settings, principal, family_id, now)
 
 
-def refresh(engine: Engine, settings: Settings, token: str) -> TokenPublic:
-    """Rotate a refresh token. Presenting an already-used token revokes its whole family."""
+def refresh(engine: Engine, settings: Settings, token: str,
+            on_revoke: Callable[[str], None] | None = None) -> TokenPublic:
+    """Rotate a refresh token. Presenting an already-used token revokes its whole family
+    (``on_revoke(family_id)`` is called after that commits)."""
     now = time.time()
+    revoked: str | None = None
     with write_tx(engine) as conn:
         row = conn.execute(
             select(refresh_tokens.c.used, refresh_tokens.c.expires_at, refresh_tokens.c.family_id,
@@ -111,23 +117,36 @@ def refresh(engine: Engine, settings: Settings, token: str) -> TokenPublic:
             ).rowcount
             principal = load_principal(conn, row.user_id)
             if claimed != 1 or principal is None:
-                conn.execute(update(token_families)
-                             .where(token_families.c.id == row.family_id).values(revoked=True))
+                revoke_family(conn, row.family_id)
+                revoked = row.family_id
                 result = None
             else:
                 result = _issue(conn, settings, principal, row.family_id, now)
     if result is None:
+        if revoked is not None and on_revoke is not None:
+            on_revoke(revoked)
         raise AuthError("refresh token is invalid, expired or was already used")
     return result
 
 
-def logout(engine: Engine, token: str) -> None:
+def revoke_family(conn: Connection, family_id: str) -> None:
+    """Revoke a token family; on PostgreSQL every server process hears of it at commit
+    (in-process on SQLite: the caller publishes), so the family's live streams end."""
+    conn.execute(update(token_families)
+                 .where(token_families.c.id == family_id).values(revoked=True))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:c, :p)"),
+                     {"c": NOTIFY_CHANNEL, "p": revoked_payload(family_id)})
+
+
+def logout(engine: Engine, token: str) -> str | None:
+    """Revoke the refresh token's family; return it (None: no such token)."""
     with write_tx(engine) as conn:
         family = conn.execute(select(refresh_tokens.c.family_id)
                               .where(refresh_tokens.c.token_hash == token_digest(token))).scalar()
         if family is not None:
-            conn.execute(update(token_families)
-                         .where(token_families.c.id == family).values(revoked=True))
+            revoke_family(conn, family)
+    return str(family) if family is not None else None
 
 
 def authenticate(engine: Engine, secret: str, token: str) -> Principal | None:

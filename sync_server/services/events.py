@@ -20,6 +20,7 @@ from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
 from sync_server.schemas.events import EventCreate, PushResultPublic, payload_json
 from sync_server.services.accounts import Principal, normalize_email
+from sync_server.services.blobs import record_blob_refs
 from sync_server.tables import EVENT_SEQ, cases, counters, events, teams
 
 NOTIFY_CHANNEL = "smart_support_events"
@@ -30,6 +31,7 @@ SERVER_ONLY_TYPES = frozenset({KEY_ASSIGNED})
 _CHUNK = 500
 _WINDOW_FACTOR = 4  # pull scans at most limit * 4 sequence numbers per query
 _MAX_WINDOWS = 16
+PULL_MAX_BYTES = 8 * 1024 * 1024  # default byte cap of one pull page (Settings.pull_max_bytes)
 
 
 @dataclass(slots=True)
@@ -201,6 +203,7 @@ class _Batch:
         notify = {row["team_id"] for row in self.rows}
         notify |= {self.cases[row["case_id"]].team_id for row in self.rows
                    if row["case_id"] in self.cases}
+        record_blob_refs(self.conn, self.rows, {k: c.team_id for k, c in self.cases.items()})
         return notify
 
 
@@ -248,34 +251,81 @@ def _page_query(mine: list[str], low: int, high: int, limit: int) -> Select[Any]
     )
 
 
-def pull(engine: Engine, principal: Principal, since: int, limit: int) -> tuple[bytes, int, bool]:
-    """A page of visible events after ``since`` as pre-rendered JSON items, the next cursor
-    and whether more may follow.
-
-    The log is scanned in bounded windows of sequence numbers, so every query stays cheap
-    however far behind the client is and however few of the events it may see.
-    """
-    mine = sorted(principal.team_ids)
-    rows: list[Row[Any]] = []
-    with engine.connect() as conn:
-        high = current_seq(conn)  # everything up to here is committed and visible
-        low = since if mine else max(since, high)
-        for _ in range(_MAX_WINDOWS):
-            if not mine or low >= high or len(rows) > limit:
-                break
-            top = min(high, low + _WINDOW_FACTOR * limit)
-            rows.extend(conn.execute(_page_query(mine, low, top, limit + 1 - len(rows))).all())
-            low = top
-    if len(rows) > limit:
-        rows = rows[:limit]
-        has_more, next_cursor = True, rows[-1].server_seq
-    else:
-        has_more, next_cursor = low < high, max(low, since)
-    items = ",".join(
+def _render(r: Row[Any]) -> str:
+    return (
         f'{{"id":{_json(r.id)},"case_id":{_json(r.case_id)},"team_id":{_json(r.team_id)},'
         f'"type":{_json(r.type)},"payload":{r.payload},"actor":{_json(r.actor)},'
         f'"device_id":{_json(r.device_id)},"hlc":{_json(r.hlc)},"server_seq":{r.server_seq},'
         f'"v":{int(r.v)}}}'
-        for r in rows
     )
-    return items.encode(), int(next_cursor), has_more
+
+
+def _next_visible(conn: Connection, mine: list[str], after: int, high: int) -> int | None:
+    """The first visible ``server_seq`` in (after, high], by index seeks rather than a scan
+    (a team's own events by ``ix_events_team_seq``; events of cases moved into a team by
+    the join), or None."""
+    found: list[int] = []
+    for team in mine:
+        seq = conn.execute(select(events.c.server_seq).where(
+            events.c.team_id == team, events.c.server_seq > after, events.c.server_seq <= high,
+        ).order_by(events.c.server_seq).limit(1)).scalar()
+        if seq is not None:
+            found.append(int(seq))
+    moved = conn.execute(
+        select(events.c.server_seq)
+        .select_from(events.join(cases, cases.c.case_id == events.c.case_id))
+        .where(cases.c.team_id.in_(mine), events.c.team_id.not_in(mine),
+               events.c.server_seq > after, events.c.server_seq <= min([high, *found]))
+        .order_by(events.c.server_seq).limit(1)).scalar()
+    if moved is not None:
+        found.append(int(moved))
+    return min(found) if found else None
+
+
+def pull(engine: Engine, principal: Principal, since: int, limit: int,
+         max_bytes: int = PULL_MAX_BYTES) -> tuple[bytes, int, bool]:
+    """A page of visible events after ``since`` as pre-rendered JSON items, the next cursor
+    and whether more may follow.
+
+    A page holds at most ``limit`` events and stops before its rendered size would pass
+    ``max_bytes`` (always at least one event). The log is scanned in bounded windows of
+    sequence numbers; a window with nothing visible is skipped to the next visible event
+    by index seeks, so every query stays cheap however few events the user may see.
+
+    The cursor never passes the last event returned (``since`` when none is): it must not
+    show the global counter, i.e. how much other teams write. A client at the end of its
+    visible log so re-reads at most one window of others' events per pull.
+    """
+    mine = sorted(principal.team_ids)
+    if not mine:
+        return b"", since, False
+    items: list[str] = []
+    size, last, full = 0, since, False
+    with engine.connect() as conn:
+        high = current_seq(conn)  # everything up to here is committed and visible
+        low = since
+        for _ in range(_MAX_WINDOWS):
+            if full or low >= high:
+                break
+            top = min(high, low + _WINDOW_FACTOR * limit)
+            found = False
+            result = conn.execute(_page_query(mine, low, top, limit + 1 - len(items)),
+                                  execution_options={"yield_per": 16})
+            for r in result:  # streamed: a page of big events is never all in memory
+                item = _render(r)
+                if len(items) >= limit or (items and size + len(item) + 1 > max_bytes):
+                    full = True
+                    break
+                items.append(item)
+                size += len(item) + 1
+                last, found = int(r.server_seq), True
+            result.close()
+            if found or top >= high:
+                low = top
+            else:
+                nxt = _next_visible(conn, mine, top, high)
+                low = high if nxt is None else nxt - 1
+    # Stopped early (page full, or out of windows): more may follow. Never say so with an
+    # unchanged cursor: the client would ask the same question forever.
+    has_more = (full or low < high) and last > since
+    return ",".join(items).encode(), last, has_more

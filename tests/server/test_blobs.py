@@ -1,4 +1,5 @@
-"""Attachments: content-addressed upload/download, hash check, size limit, db store."""
+"""Attachments: content-addressed upload/download, hash check, size limit, db store,
+uploads spooled to a temporary file that never outlives the request."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from sqlalchemy import Engine
 from sync_server.main import create_app
 from sync_server.settings import Settings
 
-from .helpers import World, bearer, login
+from .helpers import World, bearer, created, event, login, push
 
 
-def _roundtrip(client: TestClient, headers: dict[str, str]) -> None:
+def attach(client: TestClient, headers: dict[str, str], actor: str, team: str, sha: str) -> None:
+    """Push a case with an attachment.added event naming ``sha`` (this grants the team reads)."""
+    case = created(actor, team)
+    added = event(actor, team, type_="attachment.added", case_id=case["case_id"],
+                  payload={"sha256": sha, "name": "log.txt", "size": 1, "mime": "text/plain"})
+    assert [r["status"] for r in push(client, headers, [case, added])] == ["stored", "stored"]
+
+
+def _roundtrip(client: TestClient, headers: dict[str, str], actor: str, team: str) -> None:
     data = os.urandom(40_000)
     sha = hashlib.sha256(data).hexdigest()
     assert client.head(f"/api/v1/blobs/{sha}", headers=headers).status_code == 404
@@ -23,6 +32,9 @@ def _roundtrip(client: TestClient, headers: dict[str, str]) -> None:
     assert put.status_code == 200
     assert put.json() == {"sha256": sha, "size": len(data)}
     assert client.put(f"/api/v1/blobs/{sha}", content=data, headers=headers).status_code == 200
+    # uploaded but named by no event of the user's team: not readable yet
+    assert client.head(f"/api/v1/blobs/{sha}", headers=headers).status_code == 404
+    attach(client, headers, actor, team, sha)
     head = client.head(f"/api/v1/blobs/{sha}", headers=headers)
     assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
     got = client.get(f"/api/v1/blobs/{sha}", headers=headers)
@@ -30,8 +42,10 @@ def _roundtrip(client: TestClient, headers: dict[str, str]) -> None:
 
 
 def test_blob_roundtrip_on_filesystem(client: TestClient, world: World, settings: Settings) -> None:
-    _roundtrip(client, bearer(login(client, "alice@example.com")))
+    _roundtrip(client, bearer(login(client, "alice@example.com")), "alice@example.com",
+               world.alpha)
     assert any((settings.data_dir / "blobs").rglob("*"))
+    assert not any((settings.data_dir / "blobs" / ".incoming").iterdir())  # no spool left
 
 
 def test_blob_roundtrip_in_database(settings: Settings, engine: Engine, world: World) -> None:
@@ -39,7 +53,7 @@ def test_blob_roundtrip_in_database(settings: Settings, engine: Engine, world: W
                      run_migrations=False)
     with TestClient(app) as client:
         headers = bearer(login(client, "carol@example.com"))
-        _roundtrip(client, headers)
+        _roundtrip(client, headers, "carol@example.com", world.beta)
     assert not (settings.data_dir / "blobs").exists() or not any((settings.data_dir / "blobs").rglob("?*"))
 
 
@@ -74,3 +88,23 @@ def test_blobs_need_a_team(client: TestClient, world: World) -> None:
     assert client.put(f"/api/v1/blobs/{sha}", content=data, headers=alice).status_code == 200
     assert client.get(f"/api/v1/blobs/{sha}", headers=erin).status_code == 403
     assert client.get(f"/api/v1/blobs/{sha}").status_code == 401
+
+
+def test_refused_uploads_leave_no_temporary_file(client: TestClient, world: World,
+                                                 settings: Settings) -> None:
+    """A wrong hash, an over-limit body (declared or streamed) and a good upload all end
+    with the spool folder empty; the refused bodies are not stored under any name."""
+    headers = bearer(login(client, "alice@example.com"))
+    spool = settings.data_dir / "blobs" / ".incoming"
+
+    def chunks(n: int) -> object:
+        for _ in range(n):
+            yield b"z" * 16_000
+
+    wrong = client.put(f"/api/v1/blobs/{'b' * 64}", content=chunks(3), headers=headers)
+    assert wrong.status_code == 400
+    over = client.put(f"/api/v1/blobs/{'c' * 64}", content=chunks(5), headers=headers)
+    assert over.status_code == 413
+    assert not any(spool.iterdir())
+    stored = [p for p in (settings.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert stored == []
