@@ -290,3 +290,17 @@ def test_a_failed_batch_loses_only_itself_and_a_rerun_completes(
     assert (report.imported, report.already) == (6, 4)
     subjects = store.read(lambda c: sorted(c.execute(select(s.cases.c.subject)).scalars()))
     assert subjects == sorted(f"Case {i}" for i in range(10))
+
+
+def test_cli_rerun_reports_what_was_already_imported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    path = write_jsonl(tmp_path / "in.jsonl", CORPUS[:3] + [{"description": "no subject"}])
+    args = ["--data-dir", str(tmp_path / "data"), "import", str(path)]
+    assert main([*args, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["imported"], first["already_imported"], first["skipped"]) == (3, 0, 1)
+    assert main(args) == 0  # nothing new is not a failure
+    out = capsys.readouterr().out
+    assert "imported 0 cases, skipped 3 already imported, skipped 1 with errors" in out
