@@ -101,11 +101,31 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
 
 
 def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) -> int:
-    """Refold the team field of the cases whose case.created now holds the team, from
-    their events in log order (as a rebuild does: the same value, the same clocks)."""
-    e = s.events.c
+    """Decide the team field of the cases whose case.created now holds the team, as a
+    rebuild of the rewritten log would: the greatest clock that wrote the field wins."""
+    c = s.cases.c
     ids = list(created)
     changed: list[tuple[str | None, str, str]] = []
+    refold: list[str] = []
+    for i in range(0, len(ids), _CHUNK):
+        for case_id, clocks_text in conn.execute(
+                select(c.id, c.clocks).where(c.id.in_(ids[i:i + _CHUNK]))):
+            clocks = json.loads(clocks_text or "{}")
+            if "team_id" not in clocks:
+                refold.append(case_id)  # the field's place in the clocks follows the log
+            elif created[case_id] >= clocks["team_id"]:
+                clocks["team_id"] = created[case_id]
+                changed.append((team_id, json.dumps(clocks, separators=(",", ":")), case_id))
+    changed += _refold_team(conn, refold)
+    if changed:
+        conn.exec_driver_sql("UPDATE cases SET team_id = ?, clocks = ? WHERE id = ?", changed)
+    return sum(1 for team, _, _ in changed if team == team_id)
+
+
+def _refold_team(conn: Connection, ids: list[str]) -> list[tuple[str | None, str, str]]:
+    """The team field and clocks of ``ids`` folded from their events in log order."""
+    e = s.events.c
+    out: list[tuple[str | None, str, str]] = []
     for i in range(0, len(ids), _CHUNK):
         states: dict[str, CaseState] = {}
         for row in conn.execute(select(s.events).where(e.case_id.in_(ids[i:i + _CHUNK]))
@@ -115,7 +135,5 @@ def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) 
                 state = states.setdefault(event.case_id, CaseState(id=event.case_id))
                 apply_case_event(state, event)
         for case_id, state in states.items():
-            changed.append((state.fields.get("team_id"), case_row(state)["clocks"], case_id))
-    if changed:
-        conn.exec_driver_sql("UPDATE cases SET team_id = ?, clocks = ? WHERE id = ?", changed)
-    return sum(1 for team, _, _ in changed if team == team_id)
+            out.append((state.fields.get("team_id"), case_row(state)["clocks"], case_id))
+    return out

@@ -23,7 +23,6 @@ import csv
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,13 +346,12 @@ def derived_id(ms: int, seed: bytes, part: str) -> str:
 
     The same line imported again on the same device gets the same ids, so a rerun finds
     what an earlier run wrote (and the events table's primary key refuses a second copy)."""
-    digest = int.from_bytes(hashlib.sha256(seed + b"\0" + part.encode()).digest()[:10], "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= ((digest >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= digest & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    raw = bytearray((ms & 0xFFFF_FFFF_FFFF).to_bytes(6, "big")
+                    + hashlib.sha256(seed + b"\0" + part.encode()).digest()[:10])
+    raw[6] = 0x70 | (raw[6] & 0x0F)  # version 7
+    raw[8] = 0x80 | (raw[8] & 0x3F)  # RFC 9562 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def line_seed(device_id: str, identity: str, occurrence: int) -> bytes:

@@ -181,10 +181,20 @@ def _legacy_import(store: Store) -> str:
         "body": "legacy", "internal": False, "author_kind": "customer"},
         actor="old@customer.example", device_id=store.device_id,
         hlc=Timestamp(1_750_000_000_000, 7).encode(), case_id=case_id)
+    # a creation with no team field at all, then an edit: the team lands where a rebuild puts it
+    other = uuid7()
+    bare = [ev.Event(id=uuid7(), type="case.created", payload={
+        "fields": {"subject": "No team field", "key": f"{store.device_code}-900"}, "tags": []},
+        actor="old@customer.example", device_id=store.device_id,
+        hlc=Timestamp(1_750_000_000_000, 8).encode(), case_id=other),
+        ev.Event(id=uuid7(), type="case.updated", payload={
+            "field": "priority", "value": "high", "prev": "normal"}, actor="me@localhost",
+            device_id=store.device_id, hlc=Timestamp(1_750_000_000_000, 9).encode(),
+            case_id=other)]
 
     def tx(conn: object) -> None:
-        conn.execute(s.events.insert(), [event_row(e)])  # type: ignore[attr-defined]
-        apply_events(conn, [e])  # type: ignore[arg-type]
+        conn.execute(s.events.insert(), [event_row(x) for x in [e, *bare]])  # type: ignore[attr-defined]
+        apply_events(conn, [e, *bare])  # type: ignore[arg-type]
         conn.execute(s.events.update().where(s.events.c.id == e.id)  # type: ignore[attr-defined]
                      .values(sync_error="actor must be the signed-in user"))
 
