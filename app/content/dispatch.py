@@ -1,14 +1,16 @@
 """One entry point for any dropped or attached file: ``intake_file(path)``."""
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from app.content.email_intake import ParsedEmail, parse_email_file
+from app.content.email_intake import EmailAttachment, ParsedEmail, parse_email_file
 from app.content.entities import Entities, extract_entities
 from app.content.errors import IntakeError
 from app.content.log_intake import Signature, scan_file, scan_text
 from app.content.log_lines import CancelCallback, ProgressCallback
+from app.content.mail_limits import limits_from_env
 from app.content.pdf_intake import extract_pdf_text
 from app.content.sniff import OLE_MAGIC, looks_like_email
 
@@ -26,6 +28,7 @@ class IntakeResult:
     signatures: list[Signature]
     entities: Entities
     email: ParsedEmail | None = None
+    """For an e-mail: its attachments carry name, type and size only (not their bytes)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -64,10 +67,15 @@ def intake_file(
         raise IntakeError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     kind = _kind(path, head)
     if kind == "email":
-        email = parse_email_file(path)
+        with tempfile.TemporaryDirectory(prefix="intake-mail-") as spool:
+            email = parse_email_file(path, limits=limits_from_env(), spool_dir=Path(spool))
+            # the spooled bytes go with the folder: keep each attachment's name, type, size
+            email.attachments = [EmailAttachment(a.filename, a.mime, size=a.nbytes)
+                                 for a in email.attachments]
         parts = [email.subject, email.text_body, email.quoted_history]
         text = "\n\n".join(p for p in parts if p)
         notes = [f"{len(email.attachments)} attachment(s) not read: take them in one by one"] if email.attachments else []
+        notes += email.notes
         return IntakeResult(kind, text, scan_text(text), extract_entities(text), email, notes)
     if kind == "pdf":
         pdf = extract_pdf_text(path)

@@ -1,20 +1,23 @@
 """Parse ``.eml`` (stdlib ``email``) and Outlook ``.msg`` (extract-msg) into plain data."""
 
+import io
 import mimetypes
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import errors as email_errors
-from email import policy
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from app.content.case_keys import find_case_key
 from app.content.charsets import decode_bytes, fix_surrogates
 from app.content.errors import IntakeError
+from app.content.filenames import safe_filename
 from app.content.html_text import html_to_text, sanitize_html
+from app.content.mail_limits import Deadline, MailLimits, check_size
+from app.content.mime_stream import MailFeeder, Spooled
 from app.content.quoting import split_body
 from app.content.sniff import looks_like_email
 
@@ -24,10 +27,30 @@ class Mailbox(NamedTuple):
     email: str
 
 
-class EmailAttachment(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class EmailAttachment:
+    """One attachment: its bytes in memory, or (a mail parsed with a spool folder) in
+    the file ``path``. Unpacks as ``(filename, mime, data)``."""
+
     filename: str
     mime: str
-    data: bytes
+    content: bytes = b""
+    path: Path | None = None
+    size: int = -1
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes() if self.path is not None else self.content
+
+    @property
+    def nbytes(self) -> int:
+        return self.size if self.size >= 0 else len(self.content)
+
+    def open(self) -> BinaryIO:
+        return self.path.open("rb") if self.path is not None else io.BytesIO(self.content)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.filename, self.mime, self.data))
 
 
 @dataclass(slots=True)
@@ -52,6 +75,8 @@ class ParsedEmail:
     """Plain text of the HTML body, for indexing."""
     inline_images: dict[str, str] = field(default_factory=dict)
     """Content-ID (without <>) of each inline image -> its attachment file name."""
+    notes: list[str] = field(default_factory=list)
+    """What intake cut or dropped to keep within its bounds (for the agent)."""
 
 
 _FATAL_DEFECTS = (
@@ -63,33 +88,70 @@ _FATAL_DEFECTS = (
 _KNOWN_HEADERS = ("from", "to", "subject", "date", "message-id", "received", "mime-version")
 
 
-def parse_email_file(path: Path) -> ParsedEmail:
-    """A ``.eml`` or ``.msg`` file, told apart by its first bytes."""
+def parse_email_file(path: Path, *, limits: MailLimits | None = None,
+                     spool_dir: Path | None = None) -> ParsedEmail:
+    """A ``.eml`` or ``.msg`` file, told apart by its first bytes. A file over
+    ``limits.max_bytes`` is refused before it is read; given ``spool_dir``, base64
+    attachments of an ``.eml`` are decoded into files there instead of memory."""
     path = Path(path)
+    limits = limits or MailLimits()
     try:
-        data = path.read_bytes()
+        check_size(path.stat().st_size, limits, path.name)
+        with path.open("rb") as stream:
+            head = stream.read(8)
+            stream.seek(0)
+            if head.startswith(b"\xd0\xcf\x11\xe0"):
+                from app.content.msg_intake import parse_msg
+
+                return parse_msg(stream.read(), name=path.name, limits=limits)
+            return _parse_stream(stream, path.name, limits, spool_dir)
     except OSError as exc:
         raise IntakeError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        from app.content.msg_intake import parse_msg
-
-        return parse_msg(data, name=path.name)
-    return parse_eml(data, name=path.name)
 
 
-def parse_eml(data: bytes, name: str = "message.eml") -> ParsedEmail:
+def parse_eml(data: bytes, name: str = "message.eml", *, limits: MailLimits | None = None,
+              spool_dir: Path | None = None) -> ParsedEmail:
     """Parse RFC 5322 bytes; malformed or truncated input raises ``IntakeError``."""
-    if not data.strip():
+    limits = limits or MailLimits()
+    check_size(len(data), limits, name)
+    return _parse_stream(io.BytesIO(data), name, limits, spool_dir)
+
+
+def _parse_stream(stream: BinaryIO, name: str, limits: MailLimits,
+                  spool_dir: Path | None) -> ParsedEmail:
+    head = stream.read(4096)
+    if not head.strip() and not stream.read(1 << 16).strip():
         raise IntakeError(f"{name} is empty")
-    if not looks_like_email(data[:4096]):
+    if not looks_like_email(head):
         raise IntakeError(f"{name} is not an e-mail: it does not start with mail headers")
+    stream.seek(0)
+    deadline = Deadline(limits.max_seconds, name)
+    feeder = MailFeeder(limits, deadline, spool_dir)
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(data)
-        return _from_message(msg, name)
+        feeder.feed_stream(stream)
+        msg, notes, spooled = feeder.close()
+        deadline.check()
+        return _from_message(msg, name, _Context(limits, deadline, feeder.marker, spooled,
+                                                 notes))
     except IntakeError:
         raise
+    except OSError as exc:
+        raise IntakeError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    except MemoryError as exc:
+        raise IntakeError(f"{name} is too large to read in this much memory") from exc
     except Exception as exc:  # the stdlib parser has many failure modes on bad input
         raise IntakeError(f"{name} could not be parsed as an e-mail ({exc.__class__.__name__}: {exc})") from exc
+    finally:
+        feeder.abort()
+
+
+@dataclass(slots=True)
+class _Context:
+    limits: MailLimits
+    deadline: Deadline
+    marker: str
+    spooled: dict[str, Spooled]
+    notes: list[str]
 
 
 def _raw_header(msg: Message, key: str) -> str | None:
@@ -100,7 +162,15 @@ def _raw_header(msg: Message, key: str) -> str | None:
     return None
 
 
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def _header(msg: Message, key: str) -> str:
+    return _no_nul(_header_text(msg, key))
+
+
+def _header_text(msg: Message, key: str) -> str:
     raw = _raw_header(msg, key)
     if raw is None:
         return ""
@@ -115,7 +185,7 @@ def _header(msg: Message, key: str) -> str:
 
 
 def _addresses(msg: Message, key: str) -> list[Mailbox]:
-    values = [fix_surrogates(str(v)) for v in _all_headers(msg, key)]
+    values = [_no_nul(fix_surrogates(str(v))) for v in _all_headers(msg, key)]
     return [Mailbox(n, a) for n, a in getaddresses(values) if a]
 
 
@@ -139,13 +209,17 @@ def _check_structure(msg: Message, name: str) -> None:
                 )
 
 
-def _from_message(msg: Message, name: str) -> ParsedEmail:
+def _from_message(msg: Message, name: str, ctx: _Context) -> ParsedEmail:
     _check_structure(msg, name)
     state = _Bodies()
-    _collect(msg, state, top=True)
+    _collect(msg, state, ctx, top=True)
+    ctx.deadline.check()
     html_sanitized = sanitize_html(state.html) if state.html else ""
+    ctx.deadline.check()
     html_text = html_to_text(html_sanitized) if state.html else ""
+    ctx.deadline.check()
     split = split_body(state.text if state.text.strip() else html_text)
+    ctx.deadline.check()
     from_name, from_email = parseaddr(_header(msg, "from"))
     subject = _header(msg, "subject")
     in_reply_to = _header(msg, "in-reply-to")
@@ -168,6 +242,7 @@ def _from_message(msg: Message, name: str) -> ParsedEmail:
         case_key_hint=find_case_key(subject, in_reply_to, " ".join(references)),
         html_text=html_text,
         inline_images=state.inline,
+        notes=[*ctx.notes, *state.notes],
     )
 
 
@@ -186,6 +261,7 @@ class _Bodies:
         self.html = ""
         self.attachments: list[EmailAttachment] = []
         self.inline: dict[str, str] = {}
+        self.notes: list[str] = []
 
 
 def _payload(part: Message) -> bytes:
@@ -193,40 +269,64 @@ def _payload(part: Message) -> bytes:
     return payload if isinstance(payload, bytes) else b""
 
 
-def _collect(part: Message, state: _Bodies, top: bool = False) -> None:
+def _body_text(part: Message, spooled: Spooled | None, ctx: _Context, state: _Bodies) -> str:
+    """A text or HTML body, its first ``max_body_bytes`` only, without NUL bytes."""
+    limit = ctx.limits.max_body_bytes
+    if spooled is not None:
+        with spooled.path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    else:
+        data = _payload(part)
+    if len(data) > limit:
+        data = data[:limit]
+        state.notes.append(f"only the first {limit // (1024 * 1024)} MB of the "
+                           f"{part.get_content_type()} body were read")
+    return _no_nul(decode_bytes(data, part.get_content_charset()))
+
+
+def _collect(part: Message, state: _Bodies, ctx: _Context, top: bool = False) -> None:
     ctype = part.get_content_type()
     if ctype == "message/rfc822" and not top:
         inner = part.get_payload()
         inner_msg = inner[0] if isinstance(inner, list) and inner else None
         data = inner_msg.as_bytes() if isinstance(inner_msg, Message) else _payload(part)
-        fname = part.get_filename() or f"attached-{len(state.attachments) + 1}.eml"
-        state.attachments.append(EmailAttachment(fix_surrogates(fname), "message/rfc822", data))
+        fname = safe_filename(fix_surrogates(part.get_filename() or ""),
+                              f"attached-{len(state.attachments) + 1}.eml")
+        state.attachments.append(EmailAttachment(fname, "message/rfc822", data))
         return
     if part.is_multipart():
         children = part.get_payload()
         if isinstance(children, list):
             for child in children:
                 if isinstance(child, Message):
-                    _collect(child, state)
+                    _collect(child, state, ctx)
         return
+    ctx.deadline.check()
+    key = part.get(ctx.marker)
+    spooled = ctx.spooled.get(str(key).strip()) if key is not None else None
     disposition = part.get_content_disposition()
     filename = part.get_filename()
-    charset = part.get_content_charset()
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-        text = decode_bytes(_payload(part), charset)
         if ctype == "text/plain" and not state.text:
-            state.text = text
+            state.text = _body_text(part, spooled, ctx, state)
             return
         if ctype == "text/html" and not state.html:
-            state.html = text
+            state.html = _body_text(part, spooled, ctx, state)
             return
-    data = _payload(part)
-    content_id = (part.get("content-id") or "").strip().strip("<>")
+    content_id = _no_nul(str(part.get("content-id") or "")).strip().strip("<>")
     if not filename:
         ext = mimetypes.guess_extension(ctype) or ".bin"
         stem = "inline" if content_id else "attachment"
         filename = f"{stem}-{len(state.attachments) + 1}{ext}"
-    filename = fix_surrogates(str(filename))
-    state.attachments.append(EmailAttachment(filename, ctype, data))
+    filename = safe_filename(fix_surrogates(str(filename)),
+                             f"attachment-{len(state.attachments) + 1}.bin")
+    if spooled is not None:
+        # the decoded bytes are on disk already: give the file its (safe) name
+        target = spooled.path.with_name(filename)
+        spooled.path.rename(target)
+        state.attachments.append(EmailAttachment(filename, ctype, path=target,
+                                                 size=spooled.size))
+    else:
+        state.attachments.append(EmailAttachment(filename, ctype, _payload(part)))
     if content_id:
         state.inline[content_id] = filename

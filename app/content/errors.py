@@ -15,14 +15,15 @@ class AttachmentTooLarge(IntakeError):
     def __init__(self, size: int, limit: int, name: str = "") -> None:
         what = f"{name!r} " if name else ""
         super().__init__(
-            f"attachment {what}is {size} bytes ({_human(size)}), over the limit of "
-            f"{limit} bytes ({_human(limit)})"
+            f"attachment {what}is {size} bytes ({human_bytes(size)}), over the limit of "
+            f"{limit} bytes ({human_bytes(limit)})"
         )
         self.size = size
         self.limit = limit
 
 
-def _human(n: int) -> str:
+def human_bytes(n: int) -> str:
+    """``n`` bytes for a person: '12.0 MiB'."""
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":

@@ -26,10 +26,55 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
+MAX_DEPTH = 100
+"""Elements nested deeper than this lose their tags (their text stays): html5ever, under
+nh3, is quadratic in nesting depth, and no mail needs 100 levels."""
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)(?:\s[^<>]*?)?(/?)>|<!--.*?(?:-->|$)", re.S)
+_VOID = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "keygen", "frame",
+})
+_IMPLIED_END = frozenset({
+    # these end at their next sibling without an end tag, so they never stack up
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody",
+    "tfoot", "colgroup", "rb", "rt", "rp", "rtc",
+})
+
+
+def flatten_deep(html: str, max_depth: int = MAX_DEPTH) -> str:
+    """``html`` with the tags of elements deeper than ``max_depth`` removed, in one linear
+    pass (an end tag closes the element it names and every element opened inside it)."""
+    stack: list[str] = []
+    out: list[str] = []
+    pos = 0
+    deep = 0  # start tags dropped while the stack was full
+    for m in _TAG.finditer(html):
+        closing, name, self_closing = m.group(1), (m.group(2) or "").lower(), m.group(3)
+        if not name or name in _VOID or self_closing or name in _IMPLIED_END:
+            continue
+        if not closing:
+            if len(stack) < max_depth:
+                stack.append(name)
+                continue
+            deep += 1
+        elif deep:
+            deep -= 1
+        else:
+            if name in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(name):]
+            continue
+        out.append(html[pos:m.start()])
+        pos = m.end()
+    if not out:
+        return html
+    out.append(html[pos:])
+    return "".join(out)
+
+
 def sanitize_html(html: str) -> str:
     """HTML safe to render: no scripts, no event handlers, no styles, no remote images."""
     return nh3.clean(
-        html,
+        flatten_deep(html),
         tags=_TAGS,
         clean_content_tags={"script", "style", "title", "head", "template", "noscript"},
         attributes=_ATTRIBUTES,

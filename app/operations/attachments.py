@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy import Connection, select
 from app.content.attachments import DEFAULT_MAX_BYTES, BlobInfo, BlobStore
 from app.content.dispatch import IntakeResult, intake_file
 from app.content.errors import AttachmentTooLarge, IntakeCancelled, IntakeError
+from app.content.filenames import safe_filename
 from app.content.log_lines import CancelCallback, ProgressCallback
 from app.content.sniff import guess_mime
 from app.core import events as ev
@@ -269,22 +269,29 @@ def _record(store: Store, case: str, extracts: list[Extract],
 def attach_bytes(store: Store, *, case: str, data: bytes, name: str,
                  comment_id: str | None = None, force: bool = False) -> tuple[str, Changes]:
     """Attach bytes (a pasted screenshot, pasted text) as a file named ``name``."""
-    name = name.strip() or "pasted"
+    name = safe_filename(name, "pasted")
     limit = max_bytes(store)
     if len(data) > limit:
         raise OperationError(str(AttachmentTooLarge(len(data), limit, name))
                              + "; nothing was attached")
-    tmp_root = private_dir(data_dir(store) / "blobs" / "tmp")
-    folder = Path(tempfile.mkdtemp(prefix="paste-", dir=tmp_root))
-    target = folder / (re.sub(r"[\\/:\0]", "_", name) or "pasted")
+    tmp_root = data_dir(store) / "blobs" / "tmp"
     try:
-        target.write_bytes(data)
+        private_dir(tmp_root)
+        folder = tempfile.TemporaryDirectory(prefix="paste-", dir=tmp_root,
+                                             ignore_cleanup_errors=True)
+    except OSError as exc:
+        raise OperationError(f"cannot make a temporary folder in {tmp_root}: "
+                             f"{exc.strerror or exc}; nothing was attached") from exc
+    with folder as tmp:
+        target = Path(tmp) / name
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise OperationError(f"cannot write {name} to a temporary file: "
+                                 f"{exc.strerror or exc}; nothing was attached") from exc
         result: tuple[str, Changes] = attach(store, case=case, path=target,
                                              comment_id=comment_id, name=name, force=force)
         return result
-    finally:
-        target.unlink(missing_ok=True)
-        folder.rmdir()
 
 
 @_guard
@@ -344,7 +351,7 @@ def open_path(store: Store, sha256: str, name: str | None = None) -> Path:
                            f"downloaded ({exc})") from exc
     if not name:
         return path
-    safe = re.sub(r"[\\/:\0]", "_", Path(name).name).strip(". ") or "attachment"
+    safe = safe_filename(name)
     target = data_dir(store) / "open" / sha256.lower()[:16] / safe
     if not target.exists():
         private_dir(target.parent)

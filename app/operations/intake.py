@@ -11,6 +11,7 @@ its attachments and inline images are attached. Importing the same message twice
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from collections.abc import Sequence
@@ -20,8 +21,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from app.content.email_intake import ParsedEmail, parse_email_file
-from app.content.errors import IntakeError
+from app.content.email_intake import EmailAttachment, ParsedEmail, parse_email_file
+from app.content.errors import IntakeError, human_bytes
+from app.content.filenames import safe_filename
+from app.content.mail_limits import MailLimits, limits_from_env
 from app.core import commands as cmd
 from app.core import events as ev
 from app.core.changes import Changes
@@ -41,6 +44,38 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv)\s*(\[\d+\])?\s*:
 _DETAILS = re.compile(r"<details>\s*<summary>(?P<summary>.*?)</summary>\s*\n(?P<body>.*?)\n?</details>",
                       re.S)
 REOPEN_ON_REPLY = ("pending", "solved")
+MAIL_MAX_BYTES_META = "mail_max_bytes"
+"""Settings key: the largest e-mail file taken in (``SMART_SUPPORT_MAX_MAIL_BYTES`` wins)."""
+PASTE_MAX_BYTES_ENV = "SMART_SUPPORT_MAX_PASTE_BYTES"
+DEFAULT_MAX_PASTE_BYTES = 10 * 1024 * 1024
+
+
+def mail_limits(store: Store) -> MailLimits:
+    """The bounds on one e-mail: the settings key, then the environment."""
+    raw = store.get_meta(MAIL_MAX_BYTES_META)
+    try:
+        value = int(raw) if raw else None
+    except ValueError:
+        value = None
+    return limits_from_env(value if value and value > 0 else None)
+
+
+def paste_limit() -> int:
+    """The most text one paste may hold (UTF-8 bytes; ``SMART_SUPPORT_MAX_PASTE_BYTES``).
+    The UI checks it against what the clipboard offers before copying the text."""
+    raw = os.environ.get(PASTE_MAX_BYTES_ENV, "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_MAX_PASTE_BYTES
+    except ValueError:
+        value = DEFAULT_MAX_PASTE_BYTES
+    return value if value > 0 else DEFAULT_MAX_PASTE_BYTES
+
+
+def paste_too_large(size: int, limit: int) -> str:
+    """The message for a paste over the limit (the UI and ``add_text`` say the same)."""
+    return (f"the pasted text is {size:,} bytes ({human_bytes(size)}), over the limit of "
+            f"{limit:,} bytes ({human_bytes(limit)}) for a paste ({PASTE_MAX_BYTES_ENV}); "
+            "nothing was attached: attach it as a file instead")
 
 
 @dataclass(slots=True)
@@ -72,6 +107,8 @@ def compose_body(mail: ParsedEmail, skipped: Sequence[str] = ()) -> str:
         parts.append(_details(f"Quoted history ({lines} lines)", mail.quoted_history.strip()))
     if skipped:
         parts.append("Attachments not stored: " + "; ".join(skipped))
+    if mail.notes:
+        parts.append("Cut on import: " + "; ".join(mail.notes))
     body = "\n\n".join(parts)
     if len(body) > MAX_TEXT:
         cut = f"\n\n[… {len(body) - MAX_TEXT + 200} characters cut on import …]"
@@ -101,34 +138,44 @@ def _subject(mail: ParsedEmail) -> str:
 
 
 # --- attachments of a mail --------------------------------------------------------------
-def _read_attachments(store: Store, mail: ParsedEmail) -> tuple[list[att.Extract], list[str]]:
-    """Hash, read and store each attachment and inline image (no database write)."""
+def _read_attachments(store: Store, mail: ParsedEmail,
+                      folder: Path) -> tuple[list[att.Extract], list[str]]:
+    """Hash, read and store each attachment and inline image, one at a time (no database
+    write). Spooled attachments are read where they lie; the others are written to
+    ``folder`` first (the caller removes it, on success or failure alike)."""
     extracts: list[att.Extract] = []
     skipped: list[str] = []
     limit = att.max_bytes(store)
     inline = set(mail.inline_images.values())
-    tmp_root = private_dir(att.data_dir(store) / "blobs" / "tmp")
-    for item in mail.attachments:
-        name = item.filename or "attachment"
-        if len(item.data) > limit:
-            skipped.append(f"{name} ({len(item.data):,} bytes: over the limit of {limit:,})")
+    for i, item in enumerate(mail.attachments, start=1):
+        name = safe_filename(item.filename)
+        if item.nbytes > limit:
+            skipped.append(f"{name} ({item.nbytes:,} bytes: over the limit of {limit:,})")
             continue
-        folder = Path(tempfile.mkdtemp(prefix="mail-", dir=tmp_root))
-        path = folder / (re.sub(r"[\\/:\0]", "_", name).strip(". ") or "attachment")
         try:
-            path.write_bytes(item.data)
-            extract = att.read_file(store, path, name=name, force=True)
-            att.put_blob(store, path, extract)
+            path = item.path or _write_part(folder / f"part-{i}", name, item)
+            try:
+                extract = att.read_file(store, path, name=name, force=True)
+                att.put_blob(store, path, extract)
+            finally:
+                path.unlink(missing_ok=True)  # free the disk before the next one
         except OperationError as exc:
             skipped.append(f"{name} ({exc})")
             continue
-        finally:
-            path.unlink(missing_ok=True)
-            folder.rmdir()
+        except OSError as exc:
+            skipped.append(f"{name} (cannot be stored: {exc.strerror or exc})")
+            continue
         if name in inline and not extract.mime.startswith("image/"):
             extract.mime = item.mime or extract.mime
         extracts.append(extract)
     return extracts, skipped
+
+
+def _write_part(folder: Path, name: str, item: EmailAttachment) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(item.content)
+    return path
 
 
 def _already_imported(conn: Connection, message_id: str) -> str | None:
@@ -169,8 +216,22 @@ def receive_email(store: Store, path: Path) -> EmailImport:
     path = Path(path)
     if not path.is_file():
         raise OperationError(f"no file {path}")
+    limits = mail_limits(store)
+    tmp_root = att.data_dir(store) / "blobs" / "tmp"
     try:
-        mail = parse_email_file(path)
+        private_dir(tmp_root)
+        spool = tempfile.TemporaryDirectory(prefix="mail-", dir=tmp_root,
+                                            ignore_cleanup_errors=True)
+    except OSError as exc:
+        raise OperationError(f"cannot make a temporary folder in {tmp_root}: "
+                             f"{exc.strerror or exc}; nothing was imported") from exc
+    with spool as folder:
+        return _receive(store, path, limits, Path(folder))
+
+
+def _receive(store: Store, path: Path, limits: MailLimits, folder: Path) -> EmailImport:
+    try:
+        mail = parse_email_file(path, limits=limits, spool_dir=folder)
     except IntakeError as exc:
         raise OperationError(f"{exc}; nothing was imported") from exc
     sender = (mail.from_email or "").strip()
@@ -182,7 +243,7 @@ def receive_email(store: Store, path: Path) -> EmailImport:
         return EmailImport(str(key), False, Changes(message=f"{path.name} was already "
                                                             f"imported into {key}"),
                            duplicate=True)
-    extracts, skipped = _read_attachments(store, mail)
+    extracts, skipped = _read_attachments(store, mail, folder)
     body = compose_body(mail, skipped)
     result: dict[str, Any] = {}
 
@@ -248,10 +309,16 @@ def import_email(store: Store, path: Path) -> tuple[str, bool]:
 def add_text(store: Store, *, case: str, text: str,
              name: str = "pasted.txt") -> tuple[str, Changes]:
     """Pasted log text becomes an attachment of the case, with its error signatures."""
+    limit = paste_limit()
+    if len(text) > limit:  # before encoding: a character is at least one byte
+        raise OperationError(paste_too_large(len(text), limit))
     if not text.strip():
         raise OperationError("there is no text to add")
-    if "." not in Path(name).name:
+    name = safe_filename(name, "pasted.txt")
+    if "." not in name:
         name += ".txt"
-    result: tuple[str, Changes] = att.attach_bytes(store, case=case, data=text.encode("utf-8"),
-                                                   name=name)
+    data = text.encode("utf-8", errors="replace")
+    if len(data) > limit:
+        raise OperationError(paste_too_large(len(data), limit))
+    result: tuple[str, Changes] = att.attach_bytes(store, case=case, data=data, name=name)
     return result
