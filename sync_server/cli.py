@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +80,10 @@ def _serve(args: argparse.Namespace) -> int:
     proxies = [p.strip() for p in args.trusted_proxy if p.strip()]
     uvicorn.run(
         app, host=args.host, port=args.port, timeout_graceful_shutdown=5,
+        # Idle keep-alive connections close after this (docs/server-limits.md); a stalled
+        # body or a long request is ended by the request guard (sync_server/guards.py).
+        timeout_keep_alive=max(1, math.ceil(settings.keep_alive_timeout_s)),
+        h11_max_incomplete_event_size=16 * 1024,  # request line + headers, bytes
         ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
         ssl_keyfile=str(args.tls_key) if args.tls_key else None,
         # Behind a proxy every client has the proxy's address: throttling by address would

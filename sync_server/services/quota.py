@@ -19,6 +19,11 @@ from sync_server.services.auth import Throttled
 WINDOW_S = 60.0
 
 
+def clock() -> float:
+    """The quotas' clock (module level, so a test can move it)."""
+    return time.monotonic()
+
+
 class QuotaExceeded(Throttled):
     """A user pushed more than the per-minute quota allows (HTTP 429, Retry-After)."""
 
@@ -45,7 +50,7 @@ class PushQuota:
 
     def charge(self, user_id: str, size: int, events: int, now: float | None = None) -> None:
         """Count a push against the user's minute, or raise QuotaExceeded (nothing counted)."""
-        now = time.monotonic() if now is None else now
+        now = clock() if now is None else now
         with self._lock:
             log = self._log.setdefault(user_id, deque())
             while log and log[0].at <= now - self.window_s:
