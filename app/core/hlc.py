@@ -13,6 +13,9 @@ from dataclasses import dataclass
 _MS_DIGITS = 13
 _COUNTER_DIGITS = 6
 MAX_COUNTER = 10**_COUNTER_DIGITS - 1
+# How far ahead of the local wall clock a remote clock may be and still move ours. The same
+# bound as event_schema.MAX_CLOCK_AHEAD_MS (kept here so this module imports nothing).
+MAX_AHEAD_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -25,8 +28,10 @@ class Timestamp:
 
     @staticmethod
     def decode(text: str) -> Timestamp:
-        ms_text, _, counter_text = text.partition(".")
-        if len(ms_text) != _MS_DIGITS or len(counter_text) != _COUNTER_DIGITS:
+        ms_text, _, counter_text = str(text).partition(".")
+        if (len(ms_text) != _MS_DIGITS or len(counter_text) != _COUNTER_DIGITS
+                or not (ms_text + counter_text).isascii()
+                or not (ms_text + counter_text).isdigit()):
             raise ValueError(f"not a hybrid logical clock value: {text!r}")
         return Timestamp(int(ms_text), int(counter_text))
 
@@ -57,11 +62,24 @@ class HybridClock:
                 self._bump(self._last.ms)
             return self._last.encode()
 
-    def observe(self, remote: str) -> None:
-        other = Timestamp.decode(remote)
+    def wall_ms(self) -> int:
+        """This device's wall clock, in ms since the epoch (the clock's own source)."""
+        return self._wall()
+
+    def observe(self, remote: str) -> bool:
+        """Move past a remote clock; returns False (and stays put) for one that is not a
+        clock or is more than MAX_AHEAD_MS ahead of our wall clock: a teammate's broken
+        clock must not date every later edit of ours in the future."""
+        try:
+            other = Timestamp.decode(remote)
+        except ValueError:
+            return False
         with self._lock:
+            if other.ms > self._wall() + MAX_AHEAD_MS:
+                return False
             if other > self._last:
                 self._last = other
+            return True
 
     def _bump(self, ms: int) -> None:
         counter = self._last.counter + 1

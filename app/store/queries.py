@@ -339,11 +339,51 @@ def saved_views(conn: Connection) -> list[dict[str, Any]]:
         select(s.saved_views).order_by(s.saved_views.c.position, s.saved_views.c.name))]
 
 
-def outbox(conn: Connection, limit: int = 500) -> list[ev.Event]:
+def outbox(conn: Connection, limit: int = 500,
+           unreadable: list[str] | None = None) -> list[ev.Event]:
+    """The next events to push, oldest first (refused ones are set aside: sync_error).
+
+    A row this device cannot read back (its payload is not JSON) is skipped and its id put
+    in ``unreadable``, for the caller to set aside: one bad row never blocks the rest.
+    """
     rows = conn.execute(select(s.events).where(s.events.c.server_seq.is_(None),
                                                s.events.c.sync_error.is_(None))
                         .order_by(s.events.c.seq).limit(limit))
-    return [row_event(r) for r in rows]
+    out: list[ev.Event] = []
+    for r in rows:
+        try:
+            out.append(row_event(r))
+        except (ValueError, TypeError, KeyError):
+            if unreadable is not None:
+                unreadable.append(str(r.id))
+    return out
+
+
+def refused(conn: Connection, case_id: str | None = None) -> list[dict[str, Any]]:
+    """Events of this device the server refused (set aside, not retried), oldest first."""
+    e = s.events.c
+    q = select(e.id, e.case_id, e.type, e.sync_error).where(
+        e.server_seq.is_(None), e.sync_error.is_not(None))
+    if case_id is not None:
+        q = q.where(e.case_id == case_id)
+    return [dict(r._mapping) for r in conn.execute(q.order_by(e.seq))]
+
+
+def refused_counts(conn: Connection) -> dict[str | None, int]:
+    """How many refused events each case has (None: events of no case)."""
+    e = s.events.c
+    rows = conn.execute(select(e.case_id, func.count()).where(
+        e.server_seq.is_(None), e.sync_error.is_not(None)).group_by(e.case_id))
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def case_route_team(conn: Connection, case_id: str) -> str | None:
+    """The team a case's events travel under, from its latest event that had one: a case
+    whose team field was cleared (or never set in its payload) stays with that team on
+    the server, so an event with no team would be refused."""
+    e = s.events.c
+    return conn.execute(select(e.team_id).where(e.case_id == case_id, e.team_id.is_not(None))
+                        .order_by(e.seq.desc()).limit(1)).scalar()
 
 
 def status_counts(conn: Connection) -> dict[str, int]:

@@ -22,6 +22,7 @@ from app.store import schema as s
 from app.store.conflicts import after_ingest, before_ingest
 from app.store.db import StoreError, describe_error, open_engine
 from app.store.projector import apply_events, bulk_insert, event_row, row_event
+from app.store.queries import case_route_team
 from app.store.rebuild import rebuild_projections
 
 T = TypeVar("T")
@@ -156,6 +157,8 @@ class Store:
             op_id = uuid7() if undoable else None
             for e in events:
                 e.op_id = op_id
+                if e.case_id and e.team_id is None:  # the server refuses an event with no team
+                    e.team_id = case_route_team(conn, e.case_id)
             conn.execute(insert(s.events), [event_row(e) for e in events])
             touched = apply_events(conn, events)
             if op_id:
@@ -167,14 +170,21 @@ class Store:
 
         return self._write(tx)
 
-    def ingest(self, remote: Iterable[ev.Event], *, cursor: int | None = None) -> Changes:
+    def ingest(self, remote: Iterable[ev.Event], *, cursor: int | None = None,
+               held: list[Any] | None = None, release: Iterable[str] = ()) -> Changes:
         """Store events from the server: new ones are applied, known ones get their seq.
 
         ``cursor`` (the last server_seq of a pulled page) is saved in the same transaction,
-        so a crash anywhere resumes from a consistent point.
+        so a crash anywhere resumes from a consistent point. ``held`` (quarantine.Held
+        items: pulled items this build cannot apply) are stored in that same transaction;
+        an event the projector still fails on is appended to ``held`` and stored too,
+        instead of failing the page. ``release`` names quarantined ids being re-applied.
         """
+        from app.store import quarantine as qt
 
         def tx(conn: Connection) -> Changes:
+            if release:
+                qt.release(conn, release)
             incoming = list(remote)
             known: dict[str, int | None] = {}
             ids = [e.id for e in incoming]
@@ -183,26 +193,30 @@ class Store:
                                     .where(s.events.c.id.in_(ids[i:i + 500])))
                 for event_id, seq in rows:
                     known[event_id] = seq
+            barred = qt.held_ids(conn, ids) | {h.id for h in held or []}
             fresh: list[ev.Event] = []
             acks: list[tuple[int, str]] = []
             for e in incoming:
+                if e.id in barred:
+                    continue  # a held id is never also applied
                 self.clock.observe(e.hlc)
                 if e.id not in known:
                     known[e.id] = e.server_seq
                     fresh.append(e)
                 elif known[e.id] is None and e.server_seq is not None:
                     acks.append((e.server_seq, e.id))  # our own event, back from the server
-            bulk_insert(conn, s.events, (event_row(e) for e in fresh))
             if acks:
                 conn.exec_driver_sql("UPDATE events SET server_seq = ? WHERE id = ? "
                                      "AND server_seq IS NULL", acks)
-            candidates = before_ingest(conn, fresh, self.device_id)
-            touched = apply_events(conn, fresh)
-            conflicted = after_ingest(conn, candidates)
+            applied, touched, conflicted, failed = _apply_isolated(conn, fresh, self.device_id)
+            hold = held if held is not None else []
+            hold.extend(qt.for_event(e, reason) for e, reason in failed)
+            hold[:] = qt.not_logged(conn, hold)
+            qt.store_held(conn, hold)
             self._set_meta(conn, "hlc", self.clock.last)
             if cursor is not None:
                 self._set_meta(conn, "pull_cursor", str(cursor))
-            changes = _changes_for(fresh, touched, "sync")
+            changes = _changes_for(applied, touched, "sync")
             changes.conflict_case_ids = conflicted
             changes.sync = True
             return changes
@@ -301,6 +315,47 @@ class Store:
                                      "AND server_seq IS NULL", refused)
 
         self._write(tx)
+
+
+def _apply_page(conn: Connection, fresh: list[ev.Event],
+                device_id: str) -> tuple[set[str], set[str]]:
+    bulk_insert(conn, s.events, (event_row(e) for e in fresh))
+    candidates = before_ingest(conn, fresh, device_id)
+    touched = apply_events(conn, fresh)
+    return touched, after_ingest(conn, candidates)
+
+
+def _apply_isolated(conn: Connection, fresh: list[ev.Event], device_id: str) -> tuple[
+        list[ev.Event], set[str], set[str], list[tuple[ev.Event, str]]]:
+    """Apply a page in a savepoint; if that raises (a projector bug: validated events must
+    fold), apply event by event and hand back the ones that fail, so one event cannot
+    stop a page. Database faults (disk full, locked) still fail the whole transaction."""
+    if not fresh:
+        return [], set(), set(), []
+    try:
+        with conn.begin_nested():
+            touched, conflicted = _apply_page(conn, fresh, device_id)
+        return fresh, touched, conflicted, []
+    except OperationalError:
+        raise
+    except Exception:  # noqa: BLE001 - isolated below, event by event
+        pass
+    applied: list[ev.Event] = []
+    touched, conflicted = set(), set()
+    failed: list[tuple[ev.Event, str]] = []
+    for e in fresh:
+        try:
+            with conn.begin_nested():
+                t, c = _apply_page(conn, [e], device_id)
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - quarantined with its reason
+            failed.append((e, f"could not be applied: {exc.__class__.__name__}: {exc}"[:300]))
+            continue
+        applied.append(e)
+        touched |= t
+        conflicted |= c
+    return applied, touched, conflicted, failed
 
 
 def _changes_for(events: list[ev.Event], touched: set[str], label: str) -> Changes:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,21 @@ class Offline(ApiError):
     """The server could not be reached; local work goes on and sync retries later."""
 
 
+@dataclass(slots=True)
+class PulledPage:
+    """A pull page with each event's JSON text exactly as the server sent it (kept verbatim
+    for any event the client quarantines)."""
+
+    events: list[tuple[str, Any]]  # (raw text, parsed value): a value may be any JSON
+    next_cursor: int
+    has_more: bool
+
+
 class SyncApi:
+    # The server's clock as last seen in a response's Date header (ms since the epoch), with
+    # the local wall clock at that moment: the sync report compares the two.
+    server_date_ms: int | None = None
+
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
                  timeout: float = 15.0, verify: bool | str = True,
                  client: httpx.Client | None = None) -> None:
@@ -45,11 +62,15 @@ class SyncApi:
             response = self._http.request(method, API + path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
             raise Offline(f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
+        self._note_date(response)
         if response.status_code == 401:
             raise Unauthorized(_detail(response), 401)
         if response.status_code >= 400:
             raise ApiError(f"{response.status_code}: {_detail(response)}", response.status_code)
         return response.json() if response.content else None
+
+    def _note_date(self, response: httpx.Response) -> None:
+        self.server_date_ms = server_date_ms(response.headers.get("date"))
 
     def login(self, email: str, password: str) -> dict[str, Any]:
         return dict(self._call("POST", "/auth/login", json={"email": email,
@@ -71,6 +92,24 @@ class SyncApi:
     def pull(self, token: str, since: int, limit: int = 500) -> dict[str, Any]:
         return dict(self._call("GET", "/events", token=token,
                                params={"since": since, "limit": limit}))
+
+    def pull_raw(self, token: str, since: int, limit: int = 500) -> PulledPage:
+        """Like ``pull``, keeping each event's text as sent (see ``split_page``)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            response = self._http.request("GET", API + "/events", headers=headers,
+                                          params={"since": since, "limit": limit})
+        except httpx.TransportError as exc:
+            raise Offline(f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
+        self._note_date(response)
+        if response.status_code == 401:
+            raise Unauthorized(_detail(response), 401)
+        if response.status_code >= 400:
+            raise ApiError(f"{response.status_code}: {_detail(response)}", response.status_code)
+        try:
+            return split_page(response.text)
+        except ValueError as exc:
+            raise ApiError(f"the server sent an unreadable page of events: {exc}") from exc
 
     def agents(self, token: str) -> list[dict[str, Any]]:
         return list(self._call("GET", "/directory/agents", token=token))
@@ -112,6 +151,70 @@ class SyncApi:
     def who_is_viewing(self, token: str, case_id: str) -> list[dict[str, Any]]:
         data = self._call("GET", "/presence", token=token, params={"case_id": case_id})
         return list(data.get("viewers", []) if isinstance(data, dict) else data)
+
+
+def server_date_ms(value: str | None) -> int | None:
+    """An HTTP Date header as ms since the epoch; None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return int(parsedate_to_datetime(value).timestamp() * 1000)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _SPACE:
+        i += 1
+    return i
+
+
+def split_page(text: str) -> PulledPage:
+    """Parse a pull page, keeping the text of each item of ``events`` verbatim.
+
+    Raises ValueError when the page itself (not one of its events) is not readable.
+    """
+    events: list[tuple[str, Any]] = []
+    top: dict[str, Any] = {}
+    i = _skip(text, 0)
+    if text[i:i + 1] != "{":
+        raise ValueError("not a JSON object")
+    i = _skip(text, i + 1)
+    while text[i:i + 1] != "}":
+        key, i = _DECODER.raw_decode(text, i)
+        i = _skip(text, i)
+        if text[i:i + 1] != ":" or not isinstance(key, str):
+            raise ValueError(f"malformed object at {i}")
+        i = _skip(text, i + 1)
+        if key == "events" and text[i:i + 1] == "[":
+            i = _skip(text, i + 1)
+            while text[i:i + 1] != "]":
+                value, end = _DECODER.raw_decode(text, i)
+                events.append((text[i:end], value))
+                i = _skip(text, end)
+                if text[i:i + 1] == ",":
+                    i = _skip(text, i + 1)
+                elif text[i:i + 1] != "]":
+                    raise ValueError(f"malformed events array at {i}")
+            i += 1
+            top[key] = None
+        else:
+            top[key], i = _DECODER.raw_decode(text, i)
+        i = _skip(text, i)
+        if text[i:i + 1] == ",":
+            i = _skip(text, i + 1)
+        elif text[i:i + 1] != "}":
+            raise ValueError(f"malformed object at {i}")
+    if top.get("events") is not None:
+        raise ValueError("events is not a list")
+    cursor = top.get("next_cursor")
+    if isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0:
+        raise ValueError(f"next_cursor is not a sequence number: {cursor!r}")
+    return PulledPage(events, cursor, bool(top.get("has_more")))
 
 
 def _detail(response: httpx.Response) -> str:

@@ -7,15 +7,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from app.core.changes import Changes
 from app.core.events import Event
+from app.store import quarantine
 from app.store import queries as q
 from app.store.repo import Store
+from app.sync.api import ApiError, Offline, PulledPage, Unauthorized
 from app.sync.session import SyncSession
 
 # Batch sizes; the environment can lower them (slow links, and the kill tests).
 PUSH_BATCH = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_BATCH", "1000"))))
 PULL_PAGE = max(1, min(1000, int(os.environ.get("SMART_SUPPORT_SYNC_PAGE", "1000"))))
+
+
+# A laptop clock this far from the server's is worth telling the agent about.
+CLOCK_WARN_MS = 5 * 60 * 1000
+# Whole-batch answers that mean "something in this batch is unacceptable" (an older server
+# refusing one bad envelope, or one oversized event): split the batch to find it. Others
+# (401, 403, 408, 429, 5xx) say nothing about the events and are raised as before.
+_SPLIT_ON = frozenset({400, 413, 422})
 
 
 @dataclass(slots=True)
@@ -26,6 +38,9 @@ class SyncReport:
     pulled: int = 0
     conflicts: int = 0
     blobs_uploaded: int = 0
+    quarantined: list[tuple[str, str | None, str]] = field(default_factory=list)
+    reapplied: int = 0
+    clock_offset_ms: int | None = None  # laptop minus server, when beyond CLOCK_WARN_MS
     changes: Changes = field(default_factory=Changes)
 
     def summary(self) -> str:
@@ -36,36 +51,103 @@ class SyncReport:
             parts.append(f"{len(self.rejected)} refused")
         if self.conflicts:
             parts.append(f"{self.conflicts} conflicting edits (see the cases)")
-        return ", ".join(parts)
+        if self.quarantined:
+            parts.append(f"{len(self.quarantined)} could not be applied (kept aside)")
+        if self.reapplied:
+            parts.append(f"{self.reapplied} kept aside earlier now applied")
+        text = ", ".join(parts)
+        warning = clock_warning(self.clock_offset_ms)
+        return f"{text}. {warning}" if warning else text
 
     def to_json(self) -> dict[str, Any]:
         return {"pushed": self.pushed, "duplicates": self.duplicates, "pulled": self.pulled,
                 "rejected": [{"id": i, "reason": r} for i, r in self.rejected],
-                "conflicts": self.conflicts, "blobs_uploaded": self.blobs_uploaded}
+                "conflicts": self.conflicts, "blobs_uploaded": self.blobs_uploaded,
+                "quarantined": {"count": len(self.quarantined),
+                                "events": [{"id": i, "type": t, "reason": r}
+                                           for i, t, r in self.quarantined]},
+                "reapplied": self.reapplied, "clock_offset_ms": self.clock_offset_ms}
+
+
+def clock_warning(offset_ms: int | None) -> str:
+    """'Your computer's clock is N min ahead/behind the server', or '' when it is close."""
+    if offset_ms is None or abs(offset_ms) <= CLOCK_WARN_MS:
+        return ""
+    minutes = round(abs(offset_ms) / 60_000)
+    amount = f"{minutes} min" if minutes < 120 else f"{round(minutes / 60)} h"
+    side = "ahead of" if offset_ms > 0 else "behind"
+    return f"Your computer's clock is {amount} {side} the server"
+
+
+def _splittable(exc: ApiError) -> bool:
+    return not isinstance(exc, Unauthorized | Offline) and exc.status in _SPLIT_ON
+
+
+def _send(session: SyncSession, batch: list[Event]) -> list[dict[str, Any]]:
+    """Push ``batch``; a whole-batch refusal is narrowed down by halving, so only the
+    event(s) the server cannot take are set aside and the rest still goes."""
+    wire = [e.to_wire() for e in batch]
+
+    def send(token: str, w: list[dict[str, Any]] = wire) -> list[dict[str, Any]]:
+        return session.api.push(token, w)
+
+    try:
+        results = session.call(send)
+    except ApiError as exc:
+        if not _splittable(exc):
+            raise
+        if len(batch) == 1:
+            return [{"id": batch[0].id, "status": "rejected",
+                     "reason": f"refused by the server: {exc}"[:500]}]
+        half = len(batch) // 2
+        return _send(session, batch[:half]) + _send(session, batch[half:])
+    ours = {e.id for e in batch}
+    out: list[dict[str, Any]] = []
+    for i, r in enumerate(results if isinstance(results, list) else []):
+        if not isinstance(r, dict):
+            continue
+        if r.get("id") not in ours and len(results) == len(batch):
+            r = {**r, "id": batch[i].id}  # answered in order, without a usable id
+        out.append(r)
+    return out
 
 
 def push(store: Store, session: SyncSession, report: SyncReport,
          cancel: Callable[[], bool] | None = None, size: int = PUSH_BATCH) -> None:
     while not (cancel and cancel()):
-        batch = store.read(lambda c: q.outbox(c, size))
-        if not batch:
-            return
-        wire = [e.to_wire() for e in batch]
-        def send(token: str, w: list[dict[str, Any]] = wire) -> list[dict[str, Any]]:
-            return session.api.push(token, w)
+        unreadable: list[str] = []
 
-        results = session.call(send)
+        def read(conn: Connection, u: list[str] = unreadable) -> list[Event]:
+            return q.outbox(conn, size, u)
+
+        batch = store.read(read)
+        if unreadable:
+            store.mark_pushed([(i, None, "unreadable on this device") for i in unreadable])
+            report.rejected += [(i, "unreadable on this device") for i in unreadable]
+            report.changes.sync = True
+        if not batch:
+            if unreadable:
+                continue
+            return
+        results = _send(session, batch)
+        ours = {e.id for e in batch}
+        cases = {e.id: e.case_id for e in batch}
         marks: list[tuple[str, int | None, str | None]] = []
         for r in results:
-            if r["status"] == "rejected":
-                report.rejected.append((r["id"], r.get("reason") or "refused"))
-                marks.append((r["id"], None, r.get("reason") or "refused"))
+            if r.get("id") not in ours:
+                continue
+            if r.get("status") == "rejected" or r.get("server_seq") is None:
+                reason = str(r.get("reason") or "refused")[:500]
+                report.rejected.append((str(r["id"]), reason))
+                case_id = cases.get(str(r["id"]))
+                if case_id:  # the case view shows the refusal
+                    report.changes.case_ids.add(case_id)
+                marks.append((str(r["id"]), None, reason))
             else:
                 report.pushed += r["status"] == "stored"
                 report.duplicates += r["status"] == "duplicate"
-                marks.append((r["id"], int(r["server_seq"]), None))
-        answered = {r["id"] for r in results}
-        if not answered & {e.id for e in batch}:
+                marks.append((str(r["id"]), int(r["server_seq"]), None))
+        if not marks:
             return  # the server answered nothing we sent: stop rather than loop
         store.mark_pushed(marks)
         report.changes.sync = True
@@ -75,28 +157,45 @@ def pull(store: Store, session: SyncSession, report: SyncReport,
          cancel: Callable[[], bool] | None = None, size: int = PULL_PAGE) -> None:
     cursor = int(store.get_meta("pull_cursor", "0") or 0)
     while not (cancel and cancel()):
-        def fetch(token: str, since: int = cursor) -> dict[str, Any]:
-            return session.api.pull(token, since, size)
+        def fetch(token: str, since: int = cursor) -> PulledPage:
+            return session.api.pull_raw(token, since, size)
 
         page = session.call(fetch)
-        events = [Event.from_wire(e) for e in page["events"]]
-        next_cursor = int(page["next_cursor"])
-        if events or next_cursor != cursor:
-            changes = store.ingest(events, cursor=next_cursor)
+        # Every pulled item is untrusted: what this build cannot apply is held, verbatim,
+        # in the same transaction as the rest of the page and the cursor.
+        events, held = quarantine.triage(page.events, now_ms=store.clock.wall_ms())
+        next_cursor = page.next_cursor
+        if page.events or next_cursor != cursor:
+            changes = store.ingest(events, cursor=next_cursor, held=held)
             report.pulled += len(changes.event_ids)
             report.conflicts += len(changes.conflict_case_ids)
+            report.quarantined += [(h.id, h.type, h.reason) for h in held]
             report.changes.merge(changes)
         cursor = next_cursor
-        if not page.get("has_more"):
+        if not page.has_more:
             return
+
+
+def note_clock(store: Store, session: SyncSession, report: SyncReport) -> None:
+    """Compare the laptop's clock with the server's (its last Date header)."""
+    server = session.api.server_date_ms
+    if server is None:
+        return
+    offset = store.clock.wall_ms() - server
+    report.clock_offset_ms = offset if abs(offset) > CLOCK_WARN_MS else 0
+    if store.get_meta("clock_offset_ms", "0") != str(report.clock_offset_ms):
+        store.set_meta("clock_offset_ms", str(report.clock_offset_ms))
 
 
 def sync_once(store: Store, session: SyncSession, cancel: Callable[[], bool] | None = None,
               *, push_batch: int = PUSH_BATCH, pull_page: int = PULL_PAGE) -> SyncReport:
     report = SyncReport()
+    if store.read(quarantine.has_stale):  # a new build may apply what an older one held
+        report.reapplied = quarantine.reapply(store)
     push(store, session, report, cancel, push_batch)
     from app.sync.blobs import upload_missing
 
     report.blobs_uploaded = upload_missing(store, session)
     pull(store, session, report, cancel, pull_page)
+    note_clock(store, session, report)
     return report
