@@ -31,3 +31,37 @@ def test_observe_moves_clock_past_remote() -> None:
 def test_decode_rejects_garbage() -> None:
     with pytest.raises(ValueError):
         Timestamp.decode("12.3")
+
+
+def test_observe_ignores_a_clock_far_ahead_of_the_wall_clock() -> None:
+    from app.core.hlc import MAX_AHEAD_MS
+
+    now = 1_732_550_000_000
+    clock = HybridClock(wall=lambda: now)
+    assert clock.observe("9999999999999.000000") is False  # the year 2286
+    assert clock.observe(Timestamp(now + MAX_AHEAD_MS + 1).encode()) is False
+    assert hlc_ms(clock.now()) == now
+    assert clock.observe(Timestamp(now + MAX_AHEAD_MS).encode()) is True  # at the bound
+    assert hlc_ms(clock.last) == now + MAX_AHEAD_MS
+
+
+def test_observe_ignores_what_is_not_a_clock() -> None:
+    clock = HybridClock(wall=lambda: 1_732_550_000_000)
+    for bad in ("9999999999999999.999999", "99999999999999.000000", "", "x" * 20,
+                "１７３２５５００００００.000000", "+732550000000.000000"):
+        assert clock.observe(bad) is False
+    assert hlc_ms(clock.now()) == 1_732_550_000_000
+
+
+def test_decode_accepts_only_ascii_digits() -> None:
+    for bad in ("１７３２５５００００００.000000", "+732550000000.000000", " 732550000000.000000",
+                "1732550000000.00000-"):
+        with pytest.raises(ValueError):
+            Timestamp.decode(bad)
+
+
+def test_the_clock_bound_is_the_schema_bound() -> None:
+    from app.core.event_schema import MAX_CLOCK_AHEAD_MS
+    from app.core.hlc import MAX_AHEAD_MS
+
+    assert MAX_AHEAD_MS == MAX_CLOCK_AHEAD_MS
