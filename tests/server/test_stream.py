@@ -122,3 +122,51 @@ def test_stream_fans_out_across_server_processes(pg_cluster: PgCluster, tmp_path
     finally:
         engine_a.dispose()
         engine_b.dispose()
+
+
+def _tokens(base: str, email: str) -> dict[str, str]:
+    response = httpx.post(f"{base}/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {k: str(v) for k, v in response.json().items() if k.endswith("_token")}
+
+
+def test_stream_ends_at_logout(settings: Settings, engine: Engine, world: World) -> None:
+    """Within a second, with keep-alives 30 s apart (so no periodic recheck does it); the
+    same user's other session keeps its stream."""
+    slow = settings.model_copy(update={"keepalive_seconds": 30})
+    app = create_app(slow, engine=engine, run_migrations=False)
+    with live_server(app) as base:
+        first, second = _tokens(base, "alice@example.com"), _tokens(base, "alice@example.com")
+        with sse_lines(base, first["access_token"]) as ended, \
+                sse_lines(base, second["access_token"]) as kept:
+            wait_for(ended, ": connected")
+            wait_for(kept, ": connected")
+            out = httpx.post(f"{base}/api/v1/auth/logout",
+                             json={"refresh_token": first["refresh_token"]})
+            assert out.status_code == 200
+            wait_for(ended, "<closed>", timeout=1.0)
+            carol = _login(base, "carol@example.com")
+            _push(base, carol, [event("carol@example.com", world.beta)])
+            _push(base, second["access_token"], [event("alice@example.com", world.alpha)])
+            assert wait_for(kept, "data:")[-1].startswith('data: {"server_seq"')
+
+
+def test_stream_ends_when_its_token_family_is_revoked(settings: Settings, engine: Engine,
+                                                      world: World) -> None:
+    """Presenting a used refresh token again revokes the family: its stream ends at once."""
+    slow = settings.model_copy(update={"keepalive_seconds": 30})
+    app = create_app(slow, engine=engine, run_migrations=False)
+    with live_server(app) as base:
+        tokens = _tokens(base, "bob@example.com")
+        with sse_lines(base, tokens["access_token"]) as lines:
+            wait_for(lines, ": connected")
+            rotated = httpx.post(f"{base}/api/v1/auth/refresh",
+                                 json={"refresh_token": tokens["refresh_token"]})
+            assert rotated.status_code == 200
+            reused = httpx.post(f"{base}/api/v1/auth/refresh",
+                                json={"refresh_token": tokens["refresh_token"]})
+            assert reused.status_code == 401
+            wait_for(lines, "<closed>", timeout=1.0)
+        assert httpx.get(f"{base}/api/v1/me",
+                         headers={"Authorization": f"Bearer {tokens['access_token']}"}
+                         ).status_code == 401
