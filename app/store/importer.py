@@ -45,6 +45,9 @@ CASE_FIELDS = ("subject", "description", "status", "priority", "type", "product"
 # The server refuses clocks before 2000 (app/core/event_schema.py): refuse them here, by line.
 EARLIEST_MS = 946_684_800_000
 MAX_EXTERNAL_ID = 200
+# A batch that fails is retried case by case; this many failures in a row (a full disk, not
+# a bad line) ends the retries for the rest of the batch.
+SINGLE_RETRIES = 20
 
 
 @dataclass(slots=True)
@@ -91,7 +94,21 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             except ValueError as exc:
                 yield no, f"not valid JSON ({exc})"
                 continue
-            yield no, record if isinstance(record, dict) else "a line must hold a JSON object"
+            if not isinstance(record, dict):
+                yield no, "a line must hold a JSON object"
+            elif "\\u" in line and not _encodable(record):
+                yield no, "holds a lone surrogate escape (\\ud800-\\udfff): not valid Unicode"
+            else:
+                yield no, record
+
+
+def _encodable(record: dict[str, Any]) -> bool:
+    """JSON escapes can spell lone surrogates, which no UTF-8 database column can hold."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -421,17 +438,31 @@ def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
     pending: list[CaseSpec] = []
     seen: dict[str, int] = {}  # line identity -> occurrences so far (or the line of an id)
 
+    def write(specs: list[CaseSpec]) -> None:
+        written = _write_batch(store, builder, specs, now_ms, fast)
+        report.imported += written
+        report.already += len(specs) - written
+
     def flush() -> None:
         if not pending:
             return
         try:
-            written = _write_batch(store, builder, pending, now_ms, fast)
-            report.imported += written
-            report.already += len(pending) - written
-        except Exception as exc:  # noqa: BLE001 - reported per line, the import goes on
+            write(pending)
+        except Exception:  # noqa: BLE001 - one bad case must not cost its whole batch
+            failures = 0
             for spec in pending:
-                report.errors.append((spec.line, f"not saved: {exc}"))
-            report.skipped += len(pending)
+                try:
+                    if failures < SINGLE_RETRIES:
+                        write([spec])
+                        failures = 0
+                        continue
+                    reason = (f"not saved: the {SINGLE_RETRIES} cases before it could not be "
+                              "saved either (is the disk full?)")
+                except Exception as exc:  # noqa: BLE001 - reported per line, the import goes on
+                    failures += 1
+                    reason = f"not saved: {exc}"
+                report.errors.append((spec.line, reason))
+                report.skipped += 1
         pending.clear()
         if progress:
             progress(report.imported + report.already + report.skipped, total)
@@ -465,5 +496,6 @@ def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
                 break
     if not report.cancelled:
         flush()
+    report.errors.sort(key=lambda e: e[0])  # write errors come at their batch's end
     report.seconds = time.perf_counter() - started
     return report

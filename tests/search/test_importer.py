@@ -314,3 +314,29 @@ def test_cli_rerun_reports_what_was_already_imported(
     assert main(args) == 0  # nothing new is not a failure
     out = capsys.readouterr().out
     assert "imported 0 cases, skipped 3 already imported, skipped 1 with errors" in out
+
+
+def test_one_unsavable_case_costs_only_its_line(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.store import importer
+
+    real = importer._Builder.build
+
+    def build(self: importer._Builder, spec: importer.CaseSpec, *args: object) -> object:
+        if spec.fields["subject"] == "Poison":
+            raise ValueError("refused by the database")
+        return real(self, spec, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importer._Builder, "build", build)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"subject": f"Case {i}"}) + "\n" for i in range(3))
+                    + json.dumps({"subject": "Poison"}) + "\n"
+                    + '{"subject": "Lone \\ud800 surrogate"}\n'
+                    + json.dumps({"subject": "Last"}) + "\n", "utf-8")
+    store = Store(tmp_path / "store.db")
+    report = import_file(store, path, batch=10)
+    assert report.imported == 4
+    assert [n for n, _ in report.errors] == [4, 5]
+    assert "refused by the database" in report.errors[0][1]
+    assert "surrogate" in report.errors[1][1]
+    assert _count(store, s.cases) == 4
