@@ -340,3 +340,20 @@ def test_one_unsavable_case_costs_only_its_line(tmp_path: Path,
     assert "refused by the database" in report.errors[0][1]
     assert "surrogate" in report.errors[1][1]
     assert _count(store, s.cases) == 4
+
+
+def test_imported_and_adopted_events_pass_the_event_schema(tmp_path: Path) -> None:
+    import time
+
+    from app.core.event_schema import validate_wire
+    from app.store.projector import row_event
+
+    store = Store(tmp_path / "store.db")
+    import_file(store, write_jsonl(tmp_path / "in.jsonl", CORPUS))
+    store.set_actor(ME)
+    store.adopt_teamless(TEAM, actor=ME, first_sign_in=True)
+    now = int(time.time() * 1000)
+    events = store.read(lambda c: [row_event(r) for r in c.execute(select(s.events))])
+    for e in events:
+        validate_wire(e.to_wire(), now_ms=now)  # raises InvalidEvent with the reason
+    assert len(events) > len(CORPUS)
