@@ -9,12 +9,14 @@ words (requester, comment author) is kept in the payload's ``author``.
 Resumable and idempotent: a case's id and its events' ids are derived from the line's
 identity (its ``id``/``external_id`` when given, else its content and how often that content
 occurred before in the file) and this device's id, so a rerun of a killed or finished import
-finds the cases already there and adds only the rest; a kill loses at most the open batch. Every imported event is about a new case or a new directory record, so the
-batch is folded in memory with the store's own fold (``rebuild.Folded``, the code a rebuild
-uses) and inserted in bulk: ``apply_events`` gives the same rows but reads and writes them one
-statement at a time (about 13 statements per case, 5x too slow for 100,000 cases). A bad line is
-reported with its number and skipped before anything is written, so a case is never
-half-imported.
+finds the cases already there and adds only the rest; a kill loses at most the open batch.
+
+Every imported event is about a new case or a new directory record, so the batch is folded
+in memory with the store's own fold (``rebuild.Folded``, the code a rebuild uses) and
+inserted in bulk: ``apply_events`` gives the same rows but reads and writes them one
+statement at a time (about 13 statements per case, 5x too slow for 100,000 cases). A bad line
+is reported with its number and skipped before anything is written, so a case is never
+half-imported; a batch the database refuses is retried case by case.
 """
 
 from __future__ import annotations
