@@ -16,7 +16,6 @@ they stay exactly what a rebuild of the rewritten log gives (tests compare the t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -29,20 +28,14 @@ from app.store.projector import case_row, row_event
 _CHUNK = 500
 
 
-@dataclass(slots=True)
-class Adopted:
-    events: int = 0  # events given the team or the agent
-    reattributed: int = 0
-    cases: int = 0  # cases whose case.created got the team
-
-
 def _dump(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
-                   placeholder: str = "me@localhost", anyone: bool = False) -> Adopted:
-    """Give this device's unsent events ``team_id`` and (with ``actor``) the agent as author.
+                   placeholder: str = "me@localhost", anyone: bool = False) -> int:
+    """Give this device's unsent events ``team_id`` and (with ``actor``) the agent as author;
+    returns how many events were rewritten.
 
     ``placeholder`` events are re-attributed; with ``anyone`` (the first sign-in: every
     unsent event was recorded on this device before any account), also events under any
@@ -50,7 +43,6 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
     comment whose words were someone else's as ``payload.author`` (what the comment shows).
     """
     e = s.events.c
-    done = Adopted()
     rows = conn.execute(select(e.id, e.type, e.actor, e.team_id, e.payload, e.case_id, e.hlc)
                         .where(e.server_seq.is_(None)).order_by(e.seq)).all()
     updates: list[tuple[str, str, str, str]] = []
@@ -86,7 +78,6 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
             attachments.append((new_actor, r.id))
         updates.append((r.team_id or team_id, new_actor,
                         _dump(payload) if payload is not None else r.payload, r.id))
-        done.reattributed += reattribute
     if updates:
         # A refusal for the old actor or a missing team no longer applies: send them again.
         conn.exec_driver_sql("UPDATE events SET team_id = ?, actor = ?, payload = ?, "
@@ -95,12 +86,11 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
         conn.exec_driver_sql("UPDATE comments SET author = ? WHERE id = ?", comments)
     if attachments:
         conn.exec_driver_sql("UPDATE attachments SET author = ? WHERE id = ?", attachments)
-    done.cases = _team_from_created(conn, team_id, created_clock)
-    done.events = len(updates)
-    return done
+    _team_from_created(conn, team_id, created_clock)
+    return len(updates)
 
 
-def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) -> int:
+def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) -> None:
     """Decide the team field of the cases whose case.created now holds the team, as a
     rebuild of the rewritten log would: the greatest clock that wrote the field wins."""
     c = s.cases.c
@@ -119,7 +109,6 @@ def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) 
     changed += _refold_team(conn, refold)
     if changed:
         conn.exec_driver_sql("UPDATE cases SET team_id = ?, clocks = ? WHERE id = ?", changed)
-    return sum(1 for team, _, _ in changed if team == team_id)
 
 
 def _refold_team(conn: Connection, ids: list[str]) -> list[tuple[str | None, str, str]]:

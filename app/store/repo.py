@@ -282,7 +282,7 @@ class Store:
         from app.store.adopt import adopt_unsynced
 
         count = self._write(lambda c: adopt_unsynced(
-            c, team_id, actor=actor, placeholder=DEFAULT_ACTOR, anyone=first_sign_in).events)
+            c, team_id, actor=actor, placeholder=DEFAULT_ACTOR, anyone=first_sign_in))
 
         def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
             # Only a case whose creation already reached the server lacks a team now.
