@@ -61,8 +61,10 @@ ENDPOINTS: dict[str, Call] = {
 # expected status for the two valid identities; every other scenario must be 401
 EXPECTED = {
     "own": {name: 200 for name in ENDPOINTS},
-    # blobs are content-addressed and shared by all team members (documented limitation)
-    "other": {**{name: 200 for name in ENDPOINTS}, "presence_post": 404, "presence_get": 404},
+    # any team member may upload; only teams whose events reference a blob may read it, and
+    # to others it does not exist (404, as a missing blob)
+    "other": {**{name: 200 for name in ENDPOINTS}, "presence_post": 404, "presence_get": 404,
+              "blob_get": 404, "blob_head": 404},
 }
 
 
@@ -80,7 +82,10 @@ def ctx(settings: Settings, engine: Engine, world: World) -> Any:
         alice = _token(base, "alice@example.com")
         headers = {"Authorization": f"Bearer {alice['access_token']}"}
         case = created("alice@example.com", world.alpha)
-        httpx.post(f"{base}/api/v1/events/push", json={"events": [case]}, headers=headers)
+        attached = event("alice@example.com", world.alpha, type_="attachment.added",
+                         case_id=case["case_id"], payload={
+                             "sha256": SHA, "name": "a.txt", "size": len(BLOB), "mime": "text/plain"})
+        httpx.post(f"{base}/api/v1/events/push", json={"events": [case, attached]}, headers=headers)
         httpx.put(f"{base}/api/v1/blobs/{SHA}", content=BLOB, headers=headers)
         yield Ctx(base=base, world=world, case_id=case["case_id"], alpha_event_id=case["id"])
 
@@ -115,6 +120,7 @@ def test_authorization_matrix(scenario: str, ctx: Ctx, engine: Engine) -> None:
                 assert BLOB not in body and ctx.case_id.encode() not in body
             if scenario == "other":
                 assert ctx.alpha_event_id.encode() not in body, name
+                assert BLOB not in body, name
                 assert b"alice@example.com" not in body, name
                 if name == "push":
                     assert response.json()["results"][0]["status"] == "rejected"
