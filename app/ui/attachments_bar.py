@@ -39,7 +39,7 @@ from app.operations import intake as intake_ops
 from app.store import intake_queries as iq
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
-from app.ui.widgets import ElidedLabel
+from app.ui.widgets import ElidedLabel, plain_label, plain_tip
 
 # (label, light bg, light fg, dark bg, dark fg) per kind of file
 _BADGES: dict[str, tuple[str, str, str, str, str]] = {
@@ -50,6 +50,13 @@ _BADGES: dict[str, tuple[str, str, str, str, str]] = {
     "har": ("HAR", "#ffe8d6", "#b4480a", "#5a2e12", "#ffc49a"),
     "other": ("FILE", "#eceef1", "#4b5563", "#2a2d35", "#c3c8d2"),
 }
+
+
+def clipboard_text_size(mime: QMimeData) -> int:
+    """The bytes of text a drop or the clipboard offers, without copying it into Python
+    (Qt holds it already; ``mime.text()`` would copy and decode it)."""
+    formats = [f for f in mime.formats() if f.startswith("text/plain")] or ["text/plain"]
+    return max(mime.data(f).size() for f in formats)
 
 
 def human_size(n: int) -> str:
@@ -119,13 +126,13 @@ class AttachmentChip(QFrame):
         lay.addWidget(badge)
         text = QVBoxLayout()
         text.setSpacing(0)
-        name = QLabel()
+        name = plain_label()  # a file name comes from the sender
         name.setObjectName("ChipName")
         metrics = name.fontMetrics()
         name.setText(metrics.elidedText(str(row["name"]), Qt.TextElideMode.ElideMiddle, 190))
         text.addWidget(name)
         meta_text = f"{human_size(int(row['size']))} · {type_label(row)}"
-        meta = QLabel(metrics.elidedText(meta_text, Qt.TextElideMode.ElideRight, 190))
+        meta = plain_label(metrics.elidedText(meta_text, Qt.TextElideMode.ElideRight, 190))
         meta.setObjectName("ChipMeta")
         text.addWidget(meta)
         lay.addLayout(text)
@@ -133,11 +140,11 @@ class AttachmentChip(QFrame):
         if row.get("error"):
             tip.append(f"Not read: {row['error']}")
             meta.setObjectName("ChipError")
-        self.setToolTip("\n".join(tip) + "\nClick to open")
+        self.setToolTip(plain_tip("\n".join(tip) + "\nClick to open"))
         close = QToolButton()
         close.setObjectName("Flat")
         close.setIcon(theme.icon("close", size=14))
-        close.setToolTip(f"Remove {row['name']} from the case")
+        close.setToolTip(plain_tip(f"Remove {row['name']} from the case"))
         close.setCursor(Qt.CursorShape.ArrowCursor)
         close.clicked.connect(lambda: self.sig_remove.emit(self.row))
         self.close_button = close
@@ -233,7 +240,7 @@ class AttachmentsBar(QFrame):
         self.chip_scroll.setFixedHeight(50)
         outer.addWidget(self.chip_scroll)
 
-        self.error = QLabel()
+        self.error = plain_label()  # errors quote file names
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
         self.error.hide()
@@ -345,9 +352,15 @@ class AttachmentsBar(QFrame):
             if not image.isNull():
                 self.attach_image(image)
                 return True
-        if mime.hasText() and mime.text().strip():
-            self.attach_text(mime.text())
-            return True
+        if mime.hasText():
+            size, limit = clipboard_text_size(mime), intake_ops.paste_limit()
+            if size > limit:  # refused before the text is copied out of Qt or encoded
+                self._fail(intake_ops.paste_too_large(size, limit).capitalize())
+                return True
+            text = mime.text()
+            if text.strip():
+                self.attach_text(text)
+                return True
         return False
 
     def paste(self) -> None:

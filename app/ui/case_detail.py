@@ -66,7 +66,7 @@ from app.ui.bridge import Bridge, describe
 from app.ui.case_list import full_time, relative_time
 from app.ui.composer import Composer, ComposerEdit, mention_prefix, reply_prefix
 from app.ui.signatures_panel import SignaturesPanel
-from app.ui.widgets import DuePicker, ElidedLabel, TagChips
+from app.ui.widgets import DuePicker, ElidedLabel, TagChips, plain_label, plain_tip
 
 __all__ = ["CaseDetail", "Composer", "ComposerEdit", "Conversation", "load_case_bundle",
            "mention_prefix", "reply_prefix", "sla_badge"]
@@ -228,7 +228,7 @@ class SlaBadge(QFrame):
         lay.setContentsMargins(7, 2, 9, 2)
         lay.setSpacing(4)
         self.icon = QLabel()
-        self.label = QLabel()
+        self.label = plain_label()
         self.label.setObjectName("SlaText")
         lay.addWidget(self.icon)
         lay.addWidget(self.label)
@@ -607,7 +607,7 @@ class CaseDetail(QWidget):
         hl.setContentsMargins(16, 12, 16, 10)
         hl.setSpacing(2)
         top = QHBoxLayout()
-        self.key_label = QLabel()
+        self.key_label = plain_label()
         self.key_label.setObjectName("CaseKey")
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(self.key_label)
@@ -615,6 +615,7 @@ class CaseDetail(QWidget):
         self.sla_badge = SlaBadge()
         top.addWidget(self.sla_badge)
         self.merged_label = QLabel()
+        self.merged_label.setTextFormat(Qt.TextFormat.RichText)  # links; keys are escaped
         self.merged_label.setObjectName("Meta")
         self.merged_label.linkActivated.connect(self._link)
         top.addWidget(self.merged_label)
@@ -675,6 +676,7 @@ class CaseDetail(QWidget):
         self.subject_edit.editingFinished.connect(self._subject_done)
         hl.addWidget(self.subject_edit)
         self.requester_label = QLabel()
+        self.requester_label.setTextFormat(Qt.TextFormat.RichText)  # the name bold; all escaped
         self.requester_label.setObjectName("Meta")
         self.requester_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.requester_label.setSizePolicy(QSizePolicy.Policy.Ignored,
@@ -973,8 +975,8 @@ class CaseDetail(QWidget):
             actor = agents.get(h["actor"], h["actor"])
             item = QTreeWidgetItem([full_time(ms), str(actor), str(h["summary"]),
                                     "✓" if h["synced"] else "local"])
-            item.setToolTip(2, str(h["summary"]))
-            item.setToolTip(1, str(h["actor"]))
+            item.setToolTip(2, plain_tip(str(h["summary"])))
+            item.setToolTip(1, plain_tip(str(h["actor"])))
             items.append(item)
         self.history.addTopLevelItems(items)
         self.tabs.setTabText(1, f"History ({len(items)})")
@@ -1080,7 +1082,7 @@ class CaseDetail(QWidget):
             icon = QLabel()
             icon.setPixmap(theme.icon("alert", theme.current().internal_text, 14).pixmap(14, 14))
             row.addWidget(icon)
-            label = QLabel(conflict_text(c) + " —")
+            label = plain_label(conflict_text(c) + " —")  # quotes the values typed
             label.setObjectName("ConflictText")
             label.setWordWrap(True)
             row.addWidget(label, 1)
@@ -1119,9 +1121,9 @@ class CaseDetail(QWidget):
         self.viewer_chips = []
         for v in viewers[:4]:
             name = str(v.get("name") or v.get("email") or "Someone")
-            chip = QLabel(f"{name.split()[0]} is viewing")
+            chip = plain_label(f"{(name.split() or ['Someone'])[0]} is viewing")
             chip.setObjectName("ViewerChip")
-            chip.setToolTip(f"{name} ({v.get('email', '')}) has this case open")
+            chip.setToolTip(plain_tip(f"{name} ({v.get('email', '')}) has this case open"))
             self.viewers_box.addWidget(chip)
             self.viewer_chips.append(chip)
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import theme
+from app.ui.widgets import plain_tip
 
 Row = tuple[Any, ...]  # (id, key, subject, status, priority, requester, assignee, updated, tags)
 ID, KEY, SUBJECT, STATUS, PRIORITY, REQUESTER, ASSIGNEE, UPDATED, TAGS = range(9)
@@ -259,7 +260,7 @@ class CaseTableModel(QAbstractTableModel):
             if field == UPDATED:
                 return full_time(row[UPDATED])
             if field == SUBJECT:
-                return row[SUBJECT]
+                return plain_tip(str(row[SUBJECT] or ""))  # a subject is the sender's text
             return None
         if role == Qt.ItemDataRole.FontRole and field == KEY:
             return self._bold

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QCompleter,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QPushButton,
     QToolButton,
@@ -32,7 +31,7 @@ from shiboken6 import isValid
 
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
-from app.ui.widgets import ElidedLabel
+from app.ui.widgets import ElidedLabel, plain_label, plain_tip
 
 REPLY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 REPLY_NAME_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -145,7 +144,7 @@ class ComposerEdit(QPlainTextEdit):
                                  else row["name"])
             item.setData(row["id"], REPLY_ID_ROLE)
             item.setData(row["name"], REPLY_NAME_ROLE)
-            item.setToolTip(f"{row['name']} ({row.get('scope', 'shared')})\n{preview}")
+            item.setToolTip(plain_tip(f"{row['name']} ({row.get('scope', 'shared')})\n{preview}"))
             self.replies.appendRow(item)
         if not rows:
             self.reply_popup.hide()
@@ -296,7 +295,7 @@ class Composer(QFrame):
         self.editor.setFixedHeight(84)
         lay.addWidget(self.editor)
         row = QHBoxLayout()
-        self.error = QLabel()
+        self.error = plain_label()  # errors quote what the agent typed
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
         self.error.hide()

@@ -46,6 +46,7 @@ from app.ui.insights import (
 from app.ui.palette import Action, CommandPalette
 from app.ui.search_ui import SearchController, SearchHelp, SearchResultsView
 from app.ui.sidebar import Sidebar, View, load_counts, parse_query
+from app.ui.widgets import plain_label
 
 FIRST_PAGE = 200
 DEFAULT_VIEW = "my-open"
@@ -167,7 +168,7 @@ class Banner(QFrame):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(14, 6, 8, 6)
-        self.label = QLabel()
+        self.label = plain_label()  # errors quote subjects and names
         self.label.setObjectName("BannerText")
         self.label.setWordWrap(True)
         lay.addWidget(self.label, 1)
@@ -305,7 +306,7 @@ class MainWindow(QMainWindow):
         hl = QHBoxLayout(header)
         hl.setContentsMargins(16, 10, 12, 10)
         hl.setSpacing(10)
-        self.view_title = QLabel(self.view.title)
+        self.view_title = plain_label(self.view.title)
         self.view_title.setObjectName("ViewTitle")
         hl.addWidget(self.view_title)
         self.view_count = QLabel("")
@@ -435,9 +436,10 @@ class MainWindow(QMainWindow):
         self.index_cancel.clicked.connect(self.search.cancel_indexing)
         self.index_cancel.hide()
         sb.addWidget(self.index_cancel)
-        self.message_label = QLabel("")
+        # both quote subjects ("Ctrl+Z to undo: import e-mail '<h1>…'"): plain text
+        self.message_label = plain_label("")
         sb.addWidget(self.message_label, 1)
-        self.undo_hint = QLabel("")
+        self.undo_hint = plain_label("")
         sb.addPermanentWidget(self.undo_hint)
 
         from app.ui.terminal_dock import TerminalDock

@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.operations.notifications import KIND_LABELS, Notification, NotificationCenter
+from app.ui.widgets import plain_label, plain_tip
 
 KIND_MARKS = {"assigned": "●", "mention": "@", "customer_reply": "↩", "sla": "◔",
               "integration": "⇄", "conflict": "⚠"}
@@ -56,7 +56,7 @@ class NotificationPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         head = QHBoxLayout()
-        self.title = QLabel("Notifications")
+        self.title = plain_label("Notifications")
         f = QFont(self.title.font())
         f.setBold(True)
         self.title.setFont(f)
@@ -71,7 +71,7 @@ class NotificationPanel(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._clicked)
         lay.addWidget(self.list, 1)
-        self.empty = QLabel("Nothing new.")
+        self.empty = plain_label("Nothing new.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(self.empty)
         self.items: list[Notification] = []
@@ -92,7 +92,8 @@ class NotificationPanel(QWidget):
             mark = KIND_MARKS.get(n.kind, "•")
             text = f"{mark}  {n.title}\n{n.body}\n{KIND_LABELS.get(n.kind, n.kind)} · " \
                    f"{_when(n.created_ms)}"
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(text)  # list items draw plain text; tooltips need escaping
+            item.setToolTip(plain_tip(f"{n.title}\n{n.body}"))
             item.setData(Qt.ItemDataRole.UserRole, n.id)
             font = item.font()
             font.setBold(not n.read)

@@ -3,9 +3,11 @@ bulk-edit dialog."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -32,6 +34,30 @@ from app.ui.bridge import Bridge, describe
 NO_CHANGE = "\x00"
 
 
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A label that shows ``text`` as it is. Qt's default (AutoText) renders a string that
+    looks like HTML as rich text: a subject '<h1>…' would show as a heading, an
+    '<img src=…>' would load. Every label that can show user data is made with this."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label
+
+
+def make_plain(*labels: QLabel) -> None:
+    """Existing labels (built elsewhere) switched to plain text."""
+    for label in labels:
+        label.setTextFormat(Qt.TextFormat.PlainText)
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` literally: tooltips have no text format, so text that
+    Qt would take for HTML is escaped (line breaks kept); other text is left as it is."""
+    if not GuiQt.mightBeRichText(text):
+        return text
+    escaped = html.escape(text, quote=False).replace("\n", "<br>")
+    return f"<p style='white-space:pre-wrap'>{escaped}</p>"
+
 
 class ElidedLabel(QLabel):
     """A one-line label that gives up its width first and elides its text to fit; with
@@ -41,18 +67,19 @@ class ElidedLabel(QLabel):
                  mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft,
                  shorter: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # it shows names and subjects
         self.full_text = text
         self.mode = mode
         self.shorter = shorter
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAlignment((Qt.AlignmentFlag.AlignRight if mode == Qt.TextElideMode.ElideLeft
                            else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
-        self.setToolTip(text)
+        self.setToolTip(plain_tip(text))
         self._elide()
 
     def set_full_text(self, text: str) -> None:
         self.full_text = text
-        self.setToolTip(text)
+        self.setToolTip(plain_tip(text))
         self._elide()
 
     def sizeHint(self) -> QSize:  # noqa: N802
@@ -122,14 +149,14 @@ class TagChips(QFrame):
             cl = QHBoxLayout(chip)
             cl.setContentsMargins(8, 1, 2, 1)
             cl.setSpacing(2)
-            label = QLabel(tag)
+            label = plain_label(tag)
             label.setObjectName("ChipText")
             cl.addWidget(label)
             remove = QToolButton()
             remove.setObjectName("ChipRemove")
             remove.setIcon(theme.icon("close", None, 10))
             remove.setAccessibleName(f"Remove tag {tag}")
-            remove.setToolTip(f"Remove '{tag}'")
+            remove.setToolTip(plain_tip(f"Remove '{tag}'"))
             remove.clicked.connect(lambda _c=False, t=tag: self.sig_remove.emit(t))
             cl.addWidget(remove)
             self.lay.insertWidget(i, chip)
@@ -329,7 +356,7 @@ class BulkEditDialog(QDialog):
         head.setObjectName("ViewTitle")
         lay.addWidget(head)
         keys = ", ".join(k for _i, k in cases[:8]) + (" …" if len(cases) > 8 else "")
-        sub = QLabel(keys)
+        sub = plain_label(keys)
         sub.setObjectName("Meta")
         sub.setWordWrap(True)
         lay.addWidget(sub)
@@ -356,7 +383,7 @@ class BulkEditDialog(QDialog):
         lay.addWidget(QLabel("Preview"))
         lay.addWidget(self.preview, 1)
         self._hint("Choose the changes above, then Preview: nothing is written until Apply.")
-        self.error = QLabel()
+        self.error = plain_label()  # errors quote what the agent typed
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
         self.error.hide()
