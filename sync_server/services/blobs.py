@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sync_server.db import write_tx
 from sync_server.limits import BodyTooLarge
+from sync_server.private import private_dir
 from sync_server.tables import blob_refs, blobs, events
 
 ATTACHMENT_ADDED = "attachment.added"
@@ -59,16 +60,14 @@ class FsBlobStore:
 
     def spool_dir(self) -> Path:
         """Uploads are spooled beside the blobs (same file system: the final move is atomic)."""
-        folder = self.root / _INCOMING
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return private_dir(self.root / _INCOMING)  # blobs are owner-only: 0700, files 0600
 
     def adopt(self, sha256: str, spooled: Path) -> None:
         path = self._path(sha256)
         if path.exists():
             spooled.unlink(missing_ok=True)
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         os.replace(spooled, path)
 
     def put(self, sha256: str, data: bytes) -> None:
@@ -106,9 +105,7 @@ class DbBlobStore:
         self.spool = spool
 
     def spool_dir(self) -> Path:
-        folder = self.spool or Path(tempfile.gettempdir()) / "smart-support-blob-spool"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return private_dir(self.spool or Path(tempfile.gettempdir()) / "smart-support-blob-spool")
 
     def adopt(self, sha256: str, spooled: Path) -> None:
         try:
