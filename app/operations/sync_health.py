@@ -68,10 +68,15 @@ def sync_health(store: Store) -> SyncHealth:
     return store.read(_health)
 
 
+def refused_in_case(conn: Connection, case_id: str) -> list[dict[str, Any]]:
+    """Reader thread: this device's changes to the case that the server refused."""
+    return [{"id": r["id"], "type": r["type"], "reason": r["sync_error"]}
+            for r in q.refused(conn, case_id)]
+
+
 def refused_for_case(store: Store, *, case_id: str) -> list[dict[str, Any]]:
     """This device's changes to the case that the server refused: id, type, reason."""
-    return [{"id": r["id"], "type": r["type"], "reason": r["sync_error"]}
-            for r in store.read(lambda c: q.refused(c, case_id))]
+    return store.read(lambda c: refused_in_case(c, case_id))
 
 
 def refused_notice(rows: list[dict[str, Any]]) -> str:

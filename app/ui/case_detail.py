@@ -136,6 +136,9 @@ def load_case_bundle(conn: Any, case_id: str, *, sla: SlaConfig | None = None,
                 value = names.get(str(value), value) if value else "Unassigned"
             c[f"{side}_text"] = str(value) if value not in (None, "") else "nothing"
     detail["conflicts"] = conflicts
+    from app.operations.sync_health import refused_in_case
+
+    detail["refused"] = refused_in_case(conn, case_id)
     return detail
 
 
@@ -738,6 +741,13 @@ class CaseDetail(QWidget):
         self.conflict_rows: list[tuple[QLabel, QPushButton, QPushButton]] = []
         self.conflicts_box.hide()
         lay.addWidget(self.conflicts_box)
+        # This device's changes the server refused (set aside, not sent): the server's reason.
+        self.refused_label = plain_label()
+        self.refused_label.setObjectName("RefusedNotice")
+        self.refused_label.setWordWrap(True)
+        self.refused_label.setContentsMargins(16, 4, 12, 4)
+        self.refused_label.hide()
+        lay.addWidget(self.refused_label)
 
         self.attachments = AttachmentsBar(self.bridge)
         self.attachments.sig_error.connect(self.bridge.sig_message.emit)
@@ -839,6 +849,7 @@ class CaseDetail(QWidget):
         self.conversation.reset()
         self.history.clear()
         self._fill_conflicts([])
+        self._fill_refused([])
         self.tabs.setCurrentIndex(TAB_CONVERSATION)
         self.composer.editor.clear()
         self.composer.reply_button.setChecked(True)  # not set_internal: that takes focus
@@ -954,6 +965,7 @@ class CaseDetail(QWidget):
         self.composer.set_case(str(d["key"]))
         self.sla_badge.show_status(d.get("sla"), d.get("sla_error"))
         self._fill_conflicts(d.get("conflicts", []))
+        self._fill_refused(d.get("refused", []))
         links = d.get("links", [])
         self.links_label.setVisible(bool(links))
         self.links_label.setText("Linked: " + " · ".join(
@@ -1067,6 +1079,12 @@ class CaseDetail(QWidget):
         self.sig_open_case.emit(target)
 
     # --- conflicts, presence, link / merge / split --------------------------------------
+    def _fill_refused(self, rows: list[dict[str, Any]]) -> None:
+        from app.operations.sync_health import refused_notice
+
+        self.refused_label.setText(refused_notice(rows))
+        self.refused_label.setVisible(bool(rows))
+
     def _fill_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
         for label, restore, dismiss in self.conflict_rows:
             for w in (label, restore, dismiss):

@@ -71,6 +71,13 @@ def sync_job(store: Store, *, session: Any) -> Any:
     return sync_once(store, session)
 
 
+def health_job(store: Store) -> Any:
+    """Reader thread: held and refused events and the clock offset (a SyncHealth)."""
+    from app.operations.sync_health import sync_health
+
+    return sync_health(store)
+
+
 def presence_job(session: Any, case_id: str) -> list[dict[str, Any]]:
     """Reader thread: say we are viewing ``case_id``; who else is."""
     api = session.api
@@ -140,6 +147,7 @@ class SyncController(QObject):
         self._presence.timeout.connect(self._report_presence)
         self.presence_pending = False
         self._presence_again = False
+        self.health: Any = None  # a SyncHealth once read: what sync could not do
         bridge.sig_changes_applied.connect(self._changes)
 
     def start(self) -> None:
@@ -157,6 +165,15 @@ class SyncController(QObject):
                 self.scheduler.every(*job)
         self.bridge.read(load_session, self.store, on_done=self._adopt,
                          on_error=lambda _e: None)
+        self.refresh_health()
+
+    def refresh_health(self) -> None:
+        self.bridge.read(health_job, self.store, on_done=self._set_health,
+                         on_error=lambda _e: None, track=False)
+
+    def _set_health(self, health: Any) -> None:
+        self.health = health
+        self.sig_state.emit(self.state)  # the status button re-reads it
 
     def every(self, job_id: str, seconds: float, fn: Any) -> None:
         """A periodic scheduler job (only with an event loop); it must only enqueue work."""
@@ -217,6 +234,7 @@ class SyncController(QObject):
             self.scheduler.finished("ok")
         if report.changes.cases:
             self._report_presence()
+        self.refresh_health()
 
     def _sync_failed(self, exc: Exception) -> None:
         outcome = outcome_of(exc)
@@ -454,7 +472,17 @@ class SyncStatus(QToolButton):
             text += f" · synced {relative_time(last)}"
         elif state in ("offline", "error") and last:
             text += f" · last sync {relative_time(last)}"
+        problems = self.health_messages()
+        if problems:
+            text += " · " + problems[0] + (f" (+{len(problems) - 1})" if len(problems) > 1
+                                           else "")
         return text
+
+    def health_messages(self) -> list[str]:
+        """'N events could not be applied', 'N changes were refused by the server', the
+        clock warning: what sync could not do (empty when all is well)."""
+        health = self.controller.health
+        return list(health.messages()) if health is not None else []
 
     def refresh(self) -> None:
         state = self.controller.state
@@ -469,7 +497,7 @@ class SyncStatus(QToolButton):
                 "offline": "The server cannot be reached; changes wait on this device.",
                 "error": f"Sync failed: {scheduler.last_error if scheduler else ''}",
                 "syncing": "Sending and receiving changes…"}
-        self.setToolTip(tips.get(state, ""))
+        self.setToolTip("\n".join([tips.get(state, ""), *self.health_messages()]).strip())
         self.setAccessibleName(f"Sync: {self.text()}")
 
 

@@ -547,3 +547,34 @@ def test_sync_json_lists_quarantined_and_clock_offset(tmp_path: Path, server: Se
          "reason": held(Store(db_path(data)))[bad["id"]]["reason"]}]}
     assert report["clock_offset_ms"] == 0
     assert "rejected" in report and "pushed" in report
+
+
+def test_check_reports_quarantined_and_refused_and_reapplies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.maintenance import check
+    from app.paths import db_path
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    store = Store(db_path(folder))
+    case_id, _, _ = ops.create_case(store, subject="local")
+    ops.comment(store, case=case_id, body="the server said no")
+    refused_id = store.read(lambda c: c.execute(select(s.events.c.id).order_by(
+        s.events.c.seq.desc()).limit(1)).scalar())
+    store.mark_pushed([(str(refused_id), None, "you are not a member of the event's team")])
+    newer = _wire("team-1", case_id=uuid7(), type_=ev.CASE_CREATED, v=2, server_seq=7,
+                  payload={"fields": {"subject": "from a newer build"}, "tags": []})
+    broken = _wire("team-1", case_id=case_id, payload=[1, 2], server_seq=8)
+    items = [(json.dumps(e), e) for e in (newer, broken)]
+    good, bad = quarantine.triage(items, now_ms=_now_ms())
+    assert good == [] and len(bad) == 2
+    store.ingest(good, cursor=8, held=bad)
+    store.close()
+
+    report = check(folder)
+    assert report["quarantined"] == 2 and report["refused"] == 1
+    assert report["reapplied"] == 0
+    monkeypatch.setattr(ev, "SCHEMA_VERSION", 2)
+    report = check(folder)
+    assert report["reapplied"] == 1 and report["quarantined"] == 1
+    assert "1 held events now applied" in report["actions"]
