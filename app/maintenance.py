@@ -191,6 +191,13 @@ def check(folder: Path, *, repair: bool = False) -> dict[str, Any]:
                 trans.rollback()
         report["events"] = events
         report["index"] = _check_index(folder, store)
+        from app.operations import sync_health  # held events this build may apply now
+
+        report["reapplied"] = sync_health.reapply_quarantined(store)
+        if report["reapplied"]:
+            report["actions"].append(f"{report['reapplied']} held events now applied")
+        health = sync_health.sync_health(store)
+        report["quarantined"], report["refused"] = health.quarantined, health.refused
     finally:
         store.close()
     if report["index"]:
