@@ -14,7 +14,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Select, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
@@ -32,6 +44,7 @@ _CHUNK = 500
 _WINDOW_FACTOR = 4  # pull scans at most limit * 4 sequence numbers per query
 _MAX_WINDOWS = 16
 PULL_MAX_BYTES = 8 * 1024 * 1024  # default byte cap of one pull page (Settings.pull_max_bytes)
+_SEEK_SCAN_MAX = 20_000  # sequence numbers a seek scans in order before using the cases
 
 
 @dataclass(slots=True)
@@ -271,11 +284,16 @@ def _next_visible(conn: Connection, mine: list[str], after: int, high: int) -> i
         ).order_by(events.c.server_seq).limit(1)).scalar()
         if seq is not None:
             found.append(int(seq))
+    bound = min([high, *found])
+    # A short stretch is scanned in sequence order; a long one through the team's cases
+    # (coalesce() keeps the planner off the cases index for the short one).
+    case_team: ColumnElement[Any] = (cases.c.team_id if bound - after > _SEEK_SCAN_MAX
+                                     else func.coalesce(cases.c.team_id, ""))
     moved = conn.execute(
         select(events.c.server_seq)
         .select_from(events.join(cases, cases.c.case_id == events.c.case_id))
-        .where(cases.c.team_id.in_(mine), events.c.team_id.not_in(mine),
-               events.c.server_seq > after, events.c.server_seq <= min([high, *found]))
+        .where(case_team.in_(mine), events.c.team_id.not_in(mine),
+               events.c.server_seq > after, events.c.server_seq <= bound)
         .order_by(events.c.server_seq).limit(1)).scalar()
     if moved is not None:
         found.append(int(moved))

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from sync_server.main import create_app
+from sync_server.services import events as events_module
 from sync_server.services import quota as quota_module
 from sync_server.services.quota import PushQuota
 from sync_server.settings import Settings
@@ -143,8 +144,11 @@ def test_sparse_events_beyond_many_windows_are_all_delivered(client: TestClient,
     assert set(cursors) <= {first, second}
 
 
-def test_moved_case_history_is_pulled_by_the_new_team_across_gaps(client: TestClient,
-                                                                  world: World) -> None:
+@pytest.mark.parametrize("scan_max", [20_000, 10], ids=["scanned", "by-cases"])
+def test_moved_case_history_is_pulled_by_the_new_team_across_gaps(
+        client: TestClient, world: World, scan_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of seeking a moved case's events past a gap find them."""
+    monkeypatch.setattr(events_module, "_SEEK_SCAN_MAX", scan_max)
     dave = bearer(login(client, "dave@example.com"))
     carol = bearer(login(client, "carol@example.com"))
     alice = bearer(login(client, "alice@example.com"))
