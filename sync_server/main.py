@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +27,7 @@ from sync_server.services.events import NOTIFY_CHANNEL
 from sync_server.services.presence import UnknownCase
 from sync_server.settings import Settings
 from sync_server.state import AppState
+from sync_server.strict_json import JsonLimits, StrictJsonMiddleware, json_routes, safe_errors
 
 API = "/api/v1"
 
@@ -48,6 +50,11 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownCase)
     async def _unknown(_: Request, exc: UnknownCase) -> JSONResponse:
         return JSONResponse({"detail": "no such case in your teams"}, status_code=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which may not be writable as JSON (a 500).
+        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
 
 
 def _document_bad_bodies(app: FastAPI) -> None:
@@ -128,6 +135,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     _document_bad_bodies(app)
     _handlers(app)
     _allow_header(app)
+    # Inside the guard (added later = outer): bodies are checked after size limits and auth.
+    app.add_middleware(StrictJsonMiddleware, applies=json_routes(app.openapi), limits=JsonLimits(
+        max_depth=settings.json_max_depth, max_string_chars=settings.json_max_string_chars))
     app.add_middleware(RequestGuard, state=state)  # sizes, timeouts, auth before body
     return app
 

@@ -53,8 +53,17 @@ class Settings(BaseModel):
     refresh_ttl_seconds: int = 30 * 24 * 3600
     keepalive_seconds: float = 15.0
     presence_window_seconds: float = 60.0
-    login_max_failures: int = 10
-    login_window_seconds: int = 15 * 60
+    # Login throttling (docs/login-throttling.md). login_max_failures is per (account, address).
+    login_max_failures: int = Field(default=10, gt=0)
+    login_window_seconds: int = Field(default=15 * 60, gt=0)
+    login_address_max_failures: int = Field(default=100, gt=0)  # one address, any accounts
+    login_account_max_failures: int = Field(default=20, gt=0)  # one account, any addresses
+    login_device_max_failures: int = Field(default=10, gt=0)  # one device token
+    login_first_delay_seconds: int = Field(default=30, gt=0)  # doubles with each failure over
+    device_token_ttl_seconds: int = Field(default=180 * 24 * 3600, gt=0)
+    # Strict JSON bodies (sync_server/strict_json.py).
+    json_max_depth: int = Field(default=64, gt=0)
+    json_max_string_chars: int = Field(default=1024 * 1024, gt=0)
     # Resource limits (docs/server-limits.md; env vars in LIMIT_ENV below).
     body_idle_timeout_s: float = Field(default=30.0, gt=0)  # no body byte for this long: abort
     request_timeout_s: float = Field(default=60.0, gt=0)  # a whole request, blobs excepted

@@ -51,7 +51,13 @@ class SyncSession:
             return None
 
     def login(self, email: str, password: str) -> dict[str, Any]:
-        tokens = self.api.login(email, password)
+        # The device token is no credential on its own (the password is still needed), so it
+        # lives in meta and survives logout: it keeps this device's logins apart from a
+        # stranger's failed guesses (docs/login-throttling.md).
+        device_key = f"device_token|{_account(self.server, email)}"
+        tokens = self.api.login(email, password, self.store.get_meta(device_key) or None)
+        if isinstance(tokens.get("device_token"), str):
+            self.store.set_meta(device_key, tokens["device_token"])
         self.email = email.lower()
         self._access = tokens["access_token"]
         self._save_refresh(tokens["refresh_token"])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from sync_server.deps import ClientAddress, CurrentUser, StateDep
 from sync_server.notify import Revoked
-from sync_server.schemas.auth import LoginCreate, RefreshCreate, TokenPublic, UserPublic
+from sync_server.schemas.auth import (
+    LoginCreate,
+    LoginPublic,
+    RefreshCreate,
+    TokenPublic,
+    UserPublic,
+)
 from sync_server.schemas.common import ErrorPublic, StatusPublic
 from sync_server.services import auth
 from sync_server.state import AppState
@@ -17,11 +24,22 @@ router = APIRouter(tags=["auth"])
 _401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorPublic}}
 
 
-@router.post("/auth/login", response_model=TokenPublic,
-             responses={**_401, 429: {"model": ErrorPublic}})
-def login(body: LoginCreate, state: StateDep, client: ClientAddress) -> TokenPublic:
+_429: dict[int | str, dict[str, Any]] = {429: {
+    "model": ErrorPublic, "description": "Too many failed logins (docs/login-throttling.md)",
+    "headers": {"Retry-After": {"description": "seconds until the next attempt is allowed",
+                                "schema": {"type": "integer"}}}}}
+
+
+def login_clock() -> float:
+    """The wall clock logins are throttled by (a dependency, so tests can move it)."""
+    return time.time()
+
+
+@router.post("/auth/login", response_model=LoginPublic, responses={**_401, **_429})
+def login(body: LoginCreate, state: StateDep, client: ClientAddress,
+          now: Annotated[float, Depends(login_clock)]) -> LoginPublic:
     return auth.login(state.engine, state.settings, email=body.email, password=body.password,
-                      client=client)
+                      client=client, device_token=body.device_token, now=now)
 
 
 @router.post("/auth/refresh", response_model=TokenPublic, responses=_401)

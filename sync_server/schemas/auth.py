@@ -11,11 +11,16 @@ from sync_server.schemas.common import Email
 Role = Literal["agent", "lead", "admin"]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+DeviceToken = Annotated[str, StringConstraints(min_length=1, max_length=256,
+                                               pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class LoginCreate(BaseModel):
     email: Email
     password: Password
+    device_token: DeviceToken | None = Field(
+        default=None, description="the device_token of this device's last login to this "
+        "account: its attempts are then throttled apart from others' (docs/login-throttling.md)")
 
 
 class RefreshCreate(BaseModel):
@@ -42,3 +47,7 @@ class TokenPublic(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
     user: UserPublic
+
+
+class LoginPublic(TokenPublic):
+    device_token: str = Field(description="present it on this device's next login")

@@ -6,11 +6,11 @@ import time
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from sync_server.db import write_tx
 from sync_server.notify import revoked_payload
-from sync_server.schemas.auth import TokenPublic
+from sync_server.schemas.auth import LoginPublic, TokenPublic
 from sync_server.security import (
     AccessClaims,
     new_refresh_token,
@@ -20,10 +20,11 @@ from sync_server.security import (
     verify_password,
 )
 from sync_server.services.accounts import Principal, load_principal, normalize_email
+from sync_server.services.device_tokens import issue_device_token, verify_device_token
 from sync_server.services.events import NOTIFY_CHANNEL
-from sync_server.services.throttle import record_failure, retry_after, throttle_keys
+from sync_server.services.throttle import forgive, login_buckets, record_failure, retry_after
 from sync_server.settings import Settings
-from sync_server.tables import login_failures, refresh_tokens, token_families, users
+from sync_server.tables import refresh_tokens, token_families, users
 
 
 class AuthError(Exception):
@@ -62,36 +63,43 @@ def _issue(
     )
 
 
-def login(engine: Engine, settings: Settings, *, email: str, password: str, client: str) -> TokenPublic:
+def login(engine: Engine, settings: Settings, *, email: str, password: str, client: str,
+          device_token: str | None = None, now: float | None = None) -> LoginPublic:
+    """Sign in, throttled per docs/login-throttling.md; ``now`` is the throttling clock."""
     email = normalize_email(email)
-    keys = throttle_keys(email, client)
-    now = time.time()
-    window, limit = settings.login_window_seconds, settings.login_max_failures
-    # Charge the attempt as a failure first (so concurrent guesses cannot exceed the limit),
+    now = time.time() if now is None else now
+    secret = settings.require_secret()
+    # Charge the attempt as a failure first (so concurrent guesses cannot exceed a limit),
     # and take it back if the password turns out right.
     with write_tx(engine) as conn:
-        _lock_keys(conn, keys)
-        wait = retry_after(conn, keys, now=now, window=window, limit=limit)
-        if wait is not None:
-            raise Throttled(wait)
-        record_failure(conn, keys, now=now, window=window)
         row = conn.execute(select(users.c.id, users.c.password_hash, users.c.disabled)
                            .where(users.c.email == email)).first()
+        device = (verify_device_token(secret, device_token, row.id, now=now,
+                                      ttl=settings.device_token_ttl_seconds)
+                  if row is not None and device_token else None)
+        buckets = login_buckets(settings, email=email, client=client, device=device)
+        _lock_keys(conn, tuple(b.key for b in buckets))
+        wait = retry_after(conn, buckets, now=now, window=settings.login_window_seconds,
+                           first_delay=settings.login_first_delay_seconds)
+        if wait is not None:
+            raise Throttled(wait)
+        charged = record_failure(conn, buckets, now=now, window=settings.login_window_seconds)
     ok = verify_password(row.password_hash if row else None, password)
     if row is None or not ok or row.disabled:
         raise AuthError("invalid e-mail or password")
     with write_tx(engine) as conn:
-        conn.execute(delete(login_failures).where(
-            login_failures.c.key.in_(keys), login_failures.c.at == now
-        ))
+        forgive(conn, charged, buckets[0])
         principal = load_principal(conn, row.id)
         if principal is None:
             raise AuthError("invalid e-mail or password")
         family_id = str(uuid.uuid4())
+        issued_at = time.time()
         conn.execute(insert(token_families).values(
-            id=family_id, user_id=principal.id, revoked=False, created_at=now
+            id=family_id, user_id=principal.id, revoked=False, created_at=issued_at
         ))
-        return _issue(conn, settings, principal, family_id, now)
+        tokens = _issue(conn, settings, principal, family_id, issued_at)
+    return LoginPublic(**tokens.model_dump(), device_token=issue_device_token(
+        secret, principal.id, now=now, device=device))
 
 
 def refresh(engine: Engine, settings: Settings, token: str,

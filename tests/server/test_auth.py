@@ -123,13 +123,11 @@ def test_failed_logins_throttled_per_account(client: TestClient) -> None:
     assert "too many failed logins" in response.json()["detail"]
 
 
-def test_failed_logins_throttled_per_address(client: TestClient) -> None:
+def test_failed_logins_on_other_accounts_do_not_lock_out_an_address(client: TestClient) -> None:
     for i in range(10):
         response = client.post("/api/v1/auth/login",
                                json={"email": f"nobody{i}@example.com", "password": "x"})
         assert response.status_code == 401
-    # the same client address cannot now try another account either
-    response = client.post("/api/v1/auth/login",
-                           json={"email": "alice@example.com", "password": PASSWORD})
-    assert response.status_code == 429
-    assert "Retry-After" in response.headers
+    # a colleague behind the same address (an office NAT) still signs in; the address's own,
+    # much higher limit is tested in test_throttling.py
+    login(client, "alice@example.com")
