@@ -17,7 +17,7 @@ def _salvage(path: Path) -> dict[str, Any]:
     Identity and settings (meta) are kept; after any loss the pull cursor goes back to 0, so
     the next sync brings back everything the server has (ingesting known events is a no-op).
     """
-    from app.store.salvage import connect, derive_meta, salvage
+    from app.store.salvage import derive_meta, salvage_file
 
     stamp = int(time.time())
     aside = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -33,11 +33,7 @@ def _salvage(path: Path) -> dict[str, Any]:
         shutil.copyfile(aside, copy)
         if Path(f"{aside}-wal").exists():
             shutil.copyfile(Path(f"{aside}-wal"), Path(f"{copy}-wal"))
-        con = connect(str(copy))
-        try:
-            found = salvage(con)
-        finally:
-            con.close()
+        found = salvage_file(copy, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     events = found.events
@@ -125,7 +121,11 @@ def _salvage_summary(found: dict[str, Any]) -> str:
     about = "" if found["counts_exact"] else "about "
     parts = [f"salvaged the damaged file (kept aside at {found['moved_to']}): kept "
              f"{recovered:,} of {about}{expected:,} events"]
-    if found["events_lost"] or not found["counts_exact"]:
+    if "events" in found["unreadable_tables"] and not recovered:
+        parts = [f"salvaged the damaged file (kept aside at {found['moved_to']}): the event log "
+                 "could not be read at all, so how many events were lost (and how many of "
+                 "them had never been synced) is unknown"]
+    elif found["events_lost"] or not found["counts_exact"]:
         parts.append(f"{about}{found['events_lost']:,} events could not be read")
         unsynced = found["unsynced_lost"]
         at_least = "" if found["counts_exact"] else "at least "

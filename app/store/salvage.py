@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.core import events as ev
@@ -152,7 +153,10 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
         while stack:
             a, b = stack.pop()
             try:
-                rows = con.execute(by_range, (a, b)).fetchall()
+                # one row by equality: a range read steps on to the next row, which may sit
+                # on the damaged page even when this one does not
+                rows = (con.execute(by_one, (a,)) if a == b
+                        else con.execute(by_range, (a, b))).fetchall()
             except sqlite3.DatabaseError:
                 if a == b:
                     result.failed.add(a)
@@ -467,25 +471,55 @@ class Salvaged:
                     or any(self.table_lost.values()) or self.unreadable_tables)
 
 
-def salvage(con: sqlite3.Connection) -> Salvaged:
-    unreadable: list[str] = []
+def salvage(con: sqlite3.Connection,
+            tables: Iterable[str] = ("saved_views", "operations", "conflicts", "quarantine"),
+            ) -> Salvaged:
+    unreadable = [t for t in ("meta", "events") if not _columns(con, t)]  # never absent
     meta_read = read_table(con, "meta", ["key", "value"], _validator("meta"))
-    if not meta_read.readable:
-        unreadable.append("meta")
     meta_lost = len(meta_read.failed) + len(meta_read.rejected)
-    if not meta_read.readable or meta_read.max_rowid is None:
+    if "meta" in unreadable or meta_read.max_rowid is None:
         meta_lost = max(meta_lost, 1)  # how much is unknown; something is
     meta = usable_meta([meta_read.rows[k] for k in sorted(meta_read.rows)])
     gaps = meta.get("events_seq_gaps")
     prior_gaps = int(gaps) if gaps is not None else (None if meta_lost else 0)
     events = salvage_events(con, prior_gaps=prior_gaps)
-    if _columns(con, "events") is None:
-        unreadable.append("events")
-    tables: dict[str, list[dict[str, Any]]] = {}
+    if "events" in unreadable:
+        events.exact = False  # how many there were is unknown
+    found: dict[str, list[dict[str, Any]]] = {}
     lost: dict[str, int] = {}
-    for table in ("saved_views", "operations", "conflicts", "quarantine"):
-        tables[table], lost[table], readable = salvage_rows(con, table)
+    for table in tables:
+        found[table], lost[table], readable = salvage_rows(con, table)
         if not readable:
             unreadable.append(table)
-    return Salvaged(events=events, meta=meta, meta_lost=meta_lost, tables=tables,
+    return Salvaged(events=events, meta=meta, meta_lost=meta_lost, tables=found,
                     table_lost=lost, unreadable_tables=unreadable)
+
+
+def salvage_file(path: Path, work: Path) -> Salvaged:
+    """Salvage the file at ``path`` (a private copy; ``work`` a private scratch folder).
+
+    When not even the schema of the event log or meta can be read (page 1 destroyed), the
+    file is read again through a rebuilt page 1 (app/store/schema_graft.py), and whichever
+    read kept more is used.
+    """
+    con = connect(str(path))
+    try:
+        found = salvage(con)
+    finally:
+        con.close()
+    if not {"events", "meta"} & set(found.unreadable_tables):
+        return found
+    from app.store.schema_graft import GRAFTED, graft
+
+    grafted = graft(path, work)
+    if grafted is None:
+        return found
+    con = connect(str(grafted))
+    try:
+        other = salvage(con, tables=[t for t in found.tables if t in GRAFTED])
+    finally:
+        con.close()
+    if len(other.events.events) + len(other.meta) <= len(found.events.events) + len(found.meta):
+        return found
+    other.unreadable_tables += [t for t in found.tables if t not in other.tables]
+    return other
