@@ -28,7 +28,7 @@ from app.store import quarantine
 from app.store import queries as q
 from app.store import schema as s
 from app.store.repo import Store
-from app.sync.api import SyncApi
+from app.sync.api import ApiError, SyncApi
 from app.sync.engine import sync_once
 from app.sync.session import SyncSession
 from tests.server.helpers import live_server
@@ -122,6 +122,19 @@ def inject(engine: Engine, events: list[dict[str, Any]]) -> list[int]:
     return seqs
 
 
+def _push_or_inject(server: Server, session: SyncSession, event: dict[str, Any]) -> str:
+    """Push as another client would; if this server refuses it (per event or the whole
+    request), store it as an older, buggy or newer server would have."""
+    try:
+        results = session.call(lambda t: session.api.push(t, [event]))
+    except ApiError:
+        results = [{"status": "rejected"}]
+    if results[0]["status"] == "rejected":
+        inject(server.engine, [event])
+        return "injected"
+    return str(results[0]["status"])
+
+
 def server_seq(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT value FROM counters WHERE name = 'event_seq'"))
@@ -201,7 +214,8 @@ def test_a_bad_event_is_quarantined_and_the_sync_goes_on(tmp_path: Path, server:
                    payload={"body": "before", "internal": False, "author_kind": "agent"})
     after = _wire(server.support, case_id=case_id,
                   payload={"body": "after", "internal": False, "author_kind": "agent"})
-    inject(server.engine, [before, bad, after])
+    for event in (before, bad, after):
+        _push_or_inject(server, sa, event)
     clock_before = b.clock.last
 
     report = sync_once(b, sb, pull_page=2)  # the bad event is mid-page and pages go on
@@ -273,14 +287,6 @@ def test_far_future_clock_refused_by_the_server_is_still_not_observed(
     assert hlc_ms(b.get_meta("hlc") or "0000000000000.000000") < _now_ms() + 60_000
 
 
-def _push_or_inject(server: Server, session: SyncSession, event: dict[str, Any]) -> str:
-    """Push as a newer client would; if this server refuses it, store it as a newer server
-    (one that knows the type) would have."""
-    results = session.call(lambda t: session.api.push(t, [event]))
-    if results[0]["status"] == "rejected":
-        inject(server.engine, [event])
-        return "injected"
-    return str(results[0]["status"])
 
 
 def test_old_client_quarantines_a_new_type_and_ignores_a_new_field(tmp_path: Path,
