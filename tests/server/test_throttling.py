@@ -5,6 +5,7 @@ out by someone else's failures (docs/login-throttling.md). SQLite and PostgreSQL
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from sync_server.main import create_app
 from sync_server.routes.auth import login_clock
 from sync_server.settings import Settings
 
-from .helpers import PASSWORD, World
+from .helpers import PASSWORD, World, live_server
 
 PAIR, ACCOUNT, ADDRESS, DEVICE, WINDOW, FIRST = 3, 6, 10, 3, 600, 30
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
@@ -151,3 +152,15 @@ def test_a_right_password_clears_its_own_pair(server: Server) -> None:
     assert server.login("10.0.0.1", ALICE).status_code == 200
     server.fail("10.0.0.1", ALICE, PAIR - 1)  # would have been throttled without the reset
     assert server.login("10.0.0.1", ALICE).status_code == 200
+
+
+def test_concurrent_guesses_cannot_pass_a_limit(server: Server) -> None:
+    """Each attempt is charged before its password is checked, under a lock on its buckets."""
+    with live_server(server.app) as base:
+        def guess() -> int:
+            return httpx.post(f"{base}/api/v1/auth/login", timeout=60,
+                              json={"email": ALICE, "password": "guess"}).status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            codes = sorted(pool.map(lambda _: guess(), range(12)))
+    assert codes == [401] * PAIR + [429] * (12 - PAIR)
