@@ -15,6 +15,8 @@ from typing import Any, Literal
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field
 
+from sync_server.private import private_dir
+
 SECRET_ENV = "SMART_SUPPORT_SERVER_SECRET"
 ENVIRONMENT_ENV = "SMART_SUPPORT_SERVER_ENV"
 BLOB_STORE_ENV = "SMART_SUPPORT_SERVER_BLOB_STORE"
@@ -99,7 +101,7 @@ def _stored_secret(data_dir: Path) -> str:
     path = data_dir / SECRET_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     value = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -117,7 +119,7 @@ def load_settings(
     """Settings from the command line and the environment."""
     folder = (data_dir or default_data_dir()).expanduser().resolve()
     if db_url is None:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)  # owner-only: it holds the database and password hashes
     environment: Environment = (
         "development" if os.environ.get(ENVIRONMENT_ENV) == "development" else "production"
     )
