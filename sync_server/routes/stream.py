@@ -16,21 +16,20 @@ from sync_server.deps import CurrentUser, StateDep
 from sync_server.notify import Message, Notice, Revoked
 from sync_server.schemas.common import ErrorPublic
 from sync_server.services.accounts import Principal, load_principal
-from sync_server.services.events import current_seq
 from sync_server.state import AppState
 from sync_server.tables import token_families
 
 router = APIRouter(tags=["events"])
 
 
-def _recheck(state: AppState, user: Principal) -> tuple[Principal | None, int]:
+def _recheck(state: AppState, user: Principal) -> Principal | None:
     """The user as now (None: disabled, or this session's token family revoked)."""
     with state.engine.connect() as conn:
         revoked = conn.execute(select(token_families.c.revoked)
                                .where(token_families.c.id == user.family_id)).scalar()
         if revoked is None or revoked:
-            return None, 0
-        return load_principal(conn, user.id, user.family_id), current_seq(conn)
+            return None
+        return load_principal(conn, user.id, user.family_id)
 
 
 def _ends(message: Message, user: Principal) -> bool:
@@ -45,7 +44,7 @@ async def _events(state: AppState, user: Principal) -> AsyncIterator[str]:
             try:
                 notice = await asyncio.wait_for(sub.queue.get(), state.settings.keepalive_seconds)
             except TimeoutError:
-                current, _ = await run_in_threadpool(_recheck, state, user)
+                current = await run_in_threadpool(_recheck, state, user)
                 if current is None:
                     return
                 yield ": keep-alive\n\n"
@@ -55,14 +54,16 @@ async def _events(state: AppState, user: Principal) -> AsyncIterator[str]:
                 notices.append(sub.queue.get_nowait())
             if any(n is None or _ends(n, user) for n in notices):
                 return  # shutdown, or this session was logged out or revoked
-            current, high = await run_in_threadpool(_recheck, state, user)
+            current = await run_in_threadpool(_recheck, state, user)
             if current is None:  # disabled meanwhile
                 return
             mine = current.team_ids
             relevant = [n for n in notices
                         if isinstance(n, Notice) and (n.teams is None or n.teams & mine)]
             if relevant:
-                seq = max(n.seq for n in relevant) or high
+                # A "may have missed some" notice (seq 0, after a LISTEN reconnect) says 0,
+                # not the global counter: that would show how much other teams write.
+                seq = max(n.seq for n in relevant)
                 yield f"event: events\ndata: {json.dumps({'server_seq': seq})}\n\n"
     finally:
         state.broadcaster.unsubscribe(sub)

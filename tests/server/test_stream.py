@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from sync_server.db import make_engine
 from sync_server.main import create_app
+from sync_server.notify import Notice
 from sync_server.services import accounts
 from sync_server.settings import Settings
 
@@ -170,3 +171,18 @@ def test_stream_ends_when_its_token_family_is_revoked(settings: Settings, engine
         assert httpx.get(f"{base}/api/v1/me",
                          headers={"Authorization": f"Bearer {tokens['access_token']}"}
                          ).status_code == 401
+
+
+def test_a_catch_up_notice_does_not_show_the_global_counter(settings: Settings, engine: Engine,
+                                                             world: World) -> None:
+    """After a LISTEN reconnect every stream is told "pull, you may have missed some": with 0,
+    never the global sequence number (which counts other teams' events)."""
+    app = create_app(settings.model_copy(update={"keepalive_seconds": 30}), engine=engine,
+                     run_migrations=False)
+    with live_server(app) as base:
+        carol = _login(base, "carol@example.com")
+        _push(base, carol, [event("carol@example.com", world.beta) for _ in range(7)])
+        with sse_lines(base, _login(base, "alice@example.com")) as lines:
+            wait_for(lines, ": connected")
+            app.state.smart.broadcaster.publish(Notice(seq=0, teams=None))
+            assert wait_for(lines, "data:")[-1] == 'data: {"server_seq": 0}'
