@@ -26,7 +26,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import BinaryIO
 
-from app.content.errors import IntakeError
+from app.content.errors import IntakeError, human_bytes
 from app.content.mail_limits import Deadline, MailLimits
 
 _HEADER_LINE = re.compile(rb"^(From |[\041-\071\073-\176]*:|[\t ])")
@@ -229,14 +229,16 @@ class MailFeeder:
         if not self._current:
             return
         lines, size = self._current, self._current_size
-        name = lines[0].split(b":", 1)[0].strip().lower()
+        shown = lines[0].split(b":", 1)[0].strip()
+        name = shown.lower()
         if self._current_cut:
-            self._note(f"the {name.decode('ascii', 'replace')} header was cut at "
-                       f"{self.limits.max_header_bytes // 1024} KB")
+            self._note(f"the {shown.decode('ascii', 'replace')[:60]} header was cut at "
+                       f"{human_bytes(self.limits.max_header_bytes)}")
         self._current, self._current_size, self._current_cut = [], 0, False
         if self._block_size + size > self.limits.max_block_bytes:
             if not self._block_cut:
-                self._note(f"headers beyond {self.limits.max_block_bytes // 1024} KB were dropped")
+                self._note(f"headers beyond {human_bytes(self.limits.max_block_bytes)} "
+                           "were dropped")
             self._block_cut = True
             return
         if name in _ADDRESS_HEADERS and size > 512:
@@ -254,7 +256,7 @@ class MailFeeder:
         if len(addresses) <= self.limits.max_addresses:
             return lines
         kept = addresses[: self.limits.max_addresses]
-        self._note(f"{name.decode('ascii', 'replace').title()}: only the first "
+        self._note(f"{head.strip().decode('ascii', 'replace')[:60]}: only the first "
                    f"{self.limits.max_addresses:,} of {len(addresses):,} addresses were kept")
         folded = b",\r\n ".join(a.strip() for a in kept)
         return [head + b": " + folded + b"\r\n"]
