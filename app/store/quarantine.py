@@ -100,7 +100,8 @@ def triage(items: Iterable[tuple[str, Any]], *, now_ms: int) -> tuple[list[Event
             good.append(es.validate_wire(value, now_ms=now_ms))
         except es.InvalidEvent as exc:
             held.append(hold(raw, value, str(exc) or type(exc).__name__))
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError,
+                RecursionError) as exc:
             # The validator itself tripped: a bug, but never a reason to stop the sync.
             held.append(hold(raw, value, f"could not be validated: {exc.__class__.__name__}"))
     return good, held
