@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from email.message import Message as MimeMessage
 from typing import Any
 
+import anyio.to_thread
 from fastapi.encoders import jsonable_encoder
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _DEPTH_TABLE = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_SIGNIFICANT = bytes(b for b in range(256) if b not in b'"[]{}')
 _CHUNK = 64 * 1024
+_INLINE_BYTES = 64 * 1024  # larger bodies are checked on a worker thread
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_INT_DIGITS = 4300
 
@@ -153,7 +155,10 @@ class StrictJsonMiddleware:
         body = b"".join(chunks)
         if body:
             try:
-                loads(body, self.limits)
+                if len(body) > _INLINE_BYTES:  # megabytes take a while: keep the loop free
+                    await anyio.to_thread.run_sync(loads, body, self.limits)
+                else:
+                    loads(body, self.limits)
             except StrictJsonError as exc:
                 await _refuse(send, str(exc))
                 return
