@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from sync_server.deps import StateDep, TeamMember
 from sync_server.schemas.common import ErrorPublic
@@ -45,10 +45,11 @@ def get_blob(sha256: Sha, user: TeamMember, state: StateDep) -> Response:
     path = state.blob_store.local_path(sha256)
     if path is not None:  # streamed from disk, never read whole into memory
         return FileResponse(path, media_type="application/octet-stream", headers=headers)
-    data = state.blob_store.get(sha256)
-    if data is None:
+    size = state.blob_store.size(sha256)
+    if size is None:
         raise _NOT_FOUND
-    return Response(content=data, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(state.blob_store.chunks(sha256), media_type="application/octet-stream",
+                             headers={**headers, "Content-Length": str(size)})
 
 
 @router.head("/blobs/{sha256}", response_class=Response, responses={

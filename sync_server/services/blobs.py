@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ ATTACHMENT_ADDED = "attachment.added"
 CASE_UPDATED = "case.updated"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _INCOMING = ".incoming"
+CHUNK_BYTES = 1024 * 1024  # one read of a blob being downloaded
 
 
 class HashMismatch(ValueError):
@@ -44,6 +45,7 @@ class BlobStore(Protocol):
     def spool_dir(self) -> Path: ...
     def adopt(self, sha256: str, spooled: Path) -> None: ...
     def local_path(self, sha256: str) -> Path | None: ...
+    def chunks(self, sha256: str) -> Iterator[bytes]: ...
 
 
 def check_hash(sha256: str, data: bytes) -> None:
@@ -91,6 +93,11 @@ class FsBlobStore:
         path = self._path(sha256)
         return path.read_bytes() if path.exists() else None
 
+    def chunks(self, sha256: str) -> Iterator[bytes]:
+        with self._path(sha256).open("rb") as handle:
+            while block := handle.read(CHUNK_BYTES):
+                yield block
+
     def size(self, sha256: str) -> int | None:
         path = self._path(sha256)
         return path.stat().st_size if path.exists() else None
@@ -132,6 +139,18 @@ class DbBlobStore:
         with self.engine.connect() as conn:
             value = conn.execute(select(blobs.c.data).where(blobs.c.sha256 == sha256)).scalar()
         return bytes(value) if value is not None else None
+
+    def chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob in slices read one query each, so a download holds one slice in memory."""
+        offset = 0
+        while True:
+            with self.engine.connect() as conn:
+                block = conn.execute(select(func.substr(blobs.c.data, offset + 1, CHUNK_BYTES))
+                                     .where(blobs.c.sha256 == sha256)).scalar()
+            if not block:
+                return
+            yield bytes(block)
+            offset += len(block)
 
     def size(self, sha256: str) -> int | None:
         with self.engine.connect() as conn:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 import os
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy import event as event_api
 
 from sync_server.main import create_app
+from sync_server.services import blobs as blobs_service
 from sync_server.settings import Settings
 
 from .helpers import World, bearer, created, event, login, push
@@ -108,3 +111,32 @@ def test_refused_uploads_leave_no_temporary_file(client: TestClient, world: Worl
     assert not any(spool.iterdir())
     stored = [p for p in (settings.data_dir / "blobs").rglob("*") if p.is_file()]
     assert stored == []
+
+
+def test_database_blobs_download_in_slices(settings: Settings, engine: Engine, world: World,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database store answers a download slice by slice (one query per slice), so the
+    server never holds a whole blob for it; the bytes arrive whole and in order."""
+    monkeypatch.setattr(blobs_service, "CHUNK_BYTES", 7000)
+    queries: list[str] = []
+    app = create_app(settings.model_copy(update={"blob_store": "db"}), engine=engine,
+                     run_migrations=False)
+    with TestClient(app) as client:
+        headers = bearer(login(client, "carol@example.com"))
+        data = os.urandom(50_001)
+        sha = hashlib.sha256(data).hexdigest()
+        assert client.put(f"/api/v1/blobs/{sha}", content=data, headers=headers).status_code == 200
+        attach(client, headers, "carol@example.com", world.beta, sha)
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if "substr" in statement.lower():
+                queries.append(statement)
+
+        event_api.listen(engine, "before_cursor_execute", count)
+        try:
+            got = client.get(f"/api/v1/blobs/{sha}", headers=headers)
+        finally:
+            event_api.remove(engine, "before_cursor_execute", count)
+        assert got.status_code == 200 and got.content == data
+        assert got.headers["content-length"] == str(len(data))
+        assert len(queries) == 9  # 8 slices of at most 7000 bytes, then the empty one
