@@ -8,8 +8,10 @@ import threading
 import time
 import uuid
 
-HLC_PATTERN = r"^[0-9]{13,16}\.[0-9]{6}$"
-_HLC_RE = re.compile(HLC_PATTERN)
+# Exactly the client's format (app/core/hlc.py): a wider clock sorts wrongly as a string and
+# makes every client's pull raise.
+HLC_PATTERN = r"^[0-9]{13}\.[0-9]{6}$"
+_HLC_RE = re.compile(r"[0-9]{13}\.[0-9]{6}")
 _MAX_COUNTER = 999_999
 
 
@@ -25,12 +27,12 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
-def parse_hlc(text: str) -> tuple[int, int, int]:
-    """``(ms, counter, ms_width)`` of an encoded clock."""
-    if not _HLC_RE.match(text):
+def parse_hlc(text: str) -> tuple[int, int]:
+    """``(ms, counter)`` of an encoded clock."""
+    if not _HLC_RE.fullmatch(text):
         raise ValueError(f"not a hybrid logical clock value: {text!r}")
     ms_text, _, counter_text = text.partition(".")
-    return int(ms_text), int(counter_text), len(ms_text)
+    return int(ms_text), int(counter_text)
 
 
 class ServerClock:
@@ -43,7 +45,7 @@ class ServerClock:
 
     def after(self, observed: str) -> str:
         """A clock value strictly greater than ``observed`` and the last one handed out."""
-        o_ms, o_counter, width = parse_hlc(observed)
+        o_ms, o_counter = parse_hlc(observed)
         with self._lock:
             wall = time.time_ns() // 1_000_000
             candidates = [(wall, 0), (o_ms, o_counter + 1), (self._ms, self._counter + 1)]
@@ -51,4 +53,4 @@ class ServerClock:
             if counter > _MAX_COUNTER:
                 ms, counter = ms + 1, 0
             self._ms, self._counter = ms, counter
-        return f"{ms:0{width}d}.{counter:06d}"
+        return f"{ms:013d}.{counter:06d}"

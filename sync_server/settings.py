@@ -15,12 +15,14 @@ from typing import Any, Literal
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.event_schema import MAX_CLOCK_AHEAD_MS
 from sync_server.private import private_dir
 
 SECRET_ENV = "SMART_SUPPORT_SERVER_SECRET"
 ENVIRONMENT_ENV = "SMART_SUPPORT_SERVER_ENV"
 BLOB_STORE_ENV = "SMART_SUPPORT_SERVER_BLOB_STORE"
 BLOB_MAX_ENV = "SMART_SUPPORT_SERVER_BLOB_MAX_BYTES"
+CLOCK_AHEAD_ENV = "SMART_SUPPORT_MAX_CLOCK_AHEAD_S"  # docs/event-schema.md
 SECRET_FILE = "secret.key"
 LIMIT_ENV = {  # setting -> environment variable (docs/server-limits.md)
     name: f"SMART_SUPPORT_SERVER_{name.upper()}"
@@ -66,6 +68,8 @@ class Settings(BaseModel):
     # Strict JSON bodies (sync_server/strict_json.py).
     json_max_depth: int = Field(default=64, gt=0)
     json_max_string_chars: int = Field(default=1024 * 1024, gt=0)
+    # How far a pushed event's clock may be ahead of the server's wall clock (24 h).
+    max_clock_ahead_s: int = Field(default=MAX_CLOCK_AHEAD_MS // 1000, ge=0)
     # Resource limits (docs/server-limits.md; env vars in LIMIT_ENV below).
     body_idle_timeout_s: float = Field(default=30.0, gt=0)  # no body byte for this long: abort
     request_timeout_s: float = Field(default=60.0, gt=0)  # a whole request, blobs excepted
@@ -131,6 +135,11 @@ def load_settings(
     extra: dict[str, Any] = {}
     if os.environ.get(BLOB_MAX_ENV):
         extra["blob_max_bytes"] = int(os.environ[BLOB_MAX_ENV])
+    if os.environ.get(CLOCK_AHEAD_ENV):
+        try:
+            extra["max_clock_ahead_s"] = int(os.environ[CLOCK_AHEAD_ENV])
+        except ValueError:
+            raise SettingsError(f"{CLOCK_AHEAD_ENV} must be a whole number of seconds") from None
     for name, env in LIMIT_ENV.items():
         if os.environ.get(env):
             try:

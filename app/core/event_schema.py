@@ -450,8 +450,8 @@ def validate_payload(type_: str, v: int, payload: object) -> dict[str, Any]:
                            f"(version {ev.SCHEMA_VERSION})")
     if not isinstance(payload, dict):
         raise InvalidEvent(f"{type_}: the payload must be a JSON object")
-    _check_tree(payload)
     try:
+        _check_tree(payload)
         rule(payload)
     except InvalidEvent as exc:
         raise InvalidEvent(f"{type_}: {exc.reason}") from None

@@ -61,15 +61,23 @@ class EventPublic(BaseModel):
     v: int = 1
 
 
+# An item that is not a valid EventCreate is still accepted into the batch (as a plain object)
+# and refused on its own, in its own result: one bad event never blocks the rest.
+PushItem = Annotated[EventCreate | dict[str, Any], Field(union_mode="left_to_right")]
+
+
 class PushCreate(BaseModel):
-    events: list[EventCreate] = Field(max_length=MAX_BATCH)
+    events: list[PushItem] = Field(
+        max_length=MAX_BATCH,
+        description="events to store; an item that is not a valid event is rejected in its own "
+                    "result (status 'rejected' with a reason), the others are stored")
 
 
 PushStatus = Literal["stored", "duplicate", "rejected"]
 
 
 class PushResultPublic(BaseModel):
-    id: str
+    id: str | None = Field(description="the event's id; null for an item without a string id")
     status: PushStatus
     server_seq: int | None = None
     reason: str | None = None

@@ -1,4 +1,9 @@
-"""Push (idempotent, per-event authorization, case keys) and gap-free pull of the event log.
+"""Push (idempotent, per-event validation and authorization, case keys) and gap-free pull of
+the event log.
+
+Every pushed item is judged on its own: its envelope (EventCreate), then the event schema
+(app/core/event_schema.py: the clock and the payload), then the rules of its case; a refused
+item gets its reason and the rest of the batch is stored.
 
 Gap-freeness: every push transaction first locks the single ``counters`` row and only
 releases it at commit, so sequence numbers are handed out in commit order and a reader
@@ -9,11 +14,13 @@ numbers back (the counter update rolls back with them).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -28,6 +35,13 @@ from sqlalchemy import (
     update,
 )
 
+from app.core.event_schema import (
+    MAX_CLOCK_AHEAD_MS,
+    SERVER_ONLY_TYPES,
+    InvalidEvent,
+    check_clock,
+    validate_payload,
+)
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
 from sync_server.schemas.events import EventCreate, PushResultPublic, payload_json
@@ -39,7 +53,11 @@ NOTIFY_CHANNEL = "smart_support_events"
 CASE_CREATED = "case.created"
 CASE_UPDATED = "case.updated"
 KEY_ASSIGNED = "case.key_assigned"
-SERVER_ONLY_TYPES = frozenset({KEY_ASSIGNED})
+# A key a client may give a new case: its device code (4 characters, always one digit, see
+# app/store/repo.py) and a number. Team keys (PREFIX-N, digit-free prefix) come from the server
+# only: a client-made one would shadow the real case of that key on every laptop.
+PROVISIONAL_KEY_RE = re.compile(r"(?=[A-Z]{0,3}[0-9])[A-Z0-9]{4}-[0-9]{1,18}")
+_MAX_ECHOED_ID = 64  # a refused item's own id is echoed back only if it is this short
 _CHUNK = 500
 _WINDOW_FACTOR = 4  # pull scans at most limit * 4 sequence numbers per query
 _MAX_WINDOWS = 16
@@ -98,19 +116,60 @@ def _precheck(principal: Principal, event: EventCreate) -> str | None:
         return "you are not a member of the event's team"
     if event.type in (CASE_CREATED, CASE_UPDATED) and event.case_id is None:
         return f"{event.type} needs a case_id"
+    if "\x00" in event.device_id:  # PostgreSQL text cannot hold NUL
+        return "device_id holds a NUL character"
+    return None
+
+
+def _item_id(item: object) -> str | None:
+    value = item.get("id") if isinstance(item, dict) else None
+    return value if isinstance(value, str) and len(value) <= _MAX_ECHOED_ID else None
+
+
+def _envelope(item: EventCreate | dict[str, Any]) -> EventCreate | PushResultPublic:
+    """The item as an EventCreate, or its rejection saying which part of it is wrong."""
+    if isinstance(item, EventCreate):
+        return item
+    try:
+        return EventCreate.model_validate(item)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        first = errors[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the event"
+        what = str(first["msg"])
+        if first["loc"] == ("hlc",) and isinstance(item.get("hlc"), str):
+            try:  # the schema's own words for a clock ("13 digits, a dot and 6 digits")
+                check_clock(item["hlc"], now_ms=0, max_ahead_ms=2**62)
+            except InvalidEvent as bad_clock:
+                what = bad_clock.reason
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        return PushResultPublic(id=_item_id(item), status="rejected",
+                                reason=f"invalid event: {where}: {what}{more}")
+
+
+def _schema_reason(event: EventCreate, now_ms: int, max_ahead_ms: int) -> str | None:
+    """Why the event breaks the event schema (its clock or its payload), or None."""
+    try:
+        check_clock(event.hlc, now_ms=now_ms, max_ahead_ms=max_ahead_ms, receiver="the server")
+        validate_payload(event.type, event.v, event.payload)
+    except InvalidEvent as exc:
+        return exc.reason
     return None
 
 
 class _Batch:
     """The state of one push transaction."""
 
-    def __init__(self, conn: Connection, principal: Principal, clock: ServerClock, seq: int) -> None:
+    def __init__(self, conn: Connection, principal: Principal, clock: ServerClock, seq: int,
+                 max_clock_ahead_ms: int = MAX_CLOCK_AHEAD_MS) -> None:
         self.conn, self.principal, self.clock, self.seq = conn, principal, clock, seq
         self.rows: list[dict[str, Any]] = []
         self.cases: dict[str, _Case] = {}
         self.team_numbers: dict[str, tuple[str, int]] = {}
+        self.team_prefixes: set[str] | None = None
         self.seen: dict[str, int] = {}
         self.now = time.time()
+        self.max_clock_ahead_ms = max_clock_ahead_ms
 
     def load(self, batch: Sequence[EventCreate]) -> None:
         ids = [e.id for e in batch]
@@ -133,13 +192,25 @@ class _Batch:
         self.team_numbers[team_id] = (row.prefix, row.next_case_number)
         return True
 
+    def _is_team_prefix(self, key: str) -> bool:
+        if self.team_prefixes is None:
+            self.team_prefixes = {str(p).upper() for p in
+                                  self.conn.execute(select(teams.c.prefix)).scalars()}
+        return key.partition("-")[0].upper() in self.team_prefixes
+
     def apply(self, event: EventCreate) -> PushResultPublic:
+        # A re-send of a stored event is acknowledged first, whatever today's rules say.
         if event.id in self.seen:
             return PushResultPublic(id=event.id, status="duplicate", server_seq=self.seen[event.id])
-        reason = self._case_rules(event)
+        reason = (_schema_reason(event, int(self.now * 1000), self.max_clock_ahead_ms)
+                  or self._case_rules(event))
         if reason is not None:
             return PushResultPublic(id=event.id, status="rejected", reason=reason)
-        seq = self._append(event.id, event.case_id, event.team_id, event.type,
+        # Stored under its case's team (the team after a move), never under another one the
+        # author also belongs to: the case's team decides who may read its events.
+        case = self.cases.get(event.case_id) if event.case_id else None
+        team_id = case.team_id if case is not None else event.team_id
+        seq = self._append(event.id, event.case_id, team_id, event.type,
                            payload_json(event.payload), event.actor, event.device_id, event.hlc,
                            self.principal.id, event.v)
         if event.type == CASE_CREATED and event.case_id is not None:
@@ -157,6 +228,11 @@ class _Batch:
                 return "you are not a member of the case's team"
             if case is not None and case.key is not None:
                 return "the case already exists"
+            key = event.payload["fields"].get("key")
+            if key is not None and (not PROVISIONAL_KEY_RE.fullmatch(key)
+                                    or self._is_team_prefix(key)):
+                return (f"the key {key[:40]!r} is not a provisional device key (like K7QF-12): "
+                        "team keys are assigned by the server")
             if case is None:
                 self.cases[event.case_id] = _Case(team_id=team, key=None, new=True)
             return None
@@ -165,6 +241,8 @@ class _Batch:
             value = event.payload.get("value")
             if not isinstance(value, str) or not self._team_exists(value):
                 return "the case is moved to an unknown team"
+            if value not in mine:  # the current team was checked above
+                return "you can only move a case to a team you are a member of"
             if case is None:
                 self.cases[event.case_id] = _Case(team_id=value, key=None, new=True)
             else:
@@ -180,7 +258,7 @@ class _Batch:
         prefix, number = self.team_numbers[team]
         self.team_numbers[team] = (prefix, number + 1)
         case.key, case.dirty = f"{prefix}-{number}", True
-        self._append(uuid7(), case_id, created.team_id, KEY_ASSIGNED,
+        self._append(uuid7(), case_id, case.team_id, KEY_ASSIGNED,
                      payload_json({"key": case.key}), "system", "server",
                      self.clock.after(created.hlc), None)
 
@@ -221,10 +299,17 @@ class _Batch:
 
 
 def push(engine: Engine, clock: ServerClock, principal: Principal,
-         batch: Sequence[EventCreate]) -> PushOutcome:
+         batch: Sequence[EventCreate | dict[str, Any]], *,
+         max_clock_ahead_ms: int = MAX_CLOCK_AHEAD_MS) -> PushOutcome:
+    """Store what may be stored; one result per item, in order (``dict`` items are items
+    that are not valid EventCreates: each is refused with its reason)."""
     results: list[PushResultPublic | None] = []
     accepted: list[EventCreate] = []
-    for event in batch:
+    for item in batch:
+        event = _envelope(item)
+        if isinstance(event, PushResultPublic):
+            results.append(event)
+            continue
         reason = _precheck(principal, event)
         results.append(None if reason is None else
                        PushResultPublic(id=event.id, status="rejected", reason=reason))
@@ -233,7 +318,7 @@ def push(engine: Engine, clock: ServerClock, principal: Principal,
     outcome = PushOutcome(results=[])
     if accepted:
         with write_tx(engine) as conn:
-            state = _Batch(conn, principal, clock, lock_counter(conn))
+            state = _Batch(conn, principal, clock, lock_counter(conn), max_clock_ahead_ms)
             state.load(accepted)
             applied = iter([state.apply(event) for event in accepted])
             outcome.teams = state.flush()

@@ -81,7 +81,7 @@ def test_rejections_are_per_event_with_reasons(client: TestClient, world: World)
     assert [e["id"] for e in pull_all(client, alice)] == [good["id"]]
 
 
-def test_invalid_events_are_refused_with_422(client: TestClient, world: World) -> None:
+def test_invalid_events_are_refused_one_by_one(client: TestClient, world: World) -> None:
     alice = bearer(login(client, "alice@example.com"))
     bad: list[dict[str, Any]] = [
         {**event("alice@example.com", world.alpha), "type": "Case Created"},
@@ -92,8 +92,14 @@ def test_invalid_events_are_refused_with_422(client: TestClient, world: World) -
         {**event("alice@example.com", world.alpha), "payload": [1, 2]},
     ]
     for sent in bad:
-        response = client.post("/api/v1/events/push", json={"events": [sent]}, headers=alice)
-        assert response.status_code == 422, sent["type"]
+        (result,) = push(client, alice, [sent])
+        assert result["status"] == "rejected" and result["reason"], sent
+        assert result["id"] == sent["id"] and result["server_seq"] is None
+    assert "hlc" in push(client, alice, [bad[1]])[0]["reason"]
+    # a batch envelope that is not a list of objects is still refused as a whole
+    for body in ({"events": [1, "x"]}, {"events": {}}, {}):
+        response = client.post("/api/v1/events/push", json=body, headers=alice)
+        assert response.status_code == 422, body
     too_many = [event("alice@example.com", world.alpha) for _ in range(1001)]
     response = client.post("/api/v1/events/push", json={"events": too_many}, headers=alice)
     assert response.status_code == 422
@@ -132,8 +138,8 @@ def test_pull_paging_and_team_filtering(client: TestClient, world: World) -> Non
     carol = bearer(login(client, "carol@example.com"))
     dave = bearer(login(client, "dave@example.com"))
     for i in range(7):
-        push(client, alice, [event("alice@example.com", world.alpha, payload={"i": i})])
-        push(client, carol, [event("carol@example.com", world.beta, payload={"i": i})])
+        push(client, alice, [event("alice@example.com", world.alpha, payload={"body": "hello", "i": i})])
+        push(client, carol, [event("carol@example.com", world.beta, payload={"body": "hello", "i": i})])
     for limit in (1, 2, 3, 500):
         mine = pull_all(client, alice, limit=limit)
         assert [e["payload"]["i"] for e in mine] == list(range(7))
@@ -150,11 +156,14 @@ def test_pull_paging_and_team_filtering(client: TestClient, world: World) -> Non
 def test_moved_case_follows_its_team(client: TestClient, world: World) -> None:
     alice = bearer(login(client, "alice@example.com"))
     carol = bearer(login(client, "carol@example.com"))
+    dave = bearer(login(client, "dave@example.com"))
     case = created("alice@example.com", world.alpha)
     comment = event("alice@example.com", world.alpha, case_id=case["case_id"])
-    move = event("alice@example.com", world.alpha, type_="case.updated", case_id=case["case_id"],
+    assert [r["status"] for r in push(client, alice, [case, comment])] == ["stored"] * 2
+    # only a member of both teams may move the case (dave is in Alpha and Beta)
+    move = event("dave@example.com", world.beta, type_="case.updated", case_id=case["case_id"],
                  payload={"field": "team_id", "value": world.beta, "prev": world.alpha})
-    assert [r["status"] for r in push(client, alice, [case, comment, move])] == ["stored"] * 3
+    assert push(client, dave, [move])[0]["status"] == "stored"
     # carol (Beta) now sees the whole history of the case, including its key
     seen = [e["type"] for e in pull_all(client, carol)]
     assert seen == ["case.created", "case.key_assigned", "comment.added", "case.updated"]
@@ -173,7 +182,7 @@ def test_pull_windows_over_sparse_visibility(client: TestClient, world: World) -
     carol = bearer(login(client, "carol@example.com"))
     for i in range(6):
         push(client, alice, [event("alice@example.com", world.alpha) for _ in range(40)])
-        push(client, carol, [event("carol@example.com", world.beta, payload={"i": i})])
+        push(client, carol, [event("carol@example.com", world.beta, payload={"body": "hello", "i": i})])
     for limit in (1, 2, 5):
         mine = pull_all(client, carol, limit=limit)
         assert [e["payload"]["i"] for e in mine] == list(range(6))
