@@ -90,10 +90,10 @@ class FaultyApi(SyncApi):
 class CrashyStore(Store):
     faults: Faults
 
-    def ingest(self, remote: Any, *, cursor: int | None = None) -> Any:
+    def ingest(self, remote: Any, *, cursor: int | None = None, **kw: Any) -> Any:
         if self.faults.roll(self.faults.crash):
             raise Crash("simulated: crashed before the local commit")
-        changes = super().ingest(remote, cursor=cursor)
+        changes = super().ingest(remote, cursor=cursor, **kw)
         if self.faults.roll(self.faults.crash):
             raise Crash("simulated: crashed after the local commit")
         return changes
