@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from app.core import event_schema as es
 from app.core.events import Event
@@ -168,21 +168,31 @@ def rows(conn: Connection, limit: int = 1000) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in result]
 
 
-def has_stale(conn: Connection) -> bool:
-    """Whether some row was held by another build than this one (an upgrade happened)."""
-    return conn.execute(select(s.quarantine.c.id).where(
-        s.quarantine.c.app_version != APP_VERSION).limit(1)).first() is not None
+def _due() -> Any:
+    """Rows worth checking again without being asked: held by another build (an upgrade
+    happened), or held only because their clock was too far ahead (time catches up)."""
+    return or_(s.quarantine.c.app_version != APP_VERSION,
+               s.quarantine.c.reason.like(CLOCK_AHEAD_REASON))
+
+
+# event_schema.check_clock's reason for a clock beyond the bound: "clock is N h ahead of …"
+CLOCK_AHEAD_REASON = "clock is % ahead of %"
+
+
+def has_due(conn: Connection) -> bool:
+    """Whether some held row is due for another check (see ``_due``)."""
+    return conn.execute(select(s.quarantine.c.id).where(_due()).limit(1)).first() is not None
 
 
 def reapply(store: Store, *, now_ms: int | None = None, everything: bool = False) -> int:
-    """Re-validate held rows (those held by another build, or all of them): the ones that
-    now pass are ingested as if just pulled and leave the quarantine. Returns how many."""
+    """Re-validate held rows (those due, see ``_due``, or all of them): the ones that now
+    pass are ingested as if just pulled and leave the quarantine. Returns how many."""
     now = store.clock.wall_ms() if now_ms is None else now_ms
 
     def load(conn: Connection) -> list[tuple[str, str]]:
         q = select(s.quarantine.c.id, s.quarantine.c.raw)
         if not everything:
-            q = q.where(s.quarantine.c.app_version != APP_VERSION)
+            q = q.where(_due())
         return [(r.id, r.raw) for r in conn.execute(q.order_by(s.quarantine.c.server_seq))]
 
     candidates = store.read(load)

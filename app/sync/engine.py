@@ -163,7 +163,7 @@ def pull(store: Store, session: SyncSession, report: SyncReport,
         page = session.call(fetch)
         # Every pulled item is untrusted: what this build cannot apply is held, verbatim,
         # in the same transaction as the rest of the page and the cursor.
-        events, held = quarantine.triage(page.events, now_ms=store.clock.wall_ms())
+        events, held = quarantine.triage(page.events, now_ms=_now_ms(store, session))
         next_cursor = page.next_cursor
         if page.events or next_cursor != cursor:
             changes = store.ingest(events, cursor=next_cursor, held=held)
@@ -174,6 +174,12 @@ def pull(store: Store, session: SyncSession, report: SyncReport,
         cursor = next_cursor
         if not page.has_more:
             return
+
+
+def _now_ms(store: Store, session: SyncSession) -> int:
+    """'Now' for the clock bound: the laptop's clock, or the server's when that is later (a
+    laptop whose clock is behind must not hold back every teammate's event as too new)."""
+    return max(store.clock.wall_ms(), session.api.server_date_ms or 0)
 
 
 def note_clock(store: Store, session: SyncSession, report: SyncReport) -> None:
@@ -190,8 +196,8 @@ def note_clock(store: Store, session: SyncSession, report: SyncReport) -> None:
 def sync_once(store: Store, session: SyncSession, cancel: Callable[[], bool] | None = None,
               *, push_batch: int = PUSH_BATCH, pull_page: int = PULL_PAGE) -> SyncReport:
     report = SyncReport()
-    if store.read(quarantine.has_stale):  # a new build may apply what an older one held
-        report.reapplied = quarantine.reapply(store)
+    if store.read(quarantine.has_due):  # a new build may apply what an older one held
+        report.reapplied = quarantine.reapply(store, now_ms=_now_ms(store, session))
     push(store, session, report, cancel, push_batch)
     from app.sync.blobs import upload_missing
 

@@ -584,3 +584,36 @@ def test_check_reports_quarantined_and_refused_and_reapplies(
     report = check(folder)
     assert report["reapplied"] == 1 and report["quarantined"] == 1
     assert "1 held events now applied" in report["actions"]
+
+
+def test_a_laptop_clock_behind_does_not_hold_back_teammates_events(
+        tmp_path: Path, server: Server) -> None:
+    from app.core.hlc import HybridClock
+
+    a, sa = _client(tmp_path, "a", server.url, "ana@example.com")
+    b, sb = _client(tmp_path, "b", server.url, "ben@example.com")
+    b.clock = HybridClock(b.clock.last, wall=lambda: _now_ms() - 2 * DAY_MS)
+    case_id, _, _ = ops.create_case(a, subject="made today")
+    sync_once(a, sa)
+    report = sync_once(b, sb)
+    assert report.quarantined == [] and detail(b, str(case_id))["subject"] == "made today"
+    assert report.clock_offset_ms is not None and report.clock_offset_ms < -DAY_MS
+    assert "behind the server" in report.summary()
+
+
+def test_an_event_held_for_a_clock_ahead_is_applied_once_time_catches_up(
+        tmp_path: Path, server: Server) -> None:
+    from app.core.hlc import HybridClock
+
+    b, sb = _client(tmp_path, "b", server.url, "ben@example.com")
+    case_id = uuid7()
+    early = _wire(server.support, case_id=case_id, type_=ev.CASE_CREATED,
+                  payload={"fields": {"subject": "from a fast clock"}, "tags": []},
+                  hlc=_hlc(_now_ms() + DAY_MS + 3_600_000))
+    inject(server.engine, [early])
+    sync_once(b, sb)
+    assert "ahead" in held(b)[early["id"]]["reason"]
+    assert sync_once(b, sb).reapplied == 0  # still too early
+    b.clock = HybridClock(b.clock.last, wall=lambda: _now_ms() + 2 * 3_600_000)
+    assert sync_once(b, sb).reapplied == 1
+    assert held(b) == {} and detail(b, case_id)["subject"] == "from a fast clock"
