@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,9 @@ def _salvage(path: Path) -> dict[str, Any]:
     store = _new_store(path, meta, rows, found.tables)
     recovered = len(rows)
     lost = max(events.expected - recovered, 0)
-    if lost:  # the search index may hold what the log lost, and be ahead of its seq
-        shutil.rmtree(path.parent / "index", ignore_errors=True)
     store.close()
+    if lost:
+        _restart_followers(path.parent)
     return {
         "moved_to": str(aside), "events_recovered": recovered,
         "unreadable_pages": events.damaged_ranges,
@@ -62,6 +63,30 @@ def _salvage(path: Path) -> dict[str, Any]:
         "unreadable_tables": found.unreadable_tables,
         "anything_lost": found.anything_lost or lost > 0,
     }
+
+
+def _restart_followers(folder: Path) -> None:
+    """After a loss the caches that follow the log by seq may hold what the log lost, and be
+    ahead of it (new events reuse the seqs of a lost tail): the search index and the
+    analytics read model are rebuilt from the log, and notifications start again from its
+    head (their read flags and settings stay)."""
+    from app.operations.notifications import FILE_NAME as NOTIFICATIONS
+    from app.store.analytics_tables import FILE_NAME as ANALYTICS
+
+    shutil.rmtree(folder / "index", ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{folder / ANALYTICS}{suffix}").unlink(missing_ok=True)
+    notifications = folder / NOTIFICATIONS
+    if notifications.exists():
+        try:
+            con = sqlite3.connect(notifications, timeout=5)
+            try:
+                with con:
+                    con.execute("DELETE FROM settings WHERE key = 'last_seq'")
+            finally:
+                con.close()
+        except sqlite3.Error:
+            pass  # no such table yet, or damaged too: it starts at the head either way
 
 
 def _unique_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
