@@ -206,3 +206,20 @@ def test_a_huge_pull_comes_in_pages_under_the_byte_cap(tmp_path: Path) -> None:
         assert got == pushed
         assert len(sizes) >= 9 and max(sizes) <= 8 * MiB + 1024, sizes
         assert rss["growth"] < RSS_BOUND, f"server grew by {rss['growth'] / MiB:.0f} MiB"
+
+
+def test_idle_keep_alive_connections_close_after_the_setting(tmp_path: Path) -> None:
+    data_dir = tmp_path / "srv"
+    seed(data_dir, {"Alpha": ["alice@example.com"]})
+    with server_process(data_dir, KEEP_ALIVE_TIMEOUT_S="1") as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(f"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+        answered = b""
+        while b"\r\n\r\n" not in answered:
+            answered += sock.recv(65536)
+        assert answered.startswith(b"HTTP/1.1 401")
+        idle = time.monotonic()
+        rest, closed = _answer_until_closed(sock, timeout=10)
+        sock.close()
+        assert b"HTTP/1.1" not in rest
+        assert 0.5 < closed - idle < 3  # uvicorn's own default is 5 s
