@@ -136,17 +136,20 @@ def push(store: Store, session: SyncSession, report: SyncReport,
         for r in results:
             if r.get("id") not in ours:
                 continue
-            if r.get("status") == "rejected" or r.get("server_seq") is None:
+            status, seq = r.get("status"), r.get("server_seq")
+            if status == "rejected":
                 reason = str(r.get("reason") or "refused")[:500]
                 report.rejected.append((str(r["id"]), reason))
                 case_id = cases.get(str(r["id"]))
                 if case_id:  # the case view shows the refusal
                     report.changes.case_ids.add(case_id)
                 marks.append((str(r["id"]), None, reason))
-            else:
-                report.pushed += r["status"] == "stored"
-                report.duplicates += r["status"] == "duplicate"
-                marks.append((str(r["id"]), int(r["server_seq"]), None))
+            elif status in ("stored", "duplicate") and isinstance(seq, int) \
+                    and not isinstance(seq, bool) and seq > 0:
+                report.pushed += status == "stored"
+                report.duplicates += status == "duplicate"
+                marks.append((str(r["id"]), seq, None))
+            # anything else (a newer server's status, a malformed answer): sent again later
         if not marks:
             return  # the server answered nothing we sent: stop rather than loop
         store.mark_pushed(marks)

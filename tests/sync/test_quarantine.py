@@ -617,3 +617,34 @@ def test_an_event_held_for_a_clock_ahead_is_applied_once_time_catches_up(
     b.clock = HybridClock(b.clock.last, wall=lambda: _now_ms() + 2 * 3_600_000)
     assert sync_once(b, sb).reapplied == 1
     assert held(b) == {} and detail(b, case_id)["subject"] == "from a fast clock"
+
+
+class OddAnswers(httpx.HTTPTransport):
+    """Between the client and the real server: the first push answer for one event gets a
+    status this build does not know, and one gets a server_seq that is not a number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if not request.url.path.endswith("/events/push") or self.done:
+            return response
+        self.done = True
+        response.read()
+        data = response.json()
+        data["results"][0]["status"] = "deferred"
+        data["results"][1]["server_seq"] = "soon"
+        return httpx.Response(200, json=data, request=request)
+
+
+def test_push_answers_it_cannot_read_leave_the_event_queued(tmp_path: Path,
+                                                            server: Server) -> None:
+    a, sa = _client(tmp_path, "a", server.url, "ana@example.com", OddAnswers())
+    case_id, _, _ = ops.create_case(a, subject="odd answers")
+    ops.comment(a, case=case_id, body="one")
+    ops.comment(a, case=case_id, body="two")
+    report = sync_once(a, sa)  # neither crashes nor sets anything aside: sent again
+    assert report.rejected == [] and a.outbox_count() == 0
+    assert report.duplicates == 2  # the two answers it could not read, sent again
