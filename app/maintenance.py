@@ -18,7 +18,7 @@ def _salvage(path: Path) -> dict[str, Any]:
     Identity and settings (meta) are kept; after any loss the pull cursor goes back to 0, so
     the next sync brings back everything the server has (ingesting known events is a no-op).
     """
-    from app.store.salvage import derive_meta, salvage_file
+    from app.store.salvage import salvage_file
 
     stamp = int(time.time())
     aside = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -35,19 +35,17 @@ def _salvage(path: Path) -> dict[str, Any]:
         if Path(f"{aside}-wal").exists():
             shutil.copyfile(Path(f"{aside}-wal"), Path(f"{copy}-wal"))
         found = salvage_file(copy, work)
+        meta = found.kept_events.derive_meta(found.meta)
+        found.kept_events.close()
+        derived = sorted(k for k in meta if meta[k] != found.meta.get(k))
+        reset = found.anything_lost
+        if reset:
+            meta["pull_cursor"] = "0"
+        recovered = _new_store(path, meta, found.kept_events.path, found.tables)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     events = found.events
-    meta = derive_meta(found.meta, events.events)
-    derived = sorted(k for k in meta if meta[k] != found.meta.get(k))
-    reset = found.anything_lost
-    if reset:
-        meta["pull_cursor"] = "0"
-    rows = _unique_events(events.events)
-    store = _new_store(path, meta, rows, found.tables)
-    recovered = len(rows)
     lost = max(events.expected - recovered, 0)
-    store.close()
     if lost:
         _restart_followers(path.parent)
     return {
@@ -89,56 +87,63 @@ def _restart_followers(folder: Path) -> None:
             pass  # no such table yet, or damaged too: it starts at the head either way
 
 
-def _unique_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # A damaged page can repeat an id; the first (lowest seq) copy is kept.
-    seen: set[str] = set()
-    out = []
-    for row in rows:
-        if row["id"] not in seen:
-            seen.add(row["id"])
-            out.append(row)
-    return out
-
-
-def _new_store(path: Path, meta: dict[str, str], events: list[dict[str, Any]],
-               tables: dict[str, list[dict[str, Any]]]) -> Any:
+def _new_store(path: Path, meta: dict[str, str], kept: Path,
+               tables: dict[str, list[dict[str, Any]]]) -> int:
+    """Build the new database from the salvage; returns how many events it holds."""
     from sqlalchemy import Connection
 
     from app.store import schema as s
-    from app.store.projector import bulk_insert
     from app.store.repo import Store
+    from app.store.salvage import KeptEvents
 
     store = Store(path)
+    try:
+        # The kept events, copied file to file in seq order (never all in memory). A
+        # damaged page can repeat an id: the first (lowest seq) copy is kept.
+        cols = ", ".join(f'"{c}"' for c in KeptEvents.COLUMNS)
+        con = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            con.execute("ATTACH DATABASE ? AS kept", (str(kept),))
+            with con:
+                con.execute(f"INSERT OR IGNORE INTO main.events ({cols}) "
+                            f"SELECT {cols} FROM kept.events ORDER BY seq")
+            con.execute("DETACH DATABASE kept")
+        finally:
+            con.close()
 
-    def tx(conn: Connection) -> None:
-        for key, value in meta.items():
-            conn.execute(s.meta.insert().prefix_with("OR REPLACE"), {"key": key, "value": value})
-        bulk_insert(conn, s.events, events)
-        for name, rows in tables.items():
-            if rows:
-                conn.execute(getattr(s, name).insert().prefix_with("OR IGNORE"), rows)
+        def tx(conn: Connection) -> None:
+            for key, value in meta.items():
+                conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
+                             {"key": key, "value": value})
+            for name, rows in tables.items():
+                if rows:
+                    conn.execute(getattr(s, name).insert().prefix_with("OR IGNORE"), rows)
 
-    store.write(tx)
-    store.rebuild()
+        store.write(tx)
+        store.rebuild()
+        store.write(lambda conn: _bookkeeping(conn, meta))
+        return int(store.read(lambda c: c.exec_driver_sql("SELECT count(*) FROM events")
+                              .scalar()) or 0)
+    finally:
+        store.close()
 
-    def bookkeeping(conn: Connection) -> None:
-        # Never hand out a provisional key the kept cases already hold.
-        code = meta.get("device_code")
-        if code:
-            keys = conn.exec_driver_sql("SELECT key FROM case_keys WHERE key LIKE ?",
-                                        (f"{code}-%",)).scalars()
-            numbers = [int(k.rsplit("-", 1)[1]) for k in keys if k.rsplit("-", 1)[1].isdigit()]
-            top = max([int(meta.get("key_counter", "0")), *numbers])
-            conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
-                         {"key": "key_counter", "value": str(top)})
-        # Seq values left without an event, so a later salvage can count its losses exactly.
-        gaps = conn.exec_driver_sql("SELECT COALESCE(MAX(seq) - COUNT(*), 0) FROM events"
-                                    ).scalar()
+
+def _bookkeeping(conn: Any, meta: dict[str, str]) -> None:
+    from app.store import schema as s
+
+    # Never hand out a provisional key the kept cases already hold.
+    code = meta.get("device_code")
+    if code:
+        keys = conn.exec_driver_sql("SELECT key FROM case_keys WHERE key LIKE ?",
+                                    (f"{code}-%",)).scalars()
+        numbers = [int(k.rsplit("-", 1)[1]) for k in keys if k.rsplit("-", 1)[1].isdigit()]
+        top = max([int(meta.get("key_counter", "0")), *numbers])
         conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
-                     {"key": "events_seq_gaps", "value": str(int(gaps or 0))})
-
-    store.write(bookkeeping)
-    return store
+                     {"key": "key_counter", "value": str(top)})
+    # Seq values left without an event, so a later salvage can count its losses exactly.
+    gaps = conn.exec_driver_sql("SELECT COALESCE(MAX(seq) - COUNT(*), 0) FROM events").scalar()
+    conn.execute(s.meta.insert().prefix_with("OR REPLACE"),
+                 {"key": "events_seq_gaps", "value": str(int(gaps or 0))})
 
 
 def _salvage_summary(found: dict[str, Any]) -> str:

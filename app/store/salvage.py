@@ -10,6 +10,7 @@ which rowids existed and which of them had never reached the server.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from app.core.hlc import MAX_AHEAD_MS, Timestamp
 WINDOW = 256  # rowids a range read asks for; a failing range is bisected
 _STOP_AFTER_EMPTY = 64  # windows without a row ending a scan whose end is unknown
 Row = tuple[Any, ...]
+Sink = Callable[[int, dict[str, Any]], None]
 Validator = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 # Columns of each table salvage carries over, with the value used when a column is absent
@@ -50,7 +52,8 @@ TABLE_COLUMNS: dict[str, dict[str, Any]] = {
 class TableRead:
     """What a row-by-row read of one table found."""
 
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # rowid -> column values
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # rowid -> values (no sink)
+    kept: set[int] = field(default_factory=set)  # rowids of the rows that held together
     failed: set[int] = field(default_factory=set)  # rowids whose own lookup failed
     rejected: dict[int, dict[str, Any]] = field(default_factory=dict)  # read, but invalid
     max_rowid: int | None = None  # from the table b-tree; None when that read failed
@@ -70,7 +73,7 @@ class EventIndexes:
 
 @dataclass
 class EventsSalvage:
-    events: list[dict[str, Any]]  # rows to insert, in seq order (seq kept)
+    kept: int  # rows that were read and hold together (sent to the sink)
     expected: int
     lost: int
     unsynced_lost: int
@@ -110,12 +113,13 @@ def _scalar(con: sqlite3.Connection, sql: str) -> Any:
 
 def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
                validate: Validator | None = None, *, hint_max: int = 0,
-               cap: int = 1 << 40) -> TableRead:
+               cap: int = 1 << 40, sink: Sink | None = None) -> TableRead:
     """Every row of ``table`` that can be read, keyed by rowid.
 
     Rowid windows are read through the table b-tree; a failing window is bisected down to
     single rows. Rowids inside the scanned span that no successful read returned are looked
-    up one by one at the end, so nothing a single-row lookup can read is missed.
+    up one by one at the end, so nothing a single-row lookup can read is missed. With a
+    ``sink`` the kept rows go to it instead of ``rows`` (a log of millions of events).
     """
     result = TableRead()
     present = _columns(con, table)
@@ -143,7 +147,11 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
         if checked is None:
             result.rejected[rowid] = values
         else:
-            result.rows[rowid] = checked
+            result.kept.add(rowid)
+            if sink is None:
+                result.rows[rowid] = checked
+            else:
+                sink(rowid, checked)
             result.rejected.pop(rowid, None)
 
     def read_span(lo: int, hi: int) -> bool:
@@ -182,9 +190,9 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
         while empty < _STOP_AFTER_EMPTY:
             empty = 0 if read_span(start, start + WINDOW - 1) else empty + 1
             start += WINDOW
-        result.failed = {r for r in result.failed if r <= max(result.rows, default=end)}
+        result.failed = {r for r in result.failed if r <= max(result.kept, default=end)}
     # Rows past the end max() reported (a damaged rightmost path can under-report it).
-    last = max(max(result.rows, default=0), end)
+    last = max(max(result.kept, default=0), end)
     while True:
         try:
             tail = con.execute(f'SELECT rowid, {select} FROM "{table}" NOT INDEXED '
@@ -197,8 +205,8 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
             keep(raw)
         last = int(tail[-1][0])
     # Anything in the span no read returned: one lookup each (normally none or a few gaps).
-    span = min(max(max(result.rows, default=0), end), cap)
-    seen = set(result.rows) | set(result.rejected)
+    span = min(max(max(result.kept, default=0), end), cap)
+    seen = result.kept | set(result.rejected)
     for rowid in range(1, span + 1):
         if rowid in seen or rowid in result.failed:
             continue
@@ -209,7 +217,7 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
             continue
         for raw in one:
             keep(raw)
-    result.failed -= set(result.rows) | set(result.rejected)
+    result.failed -= result.kept | set(result.rejected)
     return result
 
 
@@ -344,7 +352,8 @@ def read_indexes(con: sqlite3.Connection) -> EventIndexes:
     return found
 
 
-def salvage_events(con: sqlite3.Connection, *, prior_gaps: int | None) -> EventsSalvage:
+def salvage_events(con: sqlite3.Connection, sink: Sink, *,
+                   prior_gaps: int | None) -> EventsSalvage:
     """The readable events and exact (or, when said so, estimated) counts of the lost ones.
 
     ``prior_gaps`` is the number of seq values a previous salvage left without an event (read
@@ -353,9 +362,16 @@ def salvage_events(con: sqlite3.Connection, *, prior_gaps: int | None) -> Events
     indexes = read_indexes(con)
     cap = max_rows(con)
     hint = max((r for r in indexes.other if r <= cap), default=0)
+    unsynced_kept: set[int] = set()
+
+    def keep(rowid: int, row: dict[str, Any]) -> None:
+        if row["server_seq"] is None:
+            unsynced_kept.add(rowid)
+        sink(rowid, row)
+
     read = read_table(con, "events", ["seq", *EVENT_COLUMNS], parse_event, hint_max=hint,
-                      cap=cap)
-    kept = set(read.rows)
+                      cap=cap, sink=keep)
+    kept = read.kept
     lost_ids = read.failed | set(read.rejected)
     if read.max_rowid is not None and prior_gaps is not None:
         # seq is dense (no event is ever deleted) but for the gaps a previous salvage left
@@ -376,13 +392,11 @@ def salvage_events(con: sqlite3.Connection, *, prior_gaps: int | None) -> Events
     elif indexes.unsynced_complete:
         unsynced_lost = len({r for r in indexes.unsynced if r <= top} - kept)
         # trusted only when it agrees with the sync state of every row the table gave
-        unsynced_exact = indexes.unsynced & kept == {
-            k for k in kept if read.rows[k]["server_seq"] is None}
+        unsynced_exact = indexes.unsynced & kept == unsynced_kept
     else:  # what the damaged rows themselves still say, at least
         unsynced_lost = sum(1 for r in read.rejected.values() if r.get("server_seq") is None)
         unsynced_exact = False
-    rows = [{**read.rows[k], "seq": k} for k in sorted(read.rows)]
-    return EventsSalvage(events=rows, expected=expected, lost=lost,
+    return EventsSalvage(kept=len(kept), expected=expected, lost=lost,
                          unsynced_lost=unsynced_lost, exact=exact and unsynced_exact,
                          damaged_ranges=_runs(lost_ids))
 
@@ -432,26 +446,79 @@ def usable_meta(rows: list[dict[str, Any]]) -> dict[str, str]:
     return meta
 
 
-def derive_meta(meta: dict[str, str], events: list[dict[str, Any]]) -> dict[str, str]:
-    """Fill identity the meta table lost from the kept events, and never let the clock go back.
+_PROVISIONAL = re.compile(r"^([A-Z0-9]{4})-[0-9]+$")
 
-    Unsynced events are this device's own: they name its device id and actor.
-    """
-    out = dict(meta)
-    now_ms = int(time.time() * 1000)
-    clocks = [e["hlc"] for e in events
-              if int(e["hlc"][:13]) <= now_ms + MAX_AHEAD_MS]  # a teammate's far-future clock
-    if clocks:                                                 # must not move ours
-        out["hlc"] = max([*clocks, out.get("hlc", "")])
-    own = [e for e in events if e["server_seq"] is None]
-    if own and "device_id" not in out:
-        counts: dict[str, int] = {}
-        for e in own:
-            counts[e["device_id"]] = counts.get(e["device_id"], 0) + 1
-        out["device_id"] = max(counts, key=lambda d: (counts[d], d))
-    if own and "actor" not in out:
-        out["actor"] = max(own, key=lambda e: e["hlc"])["actor"]
-    return out
+
+class KeptEvents:
+    """The kept event rows, staged in an SQLite file of their own (not in memory: a log can
+    hold millions), ready to be copied into the new database in seq order."""
+
+    COLUMNS = ("seq", *EVENT_COLUMNS)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.unlink(missing_ok=True)
+        self._con = sqlite3.connect(path, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=OFF")
+        self._con.execute("PRAGMA synchronous=OFF")
+        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        self._con.execute(f"CREATE TABLE events (seq INTEGER PRIMARY KEY, {cols})")
+        names = ", ".join(f'"{c}"' for c in self.COLUMNS)
+        self._sql = (f"INSERT OR REPLACE INTO events ({names}) "
+                     f"VALUES ({', '.join('?' for _ in self.COLUMNS)})")
+        self._batch: list[tuple[Any, ...]] = []
+
+    def add(self, rowid: int, row: dict[str, Any]) -> None:
+        self._batch.append((rowid, *(row[c] for c in EVENT_COLUMNS)))
+        if len(self._batch) >= 5000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            with self._con:
+                self._con.executemany(self._sql, self._batch)
+            self._batch = []
+
+    def close(self) -> None:
+        self.flush()
+        self._con.close()
+
+    def derive_meta(self, meta: dict[str, str]) -> dict[str, str]:
+        """Fill identity the meta table lost from the kept events; never set the clock back.
+
+        Unsynced events are this device's own: they name its device id and actor. A
+        teammate's clock far in the future must not move ours.
+        """
+        self.flush()
+        out = dict(meta)
+        limit = Timestamp(int(time.time() * 1000) + MAX_AHEAD_MS, 0).encode()
+        newest = self._con.execute("SELECT max(hlc) FROM events WHERE hlc <= ?",
+                                   (limit,)).fetchone()[0]
+        if newest:
+            out["hlc"] = max(newest, out.get("hlc", ""))
+        if "device_id" not in out:
+            row = self._con.execute(
+                "SELECT device_id FROM events WHERE server_seq IS NULL GROUP BY device_id "
+                "ORDER BY count(*) DESC, device_id DESC LIMIT 1").fetchone()
+            if row:
+                out["device_id"] = row[0]
+        if "actor" not in out:
+            row = self._con.execute("SELECT actor FROM events WHERE server_seq IS NULL "
+                                    "ORDER BY hlc DESC LIMIT 1").fetchone()
+            if row:
+                out["actor"] = row[0]
+        if "device_code" not in out and "device_id" in out:
+            # The code is the prefix of the provisional keys this device gave its cases
+            # (a new code would do too, but the key counter then restarts for nothing).
+            for (key,) in self._con.execute(
+                    "SELECT json_extract(payload, '$.fields.key') FROM events "
+                    "WHERE type = ? AND device_id = ? ORDER BY seq DESC LIMIT 50",
+                    (ev.CASE_CREATED, out["device_id"])):
+                match = _PROVISIONAL.match(str(key or ""))
+                if match:
+                    out["device_code"] = match.group(1)
+                    break
+        return out
 
 
 @dataclass
@@ -459,6 +526,7 @@ class Salvaged:
     """Everything read from a damaged file, ready to be written into a new one."""
 
     events: EventsSalvage
+    kept_events: KeptEvents  # the rows themselves (closed; derive_meta still works)
     meta: dict[str, str]  # usable values, as read
     meta_lost: int  # meta rows that could not be read or did not hold together
     tables: dict[str, list[dict[str, Any]]]
@@ -471,7 +539,7 @@ class Salvaged:
                     or any(self.table_lost.values()) or self.unreadable_tables)
 
 
-def salvage(con: sqlite3.Connection,
+def salvage(con: sqlite3.Connection, kept: KeptEvents,
             tables: Iterable[str] = ("saved_views", "operations", "conflicts", "quarantine"),
             ) -> Salvaged:
     unreadable = [t for t in ("meta", "events") if not _columns(con, t)]  # never absent
@@ -482,7 +550,8 @@ def salvage(con: sqlite3.Connection,
     meta = usable_meta([meta_read.rows[k] for k in sorted(meta_read.rows)])
     gaps = meta.get("events_seq_gaps")
     prior_gaps = int(gaps) if gaps is not None else (None if meta_lost else 0)
-    events = salvage_events(con, prior_gaps=prior_gaps)
+    events = salvage_events(con, kept.add, prior_gaps=prior_gaps)
+    kept.flush()
     if "events" in unreadable:
         events.exact = False  # how many there were is unknown
     found: dict[str, list[dict[str, Any]]] = {}
@@ -491,8 +560,8 @@ def salvage(con: sqlite3.Connection,
         found[table], lost[table], readable = salvage_rows(con, table)
         if not readable:
             unreadable.append(table)
-    return Salvaged(events=events, meta=meta, meta_lost=meta_lost, tables=found,
-                    table_lost=lost, unreadable_tables=unreadable)
+    return Salvaged(events=events, kept_events=kept, meta=meta, meta_lost=meta_lost,
+                    tables=found, table_lost=lost, unreadable_tables=unreadable)
 
 
 def salvage_file(path: Path, work: Path) -> Salvaged:
@@ -504,7 +573,7 @@ def salvage_file(path: Path, work: Path) -> Salvaged:
     """
     con = connect(str(path))
     try:
-        found = salvage(con)
+        found = salvage(con, KeptEvents(work / "kept.db"))
     finally:
         con.close()
     if not {"events", "meta"} & set(found.unreadable_tables):
@@ -516,10 +585,13 @@ def salvage_file(path: Path, work: Path) -> Salvaged:
         return found
     con = connect(str(grafted))
     try:
-        other = salvage(con, tables=[t for t in found.tables if t in GRAFTED])
+        other = salvage(con, KeptEvents(work / "kept-grafted.db"),
+                        tables=[t for t in found.tables if t in GRAFTED])
     finally:
         con.close()
-    if len(other.events.events) + len(other.meta) <= len(found.events.events) + len(found.meta):
+    if other.events.kept + len(other.meta) <= found.events.kept + len(found.meta):
+        other.kept_events.close()
         return found
+    found.kept_events.close()
     other.unreadable_tables += [t for t in found.tables if t not in other.tables]
     return other

@@ -347,6 +347,29 @@ def test_caches_that_follow_the_log_see_new_events_after_a_lost_tail(seeded: See
         store.close()
 
 
+def test_lost_meta_identity_comes_back_from_this_devices_own_events(seeded: Seeded,
+                                                                     tmp_path: Path) -> None:
+    folder = _copy(seeded, tmp_path / "data")
+    path = db_path(folder)
+    _zero_pages(path, [p for p, _ in _pages(path, "meta")])
+    report = check(folder, repair=True)
+    salvage = report["salvage"]
+    assert salvage["meta_lost"] > 0 and not report["ok"]
+    meta = _meta(path)
+    # the unsynced events are this device's: its id, actor and provisional key prefix
+    assert meta["device_id"] == seeded.meta["device_id"]
+    assert meta["actor"] == seeded.meta["actor"]
+    assert meta["device_code"] == seeded.meta["device_code"]
+    assert {"device_id", "actor", "device_code", "hlc"} <= set(salvage["derived_meta"])
+    assert meta["hlc"] >= seeded.meta["hlc"]  # the clock never goes back
+    store = Store(path)
+    try:  # the next provisional key is not one a kept case already holds
+        _, key, _ = ops.create_case(store, subject="After the repair")
+        assert key == f"{seeded.meta['device_code']}-41"
+    finally:
+        store.close()
+
+
 # --- the property ------------------------------------------------------------------------
 damage = st.tuples(
     st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 7)), max_size=300),
