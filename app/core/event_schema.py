@@ -282,6 +282,7 @@ def _case_created(p: dict[str, Any]) -> None:
             _field_value(name, value, f"fields.{name}")
     _str_list(p, "tags", MAX_TAGS, MAX_TAG, _is_tag)
     _int(p, "created_ms", 0, MAX_MS)
+    _text(p, "author", MAX_EMAIL)  # an import: who wrote it (the actor recorded it)
 
 
 def _case_updated(p: dict[str, Any]) -> None:
@@ -324,6 +325,7 @@ def _comment_added(p: dict[str, Any]) -> None:
     _choice(p, "author_kind", AUTHOR_KINDS)
     _ident(p, "split_from", required=False, limit=MAX_KEY)
     _int(p, "created_ms", 0, MAX_MS)
+    _text(p, "author", MAX_EMAIL)  # an import: who wrote the words (fold.comment_author)
 
 
 def _comment_redacted(p: dict[str, Any]) -> None:

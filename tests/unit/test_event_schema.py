@@ -163,6 +163,7 @@ AUDIT: list[tuple[str, dict[str, Any], str]] = [
     ("comment.added", {"body": "x" * (256 * 1024 + 1)}, "body"),
     ("comment.added", {"body": "x", "internal": "no"}, "internal"),
     ("comment.added", {"body": "x", "author_kind": "robot"}, "author_kind"),
+    ("comment.added", {"body": "x", "author": {"name": "Ana"}}, "author"),
     ("comment.redacted", {}, "comment_id"),
     ("attachment.added", {"sha256": "a" * 64, "name": "x", "size": 10**30, "mime": ""}, "size"),
     ("attachment.added", {"sha256": "a" * 64, "name": "x", "size": -1, "mime": ""}, "size"),
@@ -270,13 +271,13 @@ POOL = st.sampled_from([
 ])
 VALUE = st.one_of(POOL, JSON)
 KEYS: dict[str, list[str]] = {
-    "case.created": ["fields", "tags", "created_ms"],
+    "case.created": ["fields", "tags", "created_ms", "author"],
     "case.updated": ["field", "value", "prev"],
     "case.merged": ["into", "into_key", "prev_status"],
     "case.key_assigned": ["key"],
     "tag.added": ["tag"], "tag.removed": ["tag"],
     "link.added": ["other", "kind", "other_key"], "link.removed": ["other", "kind", "other_key"],
-    "comment.added": ["body", "internal", "author_kind", "split_from", "created_ms"],
+    "comment.added": ["body", "internal", "author_kind", "split_from", "created_ms", "author"],
     "comment.redacted": ["comment_id"],
     "attachment.added": ["sha256", "name", "size", "mime", "comment_id"],
     "attachment.removed": ["attachment_id"],
@@ -308,7 +309,7 @@ GOOD: dict[str, list[Any]] = {
     "email": ["ana@example.com", None], "organization_id": ["o-1", None],
     "phone": ["+1 555", None], "domain": ["example.com", None], "role": ["agent", "lead"],
     "prefix": ["SUP", None], "members": [["ana@example.com"], []],
-    "scope": ["shared", "personal"], "text": ["Hello {{name}}", ""],
+    "scope": ["shared", "personal"], "author": ["ana@example.com", "", " ", "x" * 321], "text": ["Hello {{name}}", ""],
 }
 CLEAN_JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40)
