@@ -21,6 +21,7 @@ from sync_server.guards import RequestGuard
 from sync_server.notify import listen
 from sync_server.routes import auth, blobs, events, stream, team
 from sync_server.schemas.common import ErrorPublic
+from sync_server.server_time import ServerTimeMiddleware
 from sync_server.services.auth import AuthError, Throttled
 from sync_server.services.blobs import HashMismatch
 from sync_server.services.events import NOTIFY_CHANNEL
@@ -139,5 +140,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.add_middleware(StrictJsonMiddleware, applies=json_routes(app.openapi), limits=JsonLimits(
         max_depth=settings.json_max_depth, max_string_chars=settings.json_max_string_chars))
     app.add_middleware(RequestGuard, state=state)  # sizes, timeouts, auth before body
+    app.add_middleware(ServerTimeMiddleware)  # outermost: every answer, refusals too
     return app
 

@@ -70,7 +70,7 @@ class SyncApi:
         return response.json() if response.content else None
 
     def _note_date(self, response: httpx.Response) -> None:
-        self.server_date_ms = server_date_ms(response.headers.get("date"))
+        self.server_date_ms = server_time_ms(response.headers)
 
     def login(self, email: str, password: str,
               device_token: str | None = None) -> dict[str, Any]:
@@ -154,6 +154,19 @@ class SyncApi:
     def who_is_viewing(self, token: str, case_id: str) -> list[dict[str, Any]]:
         data = self._call("GET", "/presence", token=token, params={"case_id": case_id})
         return list(data.get("viewers", []) if isinstance(data, dict) else data)
+
+
+def server_time_ms(headers: httpx.Headers) -> int | None:
+    """The server's clock from a response: its X-Server-Time-Ms (to the ms, sent by the
+    app itself), else the HTTP Date header (to the second); None if neither is readable."""
+    exact = headers.get("x-server-time-ms", "")
+    if exact.isascii() and exact.isdigit() and len(exact) <= 16:
+        return int(exact)
+    for value in headers.get_list("date"):  # a proxy may have added a second one
+        found = server_date_ms(value)
+        if found is not None:
+            return found
+    return None
 
 
 def server_date_ms(value: str | None) -> int | None:

@@ -648,3 +648,45 @@ def test_push_answers_it_cannot_read_leave_the_event_queued(tmp_path: Path,
     report = sync_once(a, sa)  # neither crashes nor sets anything aside: sent again
     assert report.rejected == [] and a.outbox_count() == 0
     assert report.duplicates == 2  # the two answers it could not read, sent again
+
+
+def test_the_server_tells_its_time_even_to_an_in_process_client(
+        tmp_path: Path, server: Server) -> None:
+    """Laptops skewed by days (an in-process client sees no HTTP Date header) still measure
+    the clock bound against the server's time, so a teammate's honest event is not held."""
+    from fastapi.testclient import TestClient
+
+    from app.core.hlc import HybridClock
+    from sync_server.main import create_app
+    from sync_server.settings import Settings
+
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'srv.sqlite3'}",
+                        data_dir=tmp_path / "srv", secret="x" * 48)
+    a, sa = _client(tmp_path, "a", server.url, "ana@example.com")
+    a.clock = HybridClock(a.clock.last, wall=lambda: _now_ms() + 20 * 3_600_000)  # fast
+    case_id, _, _ = ops.create_case(a, subject="from a fast laptop")
+    sync_once(a, sa)
+    with TestClient(create_app(settings, engine=server.engine, run_migrations=False),
+                    base_url="http://in-process") as http:
+        b = Store(tmp_path / "b" / "smart-support.db")
+        b.clock = HybridClock(b.clock.last, wall=lambda: _now_ms() - 3 * DAY_MS)  # slow
+        sb = SyncSession(b, SyncApi("http://in-process", client=http))
+        sb.login("ben@example.com", PASSWORD)
+        report = sync_once(b, sb)
+        assert sb.api.server_date_ms is not None
+        assert abs(sb.api.server_date_ms - _now_ms()) < 60_000
+        assert report.quarantined == []
+        assert detail(b, str(case_id))["subject"] == "from a fast laptop"
+
+
+def test_server_time_falls_back_to_the_date_header() -> None:
+    from app.sync.api import server_time_ms
+
+    date = "Tue, 01 Dec 2026 22:00:00 GMT"
+    assert server_time_ms(httpx.Headers({"x-server-time-ms": "1796162400123"})) == 1796162400123
+    both = httpx.Headers([("date", date), ("date", date)])  # a proxy added its own
+    assert server_time_ms(both) == 1796162400000
+    assert server_time_ms(httpx.Headers({"x-server-time-ms": "soon", "date": date})) \
+        == 1796162400000
+    assert server_time_ms(httpx.Headers({"date": "yesterday"})) is None
+    assert server_time_ms(httpx.Headers()) is None
