@@ -55,7 +55,9 @@ class SyncApi:
         self._http.close()
 
     def _call(self, method: str, path: str, *, token: str | None = None,
-              headers_extra: dict[str, str] | None = None, **kwargs: Any) -> Any:
+              headers_extra: dict[str, str] | None = None, raw: bool = False,
+              **kwargs: Any) -> Any:
+        """One request; the parsed JSON answer (``raw``: its text), or ApiError."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         headers.update(headers_extra or {})
         try:
@@ -67,6 +69,8 @@ class SyncApi:
             raise Unauthorized(_detail(response), 401)
         if response.status_code >= 400:
             raise ApiError(f"{response.status_code}: {_detail(response)}", response.status_code)
+        if raw:
+            return response.text
         return response.json() if response.content else None
 
     def _note_date(self, response: httpx.Response) -> None:
@@ -98,19 +102,10 @@ class SyncApi:
 
     def pull_raw(self, token: str, since: int, limit: int = 500) -> PulledPage:
         """Like ``pull``, keeping each event's text as sent (see ``split_page``)."""
-        headers = {"Authorization": f"Bearer {token}"}
+        text = self._call("GET", "/events", token=token, raw=True,
+                          params={"since": since, "limit": limit})
         try:
-            response = self._http.request("GET", API + "/events", headers=headers,
-                                          params={"since": since, "limit": limit})
-        except httpx.TransportError as exc:
-            raise Offline(f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
-        self._note_date(response)
-        if response.status_code == 401:
-            raise Unauthorized(_detail(response), 401)
-        if response.status_code >= 400:
-            raise ApiError(f"{response.status_code}: {_detail(response)}", response.status_code)
-        try:
-            return split_page(response.text)
+            return split_page(str(text))
         except ValueError as exc:
             raise ApiError(f"the server sent an unreadable page of events: {exc}") from exc
 

@@ -690,3 +690,24 @@ def test_server_time_falls_back_to_the_date_header() -> None:
         == 1796162400000
     assert server_time_ms(httpx.Headers({"date": "yesterday"})) is None
     assert server_time_ms(httpx.Headers()) is None
+
+
+def test_every_request_goes_through_the_one_call_path(tmp_path: Path, server: Server) -> None:
+    """Subclasses that inject faults (the sync simulation's) override ``_call``: the raw pull
+    must go through it like every other request."""
+
+    class Counting(SyncApi):
+        def __init__(self, url: str) -> None:
+            super().__init__(url)
+            self.paths: list[str] = []
+
+        def _call(self, method: str, path: str, **kw: Any) -> Any:
+            self.paths.append(path)
+            return super()._call(method, path, **kw)
+
+    store = Store(tmp_path / "c" / "smart-support.db")
+    api = Counting(server.url)
+    session = SyncSession(store, api)
+    session.login("ben@example.com", PASSWORD)
+    sync_once(store, session)
+    assert "/events" in api.paths
