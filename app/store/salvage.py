@@ -372,7 +372,13 @@ def salvage_events(con: sqlite3.Connection, sink: Sink, *,
     read = read_table(con, "events", ["seq", *EVENT_COLUMNS], parse_event, hint_max=hint,
                       cap=cap, sink=keep)
     kept = read.kept
-    lost_ids = read.failed | set(read.rejected)
+    if read.failed or read.max_rowid is None:
+        # Rows under a damaged interior page are out of the b-tree's reach: read the leaves.
+        limit = read.max_rowid if read.max_rowid is not None else (hint or cap)
+        for rowid, row in carve_events(con, limit, skip=kept):
+            keep(rowid, row)
+            kept.add(rowid)
+    lost_ids = (read.failed | set(read.rejected)) - kept
     if read.max_rowid is not None and prior_gaps is not None:
         # seq is dense (no event is ever deleted) but for the gaps a previous salvage left
         top = max(read.max_rowid, max(kept, default=0))
@@ -399,6 +405,41 @@ def salvage_events(con: sqlite3.Connection, sink: Sink, *,
     return EventsSalvage(kept=len(kept), expected=expected, lost=lost,
                          unsynced_lost=unsynced_lost, exact=exact and unsynced_exact,
                          damaged_ranges=_runs(lost_ids))
+
+
+_CARVED_COLUMNS = ("seq", *EVENT_COLUMNS)
+
+
+def carve_events(con: sqlite3.Connection, limit: int, *, skip: set[int]
+                 ) -> list[tuple[int, dict[str, Any]]]:
+    """Event rows read from the file's leaf pages directly (app/store/carve.py), for rowids
+    up to ``limit`` not in ``skip``. Of two copies of one row (a stale copy on a freed page),
+    the one the server has acknowledged wins."""
+    from app.store.carve import table_leaf_rows
+    from app.store.schema_graft import page_size
+
+    files = [str(r[2]) for r in _rows(con, "PRAGMA database_list") if r[1] == "main"]
+    if not files or not files[0]:
+        return []
+    path = Path(files[0])
+    size = _scalar(con, "PRAGMA page_size")
+    size = size if isinstance(size, int) and size >= 512 else page_size(path)
+    found: dict[int, dict[str, Any]] = {}
+    for rowid, values in table_leaf_rows(path, size):
+        if rowid in skip or not 0 < rowid <= limit or not 11 <= len(values) <= 13 \
+                or values[0] is not None:  # seq is the rowid: stored as NULL
+            continue
+        row = parse_event(dict(zip(_CARVED_COLUMNS, values, strict=False)))
+        if row is not None and (rowid not in found or found[rowid]["server_seq"] is None):
+            found[rowid] = row
+    return sorted(found.items())
+
+
+def _rows(con: sqlite3.Connection, sql: str) -> list[Row]:
+    try:
+        return list(con.execute(sql))
+    except sqlite3.DatabaseError:
+        return []
 
 
 def max_rows(con: sqlite3.Connection) -> int:

@@ -229,6 +229,22 @@ def test_three_damaged_event_pages_lose_only_their_rows(seeded: Seeded, tmp_path
     assert salvage["tables"]["operations"]["kept"] == 80
 
 
+def test_a_damaged_interior_page_hides_no_intact_leaf(seeded: Seeded, tmp_path: Path) -> None:
+    # The events table's root (an interior page) zeroed: SQLite reaches no row at all, yet
+    # every leaf but the one also zeroed is intact and is read page by page.
+    folder = _copy(seeded, tmp_path / "data")
+    path = db_path(folder)
+    (root, _), = _pages(path, "events", "internal")
+    leaf, cells = _pages(path, "events")[7]
+    _zero_pages(path, [root, leaf])
+    assert readable_one_by_one(path, 100) == {}  # nothing reachable through the b-tree
+    salvage = check(folder, repair=True)["salvage"]
+    assert salvage["events_recovered"] == len(seeded.rows) - cells
+    assert salvage["events_lost"] == cells and salvage["counts_exact"] is True
+    kept = _events(path)
+    assert all(kept[r] == seeded.rows[r] for r in kept)  # the rows as they were stored
+
+
 def test_200_flipped_bytes_keep_every_readable_row(seeded: Seeded, tmp_path: Path) -> None:
     # Audit: with 200 flipped bytes repair kept 0 of 10,340 events though 9,940 could be read.
     folder = _copy(seeded, tmp_path / "data")
