@@ -192,7 +192,13 @@ def note_clock(store: Store, session: SyncSession, report: SyncReport) -> None:
         return
     offset = store.clock.wall_ms() - server
     report.clock_offset_ms = offset if abs(offset) > CLOCK_WARN_MS else 0
-    if store.get_meta("clock_offset_ms", "0") != str(report.clock_offset_ms):
+    try:
+        saved = int(store.get_meta("clock_offset_ms", "0") or 0)
+    except ValueError:
+        saved = 1  # unreadable: write it again
+    # Saved when it appears, goes or moves by a minute (not a write every sync).
+    if (saved == 0) != (report.clock_offset_ms == 0) or \
+            abs(saved - report.clock_offset_ms) > 60_000:
         store.set_meta("clock_offset_ms", str(report.clock_offset_ms))
 
 
