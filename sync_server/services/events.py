@@ -143,8 +143,9 @@ def _envelope(item: EventCreate | dict[str, Any]) -> EventCreate | PushResultPub
             except InvalidEvent as bad_clock:
                 what = bad_clock.reason
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        said = what if what.startswith(where) else f"{where}: {what}"
         return PushResultPublic(id=_item_id(item), status="rejected",
-                                reason=f"invalid event: {where}: {what}{more}")
+                                reason=f"invalid event: {said}{more}")
 
 
 def _schema_reason(event: EventCreate, now_ms: int, max_ahead_ms: int) -> str | None:
