@@ -82,11 +82,12 @@ class EventsSalvage:
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """A read-only-minded connection that reports damage instead of guessing past it."""
+    """A connection that reads all it can and writes nothing."""
     con = sqlite3.connect(path, isolation_level=None)
     # writable_schema: a damaged schema entry of one table is skipped instead of failing
-    # every statement (query_only still refuses any write).
-    for pragma in ("query_only=ON", "writable_schema=ON", "cell_size_check=ON", "mmap_size=0"):
+    # every statement (query_only still refuses any write). No cell_size_check: it rejects
+    # a whole page for one bad cell, and each row read is validated anyway.
+    for pragma in ("query_only=ON", "writable_schema=ON", "mmap_size=0"):
         try:
             con.execute(f"PRAGMA {pragma}")
         except sqlite3.DatabaseError:
