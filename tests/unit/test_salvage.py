@@ -347,7 +347,8 @@ def test_caches_that_follow_the_log_see_new_events_after_a_lost_tail(seeded: See
     store = Store(path)
     try:
         case_id, _, _ = ops.create_case(store, subject="Zanzibar after the repair")
-        new_seq = store.read(lambda c: c.exec_driver_sql("SELECT max(seq) FROM events").scalar())
+        new_seq = int(store.read(
+            lambda c: c.exec_driver_sql("SELECT max(seq) FROM events").scalar() or 0))
         assert new_seq <= max(seeded.rows)  # a seq the old caches had already passed
         model = AnalyticsModel.open(store, folder)
         model.catch_up()
