@@ -50,7 +50,10 @@ def private_file(path: Path, *, create: bool = False) -> Path:
     """Make ``path`` owner-only (``create``: an empty file is made, owner-only from the start,
     if there is none)."""
     if create and os.name != "nt":
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        try:  # only a new file: an existing one is never opened for writing here
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:
+            pass
     _tighten(path, FILE_MODE)
     return path
 

@@ -35,7 +35,10 @@ def private_database(path: Path, *, create: bool = False) -> None:
     """An SQLite file and its -wal/-shm owner-only (``create``: make an empty one first, so
     SQLite, which gives the -wal and -shm the database file's mode, never sees it looser)."""
     if create and os.name != "nt":
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        try:  # only a new file: an existing one is never opened for writing here
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:
+            pass
     for suffix in ("", "-wal", "-shm", "-journal"):
         _tighten(Path(f"{path}{suffix}"), FILE_MODE)
 
