@@ -245,6 +245,24 @@ def test_a_damaged_interior_page_hides_no_intact_leaf(seeded: Seeded, tmp_path: 
     assert all(kept[r] == seeded.rows[r] for r in kept)  # the rows as they were stored
 
 
+def test_rows_with_overflow_pages_are_read_from_their_leaves_too(tmp_path: Path) -> None:
+    # Long replies spill into overflow pages: reading a leaf directly follows their chains.
+    folder = tmp_path / "data"
+    store = Store(db_path(folder))
+    for i in range(40):
+        _, key, _ = ops.create_case(store, subject=f"Long {i}")
+        ops.comment(store, case=key, body=f"{i} " + "a long log line, " * (300 + 50 * i))
+    store.close()
+    path = db_path(folder)
+    before = _events(path)
+    assert max(len(r[COLS.index("payload")]) for r in before.values()) > 3 * _page_size(path)
+    (root, _), = _pages(path, "events", "internal")
+    _zero_pages(path, [root])
+    salvage = check(folder, repair=True)["salvage"]
+    assert salvage["events_recovered"] == len(before) and salvage["events_lost"] == 0
+    assert _events(path) == before
+
+
 def test_200_flipped_bytes_keep_every_readable_row(seeded: Seeded, tmp_path: Path) -> None:
     # Audit: with 200 flipped bytes repair kept 0 of 10,340 events though 9,940 could be read.
     folder = _copy(seeded, tmp_path / "data")
