@@ -105,7 +105,7 @@ def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) 
                 refold.append(case_id)  # the field's place in the clocks follows the log
             elif created[case_id] >= clocks["team_id"]:
                 clocks["team_id"] = created[case_id]
-                changed.append((team_id, json.dumps(clocks, separators=(",", ":")), case_id))
+                changed.append((team_id, json.dumps(clocks, separators=(",", ":"), sort_keys=True), case_id))
     changed += _refold_team(conn, refold)
     if changed:
         conn.exec_driver_sql("UPDATE cases SET team_id = ?, clocks = ? WHERE id = ?", changed)

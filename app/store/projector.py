@@ -91,7 +91,7 @@ def case_row(state: CaseState) -> dict[str, Any]:
         id=state.id, exists=state.exists, created_ms=state.created_ms,
         updated_ms=state.updated_ms, first_response_ms=state.first_response_ms,
         solved_ms=state.solved_ms, tags=" ".join(state.tag_list()),
-        clocks=json.dumps(state.clocks, separators=(",", ":")),
+        clocks=json.dumps(state.clocks, separators=(",", ":"), sort_keys=True),  # canonical
     )
     return row
 

@@ -41,6 +41,16 @@ class Hostile:
     label: str
     event: Wire
 
+    @property
+    def client_detectable(self) -> bool:
+        """Whether a client can tell on its own that the event is bad (clock, payload, type,
+        version), as opposed to rules only the server can judge (membership, key forms)."""
+        return self.kind == "newer" or (self.kind == "refuse"
+                                        and self.label not in SERVER_JUDGED)
+
+
+SERVER_JUDGED = frozenset({"forged team key", "server-only type", "team move by a non-member"})
+
 
 def _base(ctx: Context, rng: random.Random, type_: str, payload: dict[str, Any],
           *, case: bool = True) -> Wire:

@@ -221,7 +221,32 @@ def _push_hostile(client: Client, rng: random.Random, world: World) -> None:
         status = f"http {exc.status}"
     finally:
         f.enabled, f.offline = saved
+    if status != "stored" and rng.random() < 0.5:
+        # An older (buggy) or newer server would have stored it: it reaches every client.
+        inject(world.engine, h.event)
+        status = "injected"
     client.hostile.append((h, status))
+
+
+def inject(engine: Engine, e: dict[str, Any]) -> None:
+    """Append a raw event to the server's log, past its validation (gap-free seq kept)."""
+    import json
+    import time
+
+    from sqlalchemy import insert
+
+    from sync_server.services.events import lock_counter
+    from sync_server.tables import EVENT_SEQ, counters
+    from sync_server.tables import events as server_events
+
+    with engine.begin() as conn:
+        seq = lock_counter(conn) + 1
+        conn.execute(insert(server_events).values(
+            server_seq=seq, id=str(e["id"]), case_id=e.get("case_id"), team_id=e["team_id"],
+            type=str(e["type"]), payload=json.dumps(e["payload"]), actor=e["actor"],
+            device_id=e["device_id"], hlc=str(e["hlc"]), received_at=time.time(),
+            user_id=None, v=int(e.get("v") or 1)))
+        conn.execute(counters.update().where(counters.c.name == EVENT_SEQ).values(value=seq))
 
 
 def _import(client: Client, rng: random.Random, workdir: Path, seed: int) -> None:
@@ -342,10 +367,10 @@ def check_converged(clients: list[Client], world: World) -> None:
             eid = h.event["id"]
             if h.kind == "refuse":
                 assert status != "stored", f"the server stored a hostile event: {h.label}"
-            elif h.kind == "newer" and status == "stored":
+            if status in ("stored", "injected") and h.client_detectable:
                 assert eid in held[0] and eid not in applied, \
-                    f"{h.label} was applied instead of quarantined"
-            elif h.kind == "extra":
+                    f"{h.label} ({status}) was applied instead of quarantined"
+            if h.kind == "extra":
                 assert status == "stored" and eid in applied, f"{h.label} was not applied"
     all_ids = applied | held[0]
     with world.engine.connect() as conn:
