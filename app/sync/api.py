@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -25,6 +27,34 @@ class Unauthorized(ApiError):
 
 class Offline(ApiError):
     """The server could not be reached; local work goes on and sync retries later."""
+
+
+class RateLimited(ApiError):
+    """429: the server asks us to wait ``retry_after`` seconds (its Retry-After) first."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
+MAX_RETRY_AFTER_S = 3600.0  # a server (or proxy) asking for longer is not believed
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110);
+    missing or unreadable means one minute; never negative, never above an hour."""
+    if not value:
+        return 60.0
+    text = value.strip()
+    try:
+        seconds = float(int(text))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return 60.0
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_S))
 
 
 @dataclass(slots=True)
@@ -67,6 +97,9 @@ class SyncApi:
         self._note_date(response)
         if response.status_code == 401:
             raise Unauthorized(_detail(response), 401)
+        if response.status_code == 429:
+            wait = retry_after_s(response.headers.get("Retry-After"))
+            raise RateLimited(f"429: {_detail(response)} (retrying in {wait:.0f} s)", wait)
         if response.status_code >= 400:
             raise ApiError(f"{response.status_code}: {_detail(response)}", response.status_code)
         if raw:
@@ -123,9 +156,12 @@ class SyncApi:
         return response.status_code == 200
 
     def put_blob(self, token: str, sha256: str, path: Path) -> None:
+        # Streamed from the file in chunks (an attachment may be tens of MB): never read whole.
+        size = path.stat().st_size
         with path.open("rb") as fh:
-            self._call("PUT", f"/blobs/{sha256}", token=token, content=fh.read(),
-                       headers_extra={"Content-Type": "application/octet-stream"})
+            self._call("PUT", f"/blobs/{sha256}", token=token, content=_chunks(fh),
+                       headers_extra={"Content-Type": "application/octet-stream",
+                                      "Content-Length": str(size)})
 
     def get_blob(self, token: str, sha256: str, dest: Path) -> None:
         """Stream the blob into ``dest`` (the caller verifies the hash)."""
@@ -226,6 +262,11 @@ def split_page(text: str) -> PulledPage:
     if isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0:
         raise ValueError(f"next_cursor is not a sequence number: {cursor!r}")
     return PulledPage(events, cursor, bool(top.get("has_more")))
+
+
+def _chunks(fh: Any, size: int = 1024 * 1024) -> Iterator[bytes]:
+    while chunk := fh.read(size):
+        yield chunk
 
 
 def _detail(response: httpx.Response) -> str:

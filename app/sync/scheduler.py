@@ -93,8 +93,12 @@ class SyncScheduler:
             return  # already due within the debounce window: keep that one
         self._add_date("poke", when)
 
-    def finished(self, outcome: str, error: str | None = None) -> None:
-        """Report the outcome of a sync started by a ``run_sync`` that returned None."""
+    def finished(self, outcome: str, error: str | None = None, *,
+                 retry_after: float | None = None) -> None:
+        """Report the outcome of a sync started by a ``run_sync`` that returned None.
+
+        ``retry_after``: the server asked us to wait that long (429 Retry-After); the next
+        try is no sooner, whatever the backoff says."""
         self._running = False
         if outcome == "ok":
             self.failures = 0
@@ -109,7 +113,7 @@ class SyncScheduler:
             return
         else:
             self.last_error = error
-            self._back_off()
+            self._back_off(retry_after)
         self._set_state(OUTCOMES.get(outcome, ERROR))
         if self._again and outcome == "ok":
             self._again = False
@@ -129,22 +133,24 @@ class SyncScheduler:
         try:
             result = self.run_sync()
         except Exception as exc:  # noqa: BLE001
-            self.finished("error", str(exc))
+            self.finished("error", str(exc), retry_after=getattr(exc, "retry_after", None))
             return
         if result is None:
             return  # the caller reports through finished()
         try:
             outcome = await result if inspect.isawaitable(result) else result
         except Exception as exc:  # noqa: BLE001
-            self.finished("error", str(exc))
+            self.finished("error", str(exc), retry_after=getattr(exc, "retry_after", None))
             return
         self.finished(str(outcome or "ok"))
 
-    def _back_off(self) -> None:
+    def _back_off(self, at_least: float | None = None) -> None:
         from app.sync.live import backoff_delay  # imports httpx: only once a sync failed
 
         delay = backoff_delay(self.failures, base=self.backoff_base, cap=self.backoff_cap,
                               rng=self.rng)
+        if at_least is not None:
+            delay = max(delay, at_least)
         self.failures += 1
         self.next_retry = delay
         self._remove("timer")  # the retry replaces the timer until a sync works again

@@ -239,7 +239,8 @@ class SyncController(QObject):
     def _sync_failed(self, exc: Exception) -> None:
         outcome = outcome_of(exc)
         if self.scheduler:
-            self.scheduler.finished(outcome, describe(exc))
+            self.scheduler.finished(outcome, describe(exc),
+                                    retry_after=getattr(exc, "retry_after", None))
         if outcome == "signed-out":
             self._adopt(None)
 

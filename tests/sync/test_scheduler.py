@@ -125,3 +125,29 @@ def test_run_sync_may_enqueue_and_report_later() -> None:
         s.shutdown()
 
     run(main())
+
+
+def test_a_rate_limited_sync_waits_at_least_the_servers_retry_after() -> None:
+    """A 429's Retry-After is honoured: the backoff alone would retry after 0.02 s."""
+    from app.sync.api import RateLimited
+
+    async def main() -> None:
+        calls: list[float] = []
+
+        async def sync() -> str:
+            calls.append(asyncio.get_running_loop().time())
+            if len(calls) == 1:
+                raise RateLimited("429: too many events", 0.3)
+            return "ok"
+
+        s = SyncScheduler(sync, interval=3600, debounce=0.01, backoff_base=0.02,
+                          backoff_cap=0.05, rng=lambda: 1.0)
+        s.start()
+        await until(lambda: len(calls) == 1)
+        await until(lambda: s.next_retry is not None)
+        assert s.next_retry == 0.3
+        await until(lambda: len(calls) == 2 and s.state == "online")
+        assert calls[1] - calls[0] >= 0.29
+        s.shutdown()
+
+    run(main())

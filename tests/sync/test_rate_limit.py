@@ -1,0 +1,110 @@
+"""The client and the server's 429: Retry-After is read (seconds or a date) and obeyed."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+
+from app.sync.api import MAX_RETRY_AFTER_S, RateLimited, SyncApi, retry_after_s
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("120", 120.0), (" 5 ", 5.0), ("0", 0.0), ("-3", 0.0), (None, 60.0), ("", 60.0),
+    ("soon", 60.0), ("99999999", MAX_RETRY_AFTER_S),
+])
+def test_retry_after_seconds(header: str | None, expected: float) -> None:
+    assert retry_after_s(header) == expected
+
+
+def test_retry_after_as_an_http_date() -> None:
+    now = 1_800_000_000.0
+    header = email.utils.formatdate(now + 90, usegmt=True)
+    assert retry_after_s(header, now=now) == pytest.approx(90.0)
+    assert retry_after_s(email.utils.formatdate(now - 90, usegmt=True), now=now) == 0.0
+
+
+def test_a_429_raises_rate_limited_with_the_wait() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"detail": "push quota: too many events"},
+                              headers={"Retry-After": "17"})
+
+    api = SyncApi("http://server", transport=httpx.MockTransport(answer))
+    with pytest.raises(RateLimited) as caught:
+        api.push("token", [])
+    assert caught.value.retry_after == 17.0 and caught.value.status == 429
+    assert "push quota" in str(caught.value)
+
+
+def test_put_blob_streams_the_file_in_chunks(tmp_path: object,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upload is sent as a stream of 1 MiB chunks with its length, not read whole."""
+    from pathlib import Path
+
+    import app.sync.api as api_module
+
+    sizes: list[int] = []
+    real = api_module._chunks
+
+    def counted(fh: object, size: int = 1024 * 1024) -> object:
+        for chunk in real(fh, size):
+            sizes.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(api_module, "_chunks", counted)
+    path = Path(str(tmp_path)) / "big.bin"
+    data = bytes(range(256)) * (4096 * 3 + 17)  # ~3 MiB, not a multiple of the chunk
+    path.write_bytes(data)
+    seen: dict[str, object] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen["length"] = request.headers.get("Content-Length")
+        seen["body"] = b"".join(request.stream)  # type: ignore[arg-type]
+        return httpx.Response(200, json={"sha256": "x", "size": len(data)})
+
+    SyncApi("http://server", transport=httpx.MockTransport(answer)).put_blob(
+        "token", "a" * 64, path)
+    assert seen == {"length": str(len(data)), "body": data}
+    assert len(sizes) == 4 and max(sizes) == 1024 * 1024  # never more than a chunk at once
+
+
+def test_a_push_over_the_servers_quota_keeps_the_rest_queued(tmp_path: object) -> None:
+    """Against the real server with a tiny quota: the sync stops with RateLimited (the
+    server's Retry-After), what was stored is marked, the rest stays in the outbox."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from app.operations import cases as ops
+    from app.store.repo import Store
+    from app.sync.engine import sync_once
+    from app.sync.session import SyncSession
+    from sync_server.main import create_app
+    from sync_server.services import accounts
+    from sync_server.settings import Settings
+
+    root = Path(str(tmp_path))
+    settings = Settings(db_url=f"sqlite:///{root / 'server.sqlite3'}", data_dir=root / "srv",
+                        secret="s" * 48, push_events_per_minute=4)
+    app = create_app(settings)
+    engine = app.state.smart.engine
+    accounts.add_user(engine, email="ana@example.com", name="Ana", role="agent",
+                      password="a long password 1")
+    accounts.add_team(engine, name="Support", prefix="SUP")
+    accounts.add_member(engine, team="Support", email="ana@example.com")
+    store = Store(root / "ana.db")
+    try:
+        with TestClient(app, base_url="http://server") as http:
+            session = SyncSession(store, SyncApi("http://server", client=http))
+            session.login("ana@example.com", "a long password 1")
+            for i in range(6):
+                ops.create_case(store, subject=f"case {i}")  # one event each
+            with pytest.raises(RateLimited) as caught:
+                sync_once(store, session, push_batch=2)
+            assert 0 < caught.value.retry_after <= 60
+            assert 0 < store.outbox_count() < 6  # some stored, the rest still queued
+            assert store.read(lambda c: c.exec_driver_sql(
+                "SELECT count(*) FROM events WHERE sync_error IS NOT NULL").scalar()) == 0
+    finally:
+        store.close()
