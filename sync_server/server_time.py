@@ -11,7 +11,10 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from app.core.event_schema import SCHEMA_FINGERPRINT
+
 HEADER = b"x-server-time-ms"
+SCHEMA_HEADER = b"x-event-schema"  # the event types and version this server understands
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,8 +34,10 @@ class ServerTimeMiddleware:
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0].lower() != HEADER]
+                headers = [h for h in message.get("headers", [])
+                           if h[0].lower() not in (HEADER, SCHEMA_HEADER)]
                 headers.append((HEADER, str(time.time_ns() // 1_000_000).encode()))
+                headers.append((SCHEMA_HEADER, SCHEMA_FINGERPRINT.encode()))
                 message["headers"] = headers
             await send(message)
 

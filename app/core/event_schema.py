@@ -10,6 +10,7 @@ after an upgrade. Anything :func:`validate_payload` accepts folds without raisin
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable
@@ -436,6 +437,18 @@ _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     mc.REPLY_DELETED: _library_record,
 }
 KNOWN_TYPES: frozenset[str] = frozenset(_RULES)
+# What this build understands, in one short string: the server sends its own in every answer
+# (X-Event-Schema), so a client can tell when the server has been upgraded and send again
+# what an older server refused only for not knowing it.
+SCHEMA_FINGERPRINT = f"{ev.SCHEMA_VERSION}:" + hashlib.sha256(
+    ",".join(sorted(KNOWN_TYPES)).encode()).hexdigest()[:16]
+_NOT_UNDERSTOOD = ("unknown event type", "is newer than this build understands")
+
+
+def refused_for_not_understanding(reason: str | None) -> bool:
+    """Whether a refusal (the server's reason) was only for a type or version the server
+    did not know, i.e. an upgraded server may take the event."""
+    return bool(reason) and any(part in str(reason) for part in _NOT_UNDERSTOOD)
 
 
 def validate_payload(type_: str, v: int, payload: object) -> dict[str, Any]:

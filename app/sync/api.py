@@ -71,6 +71,8 @@ class SyncApi:
     # The server's clock as last seen in a response's Date header (ms since the epoch), with
     # the local wall clock at that moment: the sync report compares the two.
     server_date_ms: int | None = None
+    # The event schema the server last said it understands (X-Event-Schema), if it said.
+    server_schema: str | None = None
 
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
                  timeout: float = 15.0, verify: bool | str = True,
@@ -108,6 +110,9 @@ class SyncApi:
 
     def _note_date(self, response: httpx.Response) -> None:
         self.server_date_ms = server_time_ms(response.headers)
+        schema = response.headers.get("x-event-schema", "")
+        if schema and len(schema) <= 64 and schema.isascii() and schema.isprintable():
+            self.server_schema = schema
 
     def login(self, email: str, password: str,
               device_token: str | None = None) -> dict[str, Any]:

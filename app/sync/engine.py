@@ -154,6 +154,30 @@ def push(store: Store, session: SyncSession, report: SyncReport,
             return  # the server answered nothing we sent: stop rather than loop
         store.mark_pushed(marks)
         report.changes.sync = True
+        resend_after_server_upgrade(store, session)
+
+
+def resend_after_server_upgrade(store: Store, session: SyncSession) -> int:
+    """When the server's event schema changed (it was upgraded), put back into the outbox
+    the events it refused only because it did not know their type or version. Returns how
+    many; they go in this same round."""
+    from app.core.event_schema import refused_for_not_understanding
+
+    schema = getattr(session.api, "server_schema", None)
+    if not schema or store.get_meta("server_event_schema") == schema:
+        return 0
+
+    def tx(conn: Connection) -> int:
+        rows = conn.exec_driver_sql("SELECT id, sync_error FROM events WHERE server_seq IS "
+                                    "NULL AND sync_error IS NOT NULL").all()
+        again = [(r[0],) for r in rows if refused_for_not_understanding(r[1])]
+        if again:
+            conn.exec_driver_sql("UPDATE events SET sync_error = NULL WHERE id = ?", again)
+        conn.exec_driver_sql("INSERT OR REPLACE INTO meta (key, value) VALUES "
+                             "('server_event_schema', ?)", (schema,))
+        return len(again)
+
+    return store.write(tx)
 
 
 def pull(store: Store, session: SyncSession, report: SyncReport,
@@ -213,4 +237,6 @@ def sync_once(store: Store, session: SyncSession, cancel: Callable[[], bool] | N
     report.blobs_uploaded = upload_missing(store, session)
     pull(store, session, report, cancel, pull_page)
     note_clock(store, session, report)
+    if resend_after_server_upgrade(store, session):  # learnt from this round's answers
+        push(store, session, report, cancel, push_batch)
     return report

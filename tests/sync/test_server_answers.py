@@ -1,4 +1,5 @@
-"""The client and the server's 429: Retry-After is read (seconds or a date) and obeyed."""
+"""How the client treats the server's answers: 429 and Retry-After, a streamed upload, and
+events an older server refused for not knowing them, sent again after its upgrade."""
 
 from __future__ import annotations
 
@@ -106,5 +107,73 @@ def test_a_push_over_the_servers_quota_keeps_the_rest_queued(tmp_path: object) -
             assert 0 < store.outbox_count() < 6  # some stored, the rest still queued
             assert store.read(lambda c: c.exec_driver_sql(
                 "SELECT count(*) FROM events WHERE sync_error IS NOT NULL").scalar()) == 0
+    finally:
+        store.close()
+
+
+def test_events_an_older_server_did_not_understand_are_sent_again_after_its_upgrade(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newer client's event type is refused by an older server ("unknown event type") and
+    set aside; once the server says (X-Event-Schema) that it was upgraded, the client puts
+    that event back in the outbox and it is stored. Other refusals stay set aside."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    import app.core.event_schema as schema
+    import sync_server.server_time as server_time
+    from app.operations import cases as ops
+    from app.store.repo import Store
+    from app.sync.engine import sync_once
+    from app.sync.session import SyncSession
+    from sync_server.main import create_app
+    from sync_server.services import accounts
+    from sync_server.settings import Settings
+
+    root = Path(str(tmp_path))
+    settings = Settings(db_url=f"sqlite:///{root / 'server.sqlite3'}", data_dir=root / "srv",
+                        secret="s" * 48)
+    app = create_app(settings)
+    engine = app.state.smart.engine
+    accounts.add_user(engine, email="ana@example.com", name="Ana", role="agent",
+                      password="a long password 1")
+    accounts.add_team(engine, name="Support", prefix="SUP")
+    accounts.add_member(engine, team="Support", email="ana@example.com")
+    store = Store(root / "ana.db")
+
+    def refusals() -> dict[str, str]:
+        return dict(store.read(lambda c: c.exec_driver_sql(
+            "SELECT type, sync_error FROM events WHERE sync_error IS NOT NULL").all()))
+
+    try:
+        with TestClient(app, base_url="http://server") as http:
+            session = SyncSession(store, SyncApi("http://server", client=http))
+            session.login("ana@example.com", "a long password 1")
+            case_id, _key, _ = ops.create_case(store, subject="Printer")
+            team = store.get_meta("default_team")
+
+            def newer(conn: object, f: object) -> list[object]:
+                return [f.make("case.snoozed", {"until_ms": 1_900_000_000_000},  # type: ignore[attr-defined]
+                               case_id=case_id, team_id=team),
+                        f.make("comment.added", {"body": 7},  # type: ignore[attr-defined]
+                               case_id=case_id, team_id=team)]
+
+            store.record(newer, label="a newer client's change", undoable=False)  # type: ignore[arg-type]
+            sync_once(store, session)
+            refused = refusals()
+            assert "unknown event type" in refused["case.snoozed"]
+            assert "comment.added" in refused  # a bad payload: refused for good
+            sync_once(store, session)
+            assert set(refusals()) == {"case.snoozed", "comment.added"}  # nothing changed
+
+            monkeypatch.setitem(schema._RULES, "case.snoozed", lambda payload: None)
+            monkeypatch.setattr(server_time, "SCHEMA_FINGERPRINT", "1:upgraded")
+            sync_once(store, session)
+            assert set(refusals()) == {"comment.added"}
+            assert store.outbox_count() == 0
+            with engine.connect() as conn:
+                stored = conn.exec_driver_sql(
+                    "SELECT count(*) FROM events WHERE type = 'case.snoozed'").scalar()
+            assert stored == 1
     finally:
         store.close()
