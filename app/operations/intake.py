@@ -248,15 +248,17 @@ def _receive(store: Store, path: Path, limits: MailLimits, folder: Path) -> Emai
     result: dict[str, Any] = {}
 
     def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
-        customer = EventFactory(actor=sender, device_id=f.device_id, clock=f.clock)
+        # Every event is the signed-in agent's (the server refuses any other actor); the
+        # sender is the payload's ``author``, which the fold shows as the comment's author.
+        authored = {"author": sender}
+        if mail.message_id:
+            authored["message_id"] = mail.message_id
         cust_id, org_id, out = _requester_events(conn, f, sender, mail.from_name or None)
         state = _target(conn, mail.case_key_hint)
         comment_id: str | None = None
         if state is not None:
-            comment = cmd.comment(customer, state, body=body, internal=False,
-                                  author_kind="customer",
-                                  extra={"message_id": mail.message_id} if mail.message_id
-                                  else None)
+            comment = cmd.comment(f, state, body=body, internal=False,
+                                  author_kind="customer", extra=authored)
             comment_id = comment[0].id
             out += comment
             if state.fields.get("status") in REOPEN_ON_REPLY:
@@ -269,9 +271,8 @@ def _receive(store: Store, path: Path, limits: MailLimits, folder: Path) -> Emai
             if org_id:
                 fields["organization_id"] = org_id
             key = store.next_provisional_key(conn)
-            created = cmd.new_case(customer, key=key, fields=fields)
-            if mail.message_id:
-                created[0].payload["message_id"] = mail.message_id
+            created = cmd.new_case(f, key=key, fields=fields)
+            created[0].payload.update(authored)
             out += created
             state = CaseState(id=str(created[0].case_id))
             state.exists = True
@@ -284,7 +285,7 @@ def _receive(store: Store, path: Path, limits: MailLimits, folder: Path) -> Emai
                 continue
             if extract.sha256 in {x.sha256 for x in fresh}:
                 continue
-            events = att.attachment_events(customer, state, extract, comment_id)
+            events = att.attachment_events(f, state, extract, comment_id)
             ids.append(events[0].id)
             fresh.append(extract)
             out += events
