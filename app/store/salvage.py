@@ -142,6 +142,15 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
 
     def keep(raw: Row) -> None:
         rowid, values = int(raw[0]), dict(zip(cols, raw[1:], strict=True))
+        if rowid in result.kept:
+            # Two cells with one rowid (a damaged rowid in another cell): the one a lookup
+            # of the rowid finds is the row; the other is left out.
+            try:
+                found = con.execute(by_one, (rowid,)).fetchall()
+            except sqlite3.DatabaseError:
+                return
+            if not found or tuple(found[0]) != tuple(raw):
+                return
         checked = validate(values) if validate and 0 < rowid <= cap else values
         if not 0 < rowid <= cap:
             checked = None
@@ -368,6 +377,8 @@ def salvage_events(con: sqlite3.Connection, sink: Sink, *,
     def keep(rowid: int, row: dict[str, Any]) -> None:
         if row["server_seq"] is None:
             unsynced_kept.add(rowid)
+        else:
+            unsynced_kept.discard(rowid)
         sink(rowid, row)
 
     read = read_table(con, "events", ["seq", *EVENT_COLUMNS], parse_event, hint_max=hint,

@@ -421,6 +421,9 @@ damage = st.tuples(
 @given(damage)
 @example(([], [0.0], True))  # page 1 (the header and the schema's root) zeroed
 @example(([(0.5, 3)] * 50, [0.3, 0.6], False))
+# a flipped rowid gave two cells rowid 809: the one a lookup of 809 finds is the row
+@example(([(0.11689313323723495, 6), (0.2640963753534258, 2), (0.8331086984921955, 4),
+           (0.8670768224288504, 2)], [1e-05, 0.8670768224288504], False))
 def test_repair_keeps_every_row_a_single_lookup_can_read(
         seeded: Seeded, tmp_path_factory: pytest.TempPathFactory,
         spec: tuple[list[tuple[float, int]], list[float], bool]) -> None:
