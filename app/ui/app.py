@@ -39,8 +39,10 @@ def run_app(data_dir: Path) -> int:
     try:
         store = Store(data_dir / DB_NAME)
     except StoreError as exc:
-        QMessageBox.critical(None, "Smart Support Agent", f"The local database cannot be "
-                             f"opened:\n\n{exc}")
+        from app.ui.widgets import plain_box
+
+        plain_box(QMessageBox.Icon.Critical, "Smart Support Agent",
+                  f"The local database cannot be opened:\n\n{exc}").exec()
         return 2
     import asyncio
 

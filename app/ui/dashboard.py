@@ -108,6 +108,7 @@ class Card(QFrame):
         self.note = QLabel("")
         self.note.setObjectName("kpiNote")
         for w in (self.label, self.value, self.note):
+            w.setTextFormat(Qt.TextFormat.PlainText)  # notes name tags and organizations
             lay.addWidget(w)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -128,6 +129,8 @@ class ChartPanel(QFrame):
         self.title = QLabel(title)
         self.title.setObjectName("chartTitle")
         self.subtitle = QLabel("")
+        for w in (self.title, self.subtitle):
+            w.setTextFormat(Qt.TextFormat.PlainText)
         self.subtitle.setObjectName("chartSubtitle")
         head.addWidget(self.title)
         head.addStretch(1)
@@ -200,6 +203,7 @@ class Dashboard(QWidget):
         title.setObjectName("dashTitle")
         bar.addWidget(title)
         self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setObjectName("dashStatus")
         bar.addWidget(self.status, 1)  # the free width of the bar: the period fits in it
         self.period_combo = QComboBox()

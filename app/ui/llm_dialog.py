@@ -30,6 +30,7 @@ from app.llm.prompt_builder import BuiltPrompt
 from app.operations import llm as llm_ops
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
+from app.ui.widgets import plain_label
 
 CLEAR_AFTER_MS = llm_ops.CLEAR_CLIPBOARD_AFTER_S * 1000
 SECRET_HINT = "x-kde-passwordManagerHint"
@@ -114,7 +115,7 @@ class LlmDialog(QDialog):
         root.setContentsMargins(16, 14, 16, 14)
         root.setSpacing(10)
         head = QHBoxLayout()
-        title = QLabel(f"Ask an LLM about {case}")
+        title = plain_label(f"Ask an LLM about {case}")
         title.setStyleSheet("font-size: 13pt; font-weight: 700;")
         head.addWidget(title)
         head.addStretch(1)
@@ -124,7 +125,7 @@ class LlmDialog(QDialog):
         self.picker.currentIndexChanged.connect(self._template_changed)
         head.addWidget(self.picker)
         root.addLayout(head)
-        self.description = QLabel()
+        self.description = plain_label()  # the template file's words
         self.description.setObjectName("Meta")
         root.addWidget(self.description)
 
@@ -184,7 +185,7 @@ class LlmDialog(QDialog):
         self.copy_button.clicked.connect(self.copy_prompt)
         actions.addWidget(self.copy_button)
         lv.addLayout(actions)
-        self.copy_status = QLabel()
+        self.copy_status = plain_label()
         self.copy_status.setObjectName("Meta")
         lv.addWidget(self.copy_status)
         split.addWidget(left)
@@ -221,7 +222,7 @@ class LlmDialog(QDialog):
         self.preview_layout.setSpacing(8)
         self.preview_area.setWidget(self.preview_holder)
         rv.addWidget(self.preview_area, 1)
-        self.error = QLabel()
+        self.error = plain_label()
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
         self.error.hide()
@@ -410,12 +411,12 @@ class LlmDialog(QDialog):
             box.toggled.connect(self._update_accept)
             self._boxes.append((change, box, editor))
         for line in preview.info:
-            label = QLabel(line)
+            label = plain_label(line)  # the answer's words, pasted in
             label.setObjectName("Meta")
             label.setWordWrap(True)
             self.preview_layout.addWidget(label)
         for line in preview.warnings:
-            label = QLabel("⚠ " + line)
+            label = plain_label("⚠ " + line)
             label.setStyleSheet(f"color: {t.internal_text};")
             label.setWordWrap(True)
             self.preview_layout.addWidget(label)

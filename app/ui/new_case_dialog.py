@@ -26,6 +26,7 @@ from app.core.model import (
     normalize_tag,
 )
 from app.ui.bridge import Bridge, describe
+from app.ui.widgets import plain_label
 
 
 def validate(values: dict[str, Any]) -> dict[str, str]:
@@ -111,7 +112,7 @@ class NewCaseDialog(QDialog):
             v.setContentsMargins(0, 0, 0, 6)
             v.setSpacing(2)
             v.addWidget(widget)
-            err = QLabel()
+            err = plain_label()  # errors quote what was typed
             err.setObjectName("ErrorLabel")
             err.setWordWrap(True)
             err.hide()
@@ -120,7 +121,7 @@ class NewCaseDialog(QDialog):
             head = QLabel(label)
             head.setObjectName("FieldLabel")
             form.addRow(head, box)
-        self.general_error = QLabel()
+        self.general_error = plain_label()
         self.general_error.setObjectName("ErrorLabel")
         self.general_error.setWordWrap(True)
         self.general_error.hide()

@@ -54,6 +54,7 @@ from app.core.changes import Changes
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 from app.ui.case_list import PillDelegate, draw_item_background, full_time, relative_time
+from app.ui.widgets import plain_label, plain_tip
 
 SEARCH_LIMIT = 200
 MARK_OPEN, MARK_CLOSE = "«", "»"  # as app.search.snippets marks matches (no Whoosh import)
@@ -387,12 +388,42 @@ class SearchResultsModel(QAbstractTableModel):
             if col == 4:
                 return full_time(hit.get("updated_ms"))
             if col == 1:
-                return f"{hit.get('subject')}\n\n{plain_snippet(hit.get('snippet', ''))}"
+                return plain_tip(f"{hit.get('subject')}\n\n"
+                                 f"{plain_snippet(hit.get('snippet', ''))}")
         if role == Qt.ItemDataRole.ForegroundRole and col in (0, 4):
             return QColor(theme.current().muted)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{hit.get('key')}: {hit.get('subject')}, {hit.get('status')}"
         return None
+
+
+def hit_html(hit: dict[str, Any], font: QFont, width: int) -> str:
+    """A hit's two lines as rich text (for the highlight): the subject, then the snippet
+    with its matches marked. Every piece of the case's text is escaped before any markup
+    is added (``snippet_html`` escapes between the marks)."""
+    t = theme.current()
+    source = hit.get("snippet_source") or ""
+    where = {"comment": "in a comment", "description": "in the description"}.get(source, "")
+    fm = QFontMetrics(font)
+    bold = QFont(font)
+    bold.setWeight(QFont.Weight.DemiBold)
+    raw = str(hit.get("snippet") or "")
+    if source == "subject" and MARK_OPEN in raw:
+        # The match is in the subject: highlight it there, say so below.
+        subject = snippet_html(elide_marked(raw, QFontMetrics(bold), width),
+                               f'<span style="background:{t.selection}">', "</span>")
+        snippet = f'<span style="color:{t.muted}">match in the subject</span>'
+        tag = ""
+    else:
+        subject = html.escape(QFontMetrics(bold).elidedText(
+            str(hit.get("subject") or ""), Qt.TextElideMode.ElideRight, width))
+        # Where it matched, when the column has room to say so.
+        tag = (f' <span style="color:{t.muted}">· {where}</span>'
+               if where and width > 320 else "")
+        room = width - (fm.horizontalAdvance(f" · {where}") if tag else 0)
+        snippet = snippet_html(elide_marked(raw, fm, room))
+    return (f'<div style="color:{t.text}; font-weight:600">{subject}</div>'
+            f'<div style="color:{t.muted}">{snippet}{tag}</div>')
 
 
 class HitDelegate(PillDelegate):
@@ -410,32 +441,11 @@ class HitDelegate(PillDelegate):
         hit = index.data(HIT_ROLE) or {}
         draw_item_background(self, painter, option, index)
         t = theme.current()
-        source = hit.get("snippet_source") or ""
-        where = {"comment": "in a comment", "description": "in the description"}.get(source, "")
         doc = QTextDocument()
         doc.setDefaultFont(option.font)
         doc.setDocumentMargin(0)
         rect = option.rect.adjusted(8, 6, -8, -4)
-        fm = QFontMetrics(option.font)
-        bold = QFont(option.font)
-        bold.setWeight(QFont.Weight.DemiBold)
-        raw = str(hit.get("snippet") or "")
-        if source == "subject" and MARK_OPEN in raw:
-            # The match is in the subject: highlight it there, say so below.
-            subject = snippet_html(elide_marked(raw, QFontMetrics(bold), rect.width()),
-                                   f'<span style="background:{t.selection}">', "</span>")
-            snippet = f'<span style="color:{t.muted}">match in the subject</span>'
-            tag = ""
-        else:
-            subject = html.escape(QFontMetrics(bold).elidedText(
-                str(hit.get("subject") or ""), Qt.TextElideMode.ElideRight, rect.width()))
-            # Where it matched, when the column has room to say so.
-            tag = (f' <span style="color:{t.muted}">· {where}</span>'
-                   if where and rect.width() > 320 else "")
-            room = rect.width() - (fm.horizontalAdvance(f" · {where}") if tag else 0)
-            snippet = snippet_html(elide_marked(raw, fm, room))
-        doc.setHtml(f'<div style="color:{t.text}; font-weight:600">{subject}</div>'
-                    f'<div style="color:{t.muted}">{snippet}{tag}</div>')
+        doc.setHtml(hit_html(hit, option.font, rect.width()))
         doc.setTextWidth(-1)
         painter.save()
         painter.setClipRect(rect)
@@ -487,13 +497,14 @@ class SearchResultsView(QWidget):
         bl.setSpacing(4)
         top = QHBoxLayout()
         top.setSpacing(10)
-        self.summary = QLabel("Type to search every case on this device")
+        self.summary = plain_label("Type to search every case on this device")
         self.summary.setObjectName("SearchSummary")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setMinimumWidth(120)
         top.addWidget(self.summary, 1)
         self.suggestion = QLabel()
         self.suggestion.setObjectName("SearchSuggestion")
+        # rich text for the link; the suggestion is escaped where it is set
         self.suggestion.setTextFormat(Qt.TextFormat.RichText)
         self.suggestion.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                                 | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
@@ -507,7 +518,7 @@ class SearchResultsView(QWidget):
         self.save_button.setEnabled(False)
         top.addWidget(self.save_button)
         bl.addLayout(top)
-        self.notes = QLabel()
+        self.notes = plain_label()  # notes quote the query
         self.notes.setObjectName("SearchNotes")
         self.notes.setWordWrap(True)
         self.notes.hide()

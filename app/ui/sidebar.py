@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import theme
+from app.ui.widgets import plain_label, plain_tip
 
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 10
 VIEW_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -116,7 +117,7 @@ class Sidebar(QFrame):
         title = QLabel("Smart Support")
         title.setObjectName("SidebarTitle")
         lay.addWidget(title)
-        self.who = QLabel(actor)
+        self.who = plain_label(actor)
         self.who.setObjectName("SidebarSubtitle")
         lay.addWidget(self.who)
         lay.addWidget(self._section("VIEWS"))
@@ -241,7 +242,7 @@ class Sidebar(QFrame):
             item = QListWidgetItem(theme.icon("search" if query.startswith("search:")
                                               else "star"), name)
             item.setData(VIEW_ROLE, View(vid, name, query, "updated", False))
-            item.setToolTip(str(view["query"]))
+            item.setToolTip(plain_tip(str(view["query"])))
             self.saved.addItem(item)
             self.items[vid] = item
             if vid == current_id:

@@ -5,6 +5,7 @@ A signature expands to the lines around its first occurrence, read from the blob
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from app.operations import cases as case_ops
 from app.store import intake_queries as iq
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
+from app.ui.widgets import plain_box, plain_label, plain_tip
 
 CONTEXT_RADIUS = 5
 _LOADING = "loading"
@@ -50,11 +52,10 @@ def load_panel(conn: Any, case_id: str) -> dict[str, Any]:
 
 
 def _ask(question: str) -> bool:
-    answer = QMessageBox.question(None, "Merge cases", question,
-                                  QMessageBox.StandardButton.Yes
-                                  | QMessageBox.StandardButton.Cancel,
-                                  QMessageBox.StandardButton.Cancel)
-    return answer == QMessageBox.StandardButton.Yes
+    box = plain_box(QMessageBox.Icon.Question, "Merge cases", question,
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                    QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Yes
 
 
 class RelatedRow(QFrame):
@@ -74,27 +75,30 @@ class RelatedRow(QFrame):
         text.setSpacing(1)
         top = QHBoxLayout()
         top.setSpacing(8)
-        self.key_label = QLabel(f'<a href="case:{case["key"]}" style="color:{t.accent}; '
-                                f'text-decoration:none; font-weight:700">{case["key"]}</a>')
+        # Rich text for the link; the key is escaped (a provisional key is the device's).
+        key = html.escape(str(case["key"]))
+        self.key_label = QLabel(f'<a href="case:{key}" style="color:{t.accent}; '
+                                f'text-decoration:none; font-weight:700">{key}</a>')
+        self.key_label.setTextFormat(Qt.TextFormat.RichText)
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         top.addWidget(self.key_label)
         bg, fg = theme.status_colors(str(case["status"]))
-        pill = QLabel(str(case["status"]))
+        pill = plain_label(str(case["status"]))
         pill.setObjectName("Pill")
         pill.setStyleSheet(f"background: {bg.name()}; color: {fg.name()};")
         top.addWidget(pill)
         if case.get("product"):
-            product = QLabel(str(case["product"]))
+            product = plain_label(str(case["product"]))
             product.setObjectName("Meta")
             top.addWidget(product)
         top.addStretch(1)
         text.addLayout(top)
-        subject = QLabel()
+        self.subject = subject = plain_label()
         subject.setText(subject.fontMetrics().elidedText(str(case["subject"]),
                                                          Qt.TextElideMode.ElideRight, 420))
-        subject.setToolTip(str(case["subject"]))
+        subject.setToolTip(plain_tip(str(case["subject"])))
         text.addWidget(subject)
-        shared = QLabel("Shares " + ", ".join(case["shared"][:4])
+        self.shared = shared = plain_label("Shares " + ", ".join(case["shared"][:4])
                         + (f" and {len(case['shared']) - 4} more" if len(case["shared"]) > 4
                            else ""))
         shared.setObjectName("Meta")
@@ -103,10 +107,10 @@ class RelatedRow(QFrame):
         lay.addLayout(text, 1)
         self.link_button = QPushButton("Linked" if case["linked"] else "Link")
         self.link_button.setEnabled(not case["linked"])
-        self.link_button.setToolTip(f"Link {case['key']} to this case as related")
+        self.link_button.setToolTip(plain_tip(f"Link {case['key']} to this case as related"))
         lay.addWidget(self.link_button)
         self.merge_button = QPushButton("Merge…")
-        self.merge_button.setToolTip(f"Merge {case['key']} into this case")
+        self.merge_button.setToolTip(plain_tip(f"Merge {case['key']} into this case"))
         lay.addWidget(self.merge_button)
 
 
@@ -151,7 +155,7 @@ class SignaturesPanel(QWidget):
         self.title.setObjectName("FieldLabel")
         head.addWidget(self.title)
         head.addStretch(1)
-        self.summary = QLabel()
+        self.summary = plain_label()
         self.summary.setObjectName("Meta")
         head.addWidget(self.summary)
         tv.addLayout(head)
@@ -185,7 +189,7 @@ class SignaturesPanel(QWidget):
         self.related_title = QLabel("RELATED CASES")
         self.related_title.setObjectName("FieldLabel")
         bv.addWidget(self.related_title)
-        self.headline = QLabel()
+        self.headline = plain_label()  # the shared signatures' titles, from files
         self.headline.setWordWrap(True)
         self.headline.setStyleSheet(f"color: {t.text}; font-weight: 600;")
         bv.addWidget(self.headline)
@@ -198,7 +202,7 @@ class SignaturesPanel(QWidget):
         self.related_layout.setSpacing(6)
         scroll.setWidget(holder)
         bv.addWidget(scroll, 1)
-        self.error = QLabel()
+        self.error = plain_label()
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
         self.error.hide()
@@ -257,8 +261,8 @@ class SignaturesPanel(QWidget):
                                     if sig["first_line"] != sig["last_line"]
                                     else str(sig["first_line"]), sig["attachment"]])
             item.setData(0, Qt.ItemDataRole.UserRole, sig)
-            item.setToolTip(0, f"{KIND_LABELS.get(sig['kind'], sig['kind'])}: {sig['title']}\n"
-                               f"key: {sig['key']}")
+            item.setToolTip(0, plain_tip(f"{KIND_LABELS.get(sig['kind'], sig['kind'])}: "
+                                         f"{sig['title']}\nkey: {sig['key']}"))
             item.setFont(0, bold)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             item.setForeground(3, QBrush(QColor(t.muted)))
@@ -343,7 +347,7 @@ class SignaturesPanel(QWidget):
             child = QTreeWidgetItem([f"{number:>{width}} │ {text}" if number else text])
             item.addChild(child)
             child.setFirstColumnSpanned(True)  # only takes once the item is in the tree
-            child.setToolTip(0, text)
+            child.setToolTip(0, plain_tip(text))
             child.setFont(0, hit if number == sig["first_line"] else mono)
             if number == sig["first_line"]:
                 child.setBackground(0, QBrush(QColor(t.danger_bg)))

@@ -30,6 +30,7 @@ from app.store.repo import Store
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 from app.ui.case_list import relative_time
+from app.ui.widgets import plain_label, plain_tip
 
 PRESENCE_SECONDS = 20
 DEFAULT_SERVER = "https://"
@@ -377,7 +378,7 @@ class SignInDialog(QDialog):
         form.addRow("Email", self.email)
         form.addRow("Password", self.password)
         lay.addLayout(form)
-        self.error = QLabel()
+        self.error = plain_label()  # the server's words, or the address typed
         self.error.setObjectName("ErrorLabel")
         self.error.setWordWrap(True)
         self.error.hide()
@@ -498,7 +499,9 @@ class SyncStatus(QToolButton):
                 "offline": "The server cannot be reached; changes wait on this device.",
                 "error": f"Sync failed: {scheduler.last_error if scheduler else ''}",
                 "syncing": "Sending and receiving changes…"}
-        self.setToolTip("\n".join([tips.get(state, ""), *self.health_messages()]).strip())
+        # the e-mail, the server's error and refusal reasons: shown literally
+        self.setToolTip(plain_tip("\n".join([tips.get(state, ""),
+                                              *self.health_messages()]).strip()))
         self.setAccessibleName(f"Sync: {self.text()}")
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QToolButton,
@@ -57,6 +58,19 @@ def plain_tip(text: str) -> str:
         return text
     escaped = html.escape(text, quote=False).replace("\n", "<br>")
     return f"<p style='white-space:pre-wrap'>{escaped}</p>"
+
+
+def plain_box(icon: QMessageBox.Icon, title: str, text: str,
+              buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok,
+              default: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton,
+              parent: QWidget | None = None) -> QMessageBox:
+    """A message box whose text is shown literally (QMessageBox's static helpers use
+    AutoText: a case subject or an error naming a file could render as HTML)."""
+    box = QMessageBox(icon, title, text, buttons, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    if default != QMessageBox.StandardButton.NoButton:
+        box.setDefaultButton(default)
+    return box
 
 
 class ElidedLabel(QLabel):

@@ -130,3 +130,202 @@ def test_attachment_chip_and_error_are_plain(window: Any, qtbot: Any, monkeypatc
     assert bar.attach_mime(mime)
     assert errors and "over the limit of 100 bytes" in errors[0]
     assert bar.error.text() == errors[0] and bar.error.textFormat() == PLAIN
+
+
+# --- the rest of the sweep: every view that shows data from a case, a teammate, a server
+# answer or a file. EVIL mixes a heading, an image, a link and an entity.
+LINK = "<a href=x>link</a>"
+EVIL = f"{HOSTILE}{LINK}&amp;"
+RAW_MARKUP = ("<h1>", "<img", "<a href=x>")
+
+
+def rendered(rich: str) -> str:
+    doc = QTextDocument()
+    doc.setHtml(rich)
+    return doc.toPlainText()
+
+
+def assert_no_live_markup(root: Any) -> None:
+    """No label under ``root`` would render the data's markup: each is plain text, or
+    rich text that carries the data escaped."""
+    from PySide6.QtWidgets import QLabel
+
+    for label in root.findChildren(QLabel):
+        if label.textFormat() == PLAIN:
+            continue
+        text = label.text()
+        if label.textFormat() == Qt.TextFormat.AutoText and not GuiQt.mightBeRichText(text):
+            continue
+        assert not any(m in text for m in RAW_MARKUP), (label.objectName(), text)
+
+
+def test_sidebar_agent_and_saved_views_are_plain(qapp: Any, qtbot: Any) -> None:
+    from app.ui.sidebar import Sidebar
+
+    bar = Sidebar(EVIL)
+    qtbot.addWidget(bar)
+    assert bar.who.textFormat() == PLAIN and bar.who.text() == EVIL
+    bar.set_counts({"counts": {}, "saved": [{"name": EVIL, "query": f"tag:{EVIL}"}]})
+    item = bar.saved.item(0)
+    assert item.text() == EVIL  # item text is never rich
+    assert shown(item.toolTip()) == f"tag:{EVIL}"
+    assert_no_live_markup(bar)
+
+
+def test_signatures_panel_rows_tooltips_and_merge_question_are_plain(
+        window: Any, qtbot: Any, monkeypatch: Any) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui import signatures_panel as sp
+
+    panel = sp.SignaturesPanel(window.bridge, confirm=lambda _q: False)
+    qtbot.addWidget(panel)
+    sig = {"title": EVIL, "kind": "error_code", "key": f"error_code:{EVIL}", "count": 2,
+           "first_line": 3, "last_line": 3, "attachment": EVIL, "sha256": None}
+    related = {"id": "c2", "key": f"SUP-2{LINK}", "subject": EVIL, "status": "open",
+               "product": EVIL, "shared": [EVIL], "linked": False, "count": 1}
+    panel._show({"key": "SUP-1", "signatures": [sig], "groups": [{"summary": EVIL}],
+                 "related": [related]})
+    item = panel.tree.topLevelItem(0)
+    assert item.text(0) == EVIL and item.text(3) == EVIL
+    assert shown(item.toolTip(0)) == f"Error code: {EVIL}\nkey: error_code:{EVIL}"
+    assert panel.headline.textFormat() == PLAIN and panel.headline.text() == EVIL
+    row = panel.rows[0]
+    assert row.subject.textFormat() == PLAIN and shown(row.subject.toolTip()) == EVIL
+    assert row.shared.textFormat() == PLAIN and row.shared.text() == f"Shares {EVIL}"
+    # the key is a link: rich text on purpose, the key escaped inside it
+    assert row.key_label.textFormat() == Qt.TextFormat.RichText
+    assert rendered(row.key_label.text()) == f"SUP-2{LINK}"
+    assert shown(row.merge_button.toolTip()) == f"Merge SUP-2{LINK} into this case"
+    assert_no_live_markup(panel)
+    panel._fail(f"could not merge {EVIL}")
+    assert panel.error.textFormat() == PLAIN and panel.error.text() == f"could not merge {EVIL}"
+
+    asked: list[tuple[Any, str]] = []
+
+    def fake_exec(box: QMessageBox) -> int:
+        asked.append((box.textFormat(), box.text()))
+        return int(QMessageBox.StandardButton.Cancel.value)
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    assert sp._ask(f"Merge SUP-2 ({EVIL}) into SUP-1?") is False
+    assert asked == [(PLAIN, f"Merge SUP-2 ({EVIL}) into SUP-1?")]
+
+
+def test_new_case_dialog_errors_are_plain(window: Any, qtbot: Any) -> None:
+    from app.operations.errors import OperationError
+    from app.ui.new_case_dialog import NewCaseDialog
+
+    dialog = NewCaseDialog(window.bridge, [("a1", EVIL)])
+    qtbot.addWidget(dialog)
+    dialog.subject.setText("A subject")
+    dialog.requester.setText(EVIL)
+    dialog.submit()
+    label = dialog.errors["requester_email"]
+    assert label.textFormat() == PLAIN and label.text() == f"'{EVIL}' is not an email address."
+    dialog._failed(OperationError(EVIL))
+    assert dialog.general_error.textFormat() == PLAIN and EVIL in dialog.general_error.text()
+    assert_no_live_markup(dialog)
+
+
+def test_llm_dialog_answer_lines_and_errors_are_plain(window: Any, qtbot: Any) -> None:
+    from app.operations.llm import Preview
+    from app.ui.llm_dialog import LlmDialog
+
+    key = str(window.detail.detail["key"])
+    dialog = LlmDialog(window.bridge, key)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.built is not None, timeout=10_000)
+    dialog._show_preview(Preview(case_id="c", case_key=key, template="t", answer_sha256="",
+                                 data={}, info=[EVIL], warnings=[EVIL]))
+    from PySide6.QtWidgets import QLabel
+
+    texts = {lab.text(): lab.textFormat() for lab in dialog.findChildren(QLabel)}
+    assert texts[EVIL] == PLAIN and texts[f"⚠ {EVIL}"] == PLAIN
+    dialog._fail(EVIL)
+    assert dialog.error.textFormat() == PLAIN and dialog.error.text() == EVIL
+    assert dialog.description.textFormat() == PLAIN
+    assert_no_live_markup(dialog)
+
+
+def test_sign_in_error_and_sync_status_tooltip_are_plain(
+        window: Any, qtbot: Any, monkeypatch: Any) -> None:
+    from app.ui.sync_ui import SignInDialog
+
+    dialog = SignInDialog(window.sync)
+    qtbot.addWidget(dialog)
+    dialog.show_error(f"the server said {EVIL}")
+    assert dialog.error.textFormat() == PLAIN
+    assert dialog.error.text() == f"the server said {EVIL}"
+    assert_no_live_markup(dialog)
+    status = window.sync_status
+    monkeypatch.setattr(status, "health_messages", lambda: [f"refused: {EVIL}"])
+    status.refresh()
+    assert shown(status.toolTip()).endswith(f"\nrefused: {EVIL}")
+    assert f"refused: {EVIL}" in status.text()  # button text is never rich
+
+
+def test_search_snippets_are_escaped_before_the_highlight(qapp: Any, qtbot: Any) -> None:
+    from types import SimpleNamespace
+
+    from PySide6.QtGui import QFont
+
+    from app.ui.search_ui import (
+        SearchResultsModel,
+        SearchResultsView,
+        hit_html,
+        plain_snippet,
+        snippet_html,
+    )
+
+    raw = f"before {EVIL} «{EVIL}» after «&lt;»"
+    marked = snippet_html(raw)
+    assert "<b>" in marked and rendered(marked) == plain_snippet(raw)
+    hit = {"id": "c1", "key": "SUP-1", "subject": EVIL, "snippet": raw,
+           "snippet_source": "comment", "status": "open", "priority": "high",
+           "updated_ms": 0}
+    assert rendered(hit_html(hit, QFont(), 4000)) == f"{EVIL}\n{plain_snippet(raw)} · in a comment"
+    in_subject = dict(hit, snippet=f"«{EVIL}» tail", snippet_source="subject")
+    assert rendered(hit_html(in_subject, QFont(), 4000)).startswith(f"{EVIL} tail\n")
+
+    model = SearchResultsModel()
+    model.set_hits([hit])
+    tip = model.data(model.index(0, 1), Qt.ItemDataRole.ToolTipRole)
+    assert shown(tip) == f"{EVIL}\n\n{plain_snippet(raw)}"
+    view = SearchResultsView()
+    qtbot.addWidget(view)
+    view.show_result(SimpleNamespace(hits=[hit], total=1, took_ms=3.0, query=EVIL,
+                                     suggestion=EVIL, notes=[EVIL]))
+    assert view.notes.textFormat() == PLAIN and view.notes.text() == f"Note: {EVIL}"
+    assert view.summary.textFormat() == PLAIN
+    # "did you mean" is a link (rich text on purpose), the suggestion escaped in it
+    assert rendered(view.suggestion.text()) == f"Did you mean {EVIL}?"
+    assert_no_live_markup(view)
+
+
+def test_dashboard_cards_and_titles_are_plain(qapp: Any) -> None:
+    from app.ui.dashboard import Card, ChartPanel
+
+    card = Card("Open")
+    card.set(EVIL, f"top tag {EVIL}")
+    assert (card.value.textFormat(), card.note.textFormat()) == (PLAIN, PLAIN)
+    assert card.note.text() == f"top tag {EVIL}"
+    panel = ChartPanel(EVIL)
+    panel.subtitle.setText(EVIL)
+    assert panel.title.textFormat() == PLAIN and panel.subtitle.textFormat() == PLAIN
+    assert_no_live_markup(card)
+    assert_no_live_markup(panel)
+
+
+def test_terminal_prints_output_literally(window: Any) -> None:
+    window.terminal._print(f"error: no case {EVIL}")
+    assert window.terminal.output.toPlainText().splitlines()[-1] == f"error: no case {EVIL}"
+
+
+def test_plain_box_shows_text_literally(qapp: Any) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui.widgets import plain_box
+
+    box = plain_box(QMessageBox.Icon.Critical, "Smart Support Agent", EVIL)
+    assert box.textFormat() == PLAIN and box.text() == EVIL
