@@ -260,7 +260,7 @@ class SlaBadge(QFrame):
                            f"#SlaText {{ color: {fg}; font-size: 9pt; font-weight: 600; }}")
         self.icon.setPixmap(theme.icon(SLA_ICONS[state], fg, 12).pixmap(12, 12))
         self.label.setText(text)
-        self.setToolTip(tip)
+        self.setToolTip(plain_tip(tip))  # may carry an error's words
         self.show()
 
 

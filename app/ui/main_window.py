@@ -46,7 +46,7 @@ from app.ui.insights import (
 from app.ui.palette import Action, CommandPalette
 from app.ui.search_ui import SearchController, SearchHelp, SearchResultsView
 from app.ui.sidebar import Sidebar, View, load_counts, parse_query
-from app.ui.widgets import plain_label
+from app.ui.widgets import plain_label, plain_tip
 
 FIRST_PAGE = 200
 DEFAULT_VIEW = "my-open"
@@ -704,7 +704,9 @@ class MainWindow(QMainWindow):
 
     def _filter_invalid(self, message: str | None) -> None:
         self.filter_edit.setProperty("invalid", message is not None)
-        self.filter_edit.setToolTip(message or "Ctrl+F · fields: status priority assignee tag "
+        # the message quotes the filter as typed: shown literally
+        self.filter_edit.setToolTip(plain_tip(message) if message else
+                                    "Ctrl+F · fields: status priority assignee tag "
                                     "product team type is:open is:unassigned")
         self.filter_edit.style().unpolish(self.filter_edit)
         self.filter_edit.style().polish(self.filter_edit)

@@ -329,3 +329,15 @@ def test_plain_box_shows_text_literally(qapp: Any) -> None:
 
     box = plain_box(QMessageBox.Icon.Critical, "Smart Support Agent", EVIL)
     assert box.textFormat() == PLAIN and box.text() == EVIL
+
+
+def test_filter_error_and_sla_badge_tooltips_are_plain(window: Any, qtbot: Any) -> None:
+    from app.ui.case_detail import SlaBadge
+
+    window._filter_invalid(f"unknown field '{EVIL}'")
+    assert shown(window.filter_edit.toolTip()) == f"unknown field '{EVIL}'"
+    badge = SlaBadge()
+    qtbot.addWidget(badge)
+    badge.show_status(None, error=EVIL)
+    assert shown(badge.toolTip()) == f"The SLA cannot be computed: {EVIL}"
+    assert_no_live_markup(badge)
