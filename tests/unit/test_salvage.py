@@ -128,8 +128,9 @@ def readable_one_by_one(path: Path, upto: int) -> dict[int, tuple[Any, ...]]:
                                   (rowid,)).fetchone()
             except sqlite3.DatabaseError:
                 continue
-            if row is not None and parse_event(dict(zip(COLS, row, strict=True))) is not None:
-                found[rowid] = tuple(row)
+            parsed = None if row is None else parse_event(dict(zip(COLS, row, strict=True)))
+            if parsed is not None:  # as it would be kept (e.g. an unreadable version is 1)
+                found[rowid] = (row[0], *(parsed[c] for c in EVENT_COLUMNS))
     finally:
         con.close()
     return found
