@@ -6,11 +6,10 @@ bridge's ``sig_changes_applied`` like any other operation.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QTextCursor
+from PySide6.QtGui import QColor, QKeyEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -87,11 +86,14 @@ class TerminalDock(QDockWidget):
         self.input.setFocus()
 
     def _print(self, text: str, color: str | None = None) -> None:
+        # Inserted as text, not HTML: output is shown literally, spaces and columns kept
+        # (HTML collapses runs of spaces, so `case list` columns would not line up).
         cursor = self.output.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        style = f" style='color:{color}'" if color else ""
-        escaped = html.escape(text).replace("\n", "<br>")
-        cursor.insertHtml(f"<span{style}>{escaped}</span><br>")
+        fmt = QTextCharFormat()
+        if color:
+            fmt.setForeground(QColor(color))
+        cursor.insertText(text + "\n", fmt)
         self.output.setTextCursor(cursor)
         self.output.ensureCursorVisible()
 

@@ -318,8 +318,11 @@ def test_dashboard_cards_and_titles_are_plain(qapp: Any) -> None:
 
 
 def test_terminal_prints_output_literally(window: Any) -> None:
-    window.terminal._print(f"error: no case {EVIL}")
-    assert window.terminal.output.toPlainText().splitlines()[-1] == f"error: no case {EVIL}"
+    # columns of spaces kept too (HTML would collapse them)
+    lines = [f"error: no case {EVIL}", "SUP-1    open     high", "  indented"]
+    for line in lines:
+        window.terminal._print(line)
+    assert window.terminal.output.toPlainText().splitlines()[-3:] == lines
 
 
 def test_plain_box_shows_text_literally(qapp: Any) -> None:
