@@ -444,6 +444,25 @@ SCHEMA_FINGERPRINT = f"{ev.SCHEMA_VERSION}:" + hashlib.sha256(
     ",".join(sorted(KNOWN_TYPES)).encode()).hexdigest()[:16]
 _NOT_UNDERSTOOD = ("unknown event type", "is newer than this build understands")
 
+# A provisional key as a device hands it out (app/store/repo.py): a 4-character device code
+# holding a digit, a dash, a number. Team keys (SUP-1042) come only from the server.
+PROVISIONAL_KEY_RE = re.compile(r"(?=[A-Z]{0,3}[0-9])[A-Z0-9]{4}-[0-9]{1,18}")
+SERVER_ACTOR, SERVER_DEVICE = "system", "server"  # who authors server-made events
+
+
+def check_pulled(event: ev.Event) -> None:
+    """Rules for an event that came from the server, beyond its schema: what only the
+    server may author must be the server's, and a case may not claim a team key itself (an
+    older or compromised server could have let either through). Raises InvalidEvent."""
+    if event.type in SERVER_ONLY_TYPES and (event.actor, event.device_id) != (
+            SERVER_ACTOR, SERVER_DEVICE):
+        raise InvalidEvent(f"{event.type} is authored by the server only, not {event.actor[:80]}")
+    if event.type == ev.CASE_CREATED:
+        key = event.payload["fields"].get("key")
+        if key is not None and not PROVISIONAL_KEY_RE.fullmatch(str(key)):
+            raise InvalidEvent(f"case.created claims the key {str(key)[:40]!r}: team keys are "
+                               "assigned by the server")
+
 
 def refused_for_not_understanding(reason: str | None) -> bool:
     """Whether a refusal (the server's reason) was only for a type or version the server

@@ -97,7 +97,9 @@ def triage(items: Iterable[tuple[str, Any]], *, now_ms: int) -> tuple[list[Event
     held: list[Held] = []
     for raw, value in items:
         try:
-            good.append(es.validate_wire(value, now_ms=now_ms))
+            event = es.validate_wire(value, now_ms=now_ms)
+            es.check_pulled(event)
+            good.append(event)
         except es.InvalidEvent as exc:
             held.append(hold(raw, value, str(exc) or type(exc).__name__))
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError,

@@ -14,7 +14,6 @@ numbers back (the counter update rolls back with them).
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,9 @@ from sqlalchemy import (
 
 from app.core.event_schema import (
     MAX_CLOCK_AHEAD_MS,
+    PROVISIONAL_KEY_RE,
+    SERVER_ACTOR,
+    SERVER_DEVICE,
     SERVER_ONLY_TYPES,
     InvalidEvent,
     check_clock,
@@ -56,7 +58,6 @@ KEY_ASSIGNED = "case.key_assigned"
 # A key a client may give a new case: its device code (4 characters, always one digit, see
 # app/store/repo.py) and a number. Team keys (PREFIX-N, digit-free prefix) come from the server
 # only: a client-made one would shadow the real case of that key on every laptop.
-PROVISIONAL_KEY_RE = re.compile(r"(?=[A-Z]{0,3}[0-9])[A-Z0-9]{4}-[0-9]{1,18}")
 _MAX_ECHOED_ID = 64  # a refused item's own id is echoed back only if it is this short
 _CHUNK = 500
 _WINDOW_FACTOR = 4  # pull scans at most limit * 4 sequence numbers per query
@@ -260,7 +261,7 @@ class _Batch:
         self.team_numbers[team] = (prefix, number + 1)
         case.key, case.dirty = f"{prefix}-{number}", True
         self._append(uuid7(), case_id, case.team_id, KEY_ASSIGNED,
-                     payload_json({"key": case.key}), "system", "server",
+                     payload_json({"key": case.key}), SERVER_ACTOR, SERVER_DEVICE,
                      self.clock.after(created.hlc), None)
 
     def _append(self, event_id: str, case_id: str | None, team_id: str, type_: str,

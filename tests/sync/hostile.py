@@ -49,7 +49,7 @@ class Hostile:
                                         and self.label not in SERVER_JUDGED)
 
 
-SERVER_JUDGED = frozenset({"forged team key", "server-only type", "team move by a non-member"})
+SERVER_JUDGED = frozenset({"team move by a non-member"})  # membership: only the server knows
 
 
 def _base(ctx: Context, rng: random.Random, type_: str, payload: dict[str, Any],

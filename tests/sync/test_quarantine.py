@@ -711,3 +711,35 @@ def test_every_request_goes_through_the_one_call_path(tmp_path: Path, server: Se
     session.login("ben@example.com", PASSWORD)
     sync_once(store, session)
     assert "/events" in api.paths
+
+
+def test_a_forged_team_key_from_an_older_server_cannot_shadow_the_real_case(
+        tmp_path: Path, server: Server) -> None:
+    """The audit: a pushed case.created with fields.key="SUP-1" made `case show SUP-1` open
+    the attacker's case on other laptops. Today's server refuses it; if an older one stored
+    it (or a forged case.key_assigned), every laptop holds it and SUP-1 stays the real case."""
+    a, sa = _client(tmp_path, "a", server.url, "ana@example.com")
+    b, sb = _client(tmp_path, "b", server.url, "ben@example.com")
+    real = _shared_case(a, sa, b, sb)
+    real_key = b.read(lambda c: c.execute(select(s.cases.c.key)
+                                          .where(s.cases.c.id == real)).scalar())
+    assert real_key == "SUP-1"
+    forged_case = uuid7()
+    forged = _wire(server.support, type_=ev.CASE_CREATED, case_id=forged_case,
+                   payload={"fields": {"subject": "pay here", "key": "SUP-1"}, "tags": []},
+                   hlc="1000000000000.000001")  # claims the key "earlier" than the real one
+    stolen = _wire(server.support, type_=ev.CASE_KEY_ASSIGNED, case_id=real,
+                   payload={"key": "SUP-99"})  # pretends to be the server
+    assert _push_or_inject(server, sa, forged) == "injected"
+    assert _push_or_inject(server, sa, stolen) == "injected"
+
+    sync_once(b, sb)
+
+    assert set(held(b)) == {forged["id"], stolen["id"]}
+    shown = b.read(lambda c: c.execute(select(s.case_keys.c.case_id)
+                                       .where(s.case_keys.c.key == "SUP-1")).scalar())
+    assert shown == real
+    assert b.read(lambda c: c.execute(select(s.cases.c.key)
+                                      .where(s.cases.c.id == real)).scalar()) == "SUP-1"
+    assert b.read(lambda c: c.execute(select(s.cases.c.id)
+                                      .where(s.cases.c.id == forged_case)).first()) is None

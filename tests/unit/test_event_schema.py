@@ -401,3 +401,27 @@ def test_whatever_validates_folds_and_projects() -> None:
         store.close()
     # the strategy really reaches the accepting side of every type
     assert set(accepted) == set(KEYS), sorted(set(KEYS) - set(accepted))
+
+
+@pytest.mark.parametrize(("type_", "payload", "actor", "device", "ok"), [
+    ("case.created", {"fields": {"subject": "x", "key": "K7QF-12"}, "tags": []},
+     "ana@example.com", "dev-1", True),
+    ("case.created", {"fields": {"subject": "x"}, "tags": []}, "ana@example.com", "dev-1", True),
+    ("case.created", {"fields": {"subject": "x", "key": "GAM-1"}, "tags": []},
+     "ana@example.com", "dev-1", False),  # a team key claimed by a client
+    ("case.key_assigned", {"key": "GAM-1"}, "system", "server", True),
+    ("case.key_assigned", {"key": "GAM-1"}, "ana@example.com", "dev-1", False),
+    ("case.key_assigned", {"key": "GAM-1"}, "system", "dev-1", False),
+])
+def test_pulled_events_may_not_forge_what_only_the_server_authors(
+        type_: str, payload: dict[str, Any], actor: str, device: str, ok: bool) -> None:
+    """An older or compromised server could pass on a forged team key; a laptop holds it."""
+    from app.core.event_schema import check_pulled
+
+    event = ev.Event(id=uuid7(), type=type_, payload=payload, actor=actor, device_id=device,
+                     hlc=HLC, case_id=uuid7(), team_id="t1")
+    if ok:
+        check_pulled(event)
+    else:
+        with pytest.raises(InvalidEvent):
+            check_pulled(event)
