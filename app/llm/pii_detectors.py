@@ -5,6 +5,9 @@ import ipaddress
 import re
 from collections.abc import Iterator, Sequence
 
+from app.llm import pii_recognisers
+from app.llm.person_names import fold, people_in_text
+
 Candidate = tuple[int, int, str]
 
 # Kinds in priority order: when two candidates overlap, the earlier kind wins.
@@ -202,7 +205,8 @@ def name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
     loose: set[str] = set()
     strict: set[str] = set()
     for name in names:
-        parts = [p for p in re.split(r"\s+", name.strip()) if p]
+        # folded like the text it runs over: "José Müller" also matches "Jose Muller"
+        parts = [p for p in re.split(r"\s+", fold(name).strip()) if p]
         if not parts:
             continue
         if len(parts) > 1:
@@ -222,7 +226,7 @@ def name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
 def organization_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
     """One regex for customer organizations: whole names only (case-insensitive, any run
     of spaces), since their parts are everyday words ("Acme Logistics": "Logistics")."""
-    full = {r"\s+".join(re.escape(p) for p in name.split()) for name in names
+    full = {r"[\s_-]+".join(re.escape(p) for p in fold(name).split()) for name in names
             if len(name.strip()) >= 3}
     if not full:
         return None
@@ -245,7 +249,9 @@ def people(text: str, pattern: re.Pattern[str] | None) -> Iterator[Candidate]:
 
 
 def all_candidates(text: str, names: re.Pattern[str] | None,
-                   orgs: re.Pattern[str] | None = None) -> Iterator[Candidate]:
+                   orgs: re.Pattern[str] | None = None,
+                   phone_regions: Sequence[str] = pii_recognisers.DEFAULT_PHONE_REGIONS) -> Iterator[Candidate]:
+    folded = fold(text)  # same length as text: spans found in it are spans of text
     yield from secrets(text)
     yield from emails(text)
     yield from ibans(text)
@@ -253,5 +259,7 @@ def all_candidates(text: str, names: re.Pattern[str] | None,
     yield from ips(text)
     yield from phones(text)
     yield from addresses(text)
-    yield from organizations(text, orgs)
-    yield from people(text, names)
+    yield from pii_recognisers.all_candidates(text, phone_regions)
+    yield from organizations(folded, orgs)
+    yield from people(folded, names)
+    yield from people_in_text(text, folded)

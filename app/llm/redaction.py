@@ -6,6 +6,7 @@ after key/token/secret/password), postal addresses, and the people and customer
 organizations named by the caller with stable placeholders (``[EMAIL_1]`` ...). Spans are given in the OUTPUT text.
 """
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,13 +53,20 @@ class RestoreResult:
 def _select(candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Non-overlapping candidates: higher-priority kind first, then the longer one."""
     ordered = sorted(candidates, key=lambda c: (_PRIORITY[c[2]], -(c[1] - c[0]), c[0]))
+    # taken spans never overlap, so sorted starts and ends let bisect find the neighbours
+    starts: list[int] = []
+    ends: list[int] = []
     taken: list[tuple[int, int, str]] = []
     for cand in ordered:
         start, end, _ = cand
         if end <= start:
             continue
-        if all(end <= s or start >= e for s, e, _ in taken):
-            taken.append(cand)
+        i = bisect.bisect_right(starts, start)
+        if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
+            continue
+        starts.insert(i, start)
+        ends.insert(i, end)
+        taken.append(cand)
     return sorted(taken)
 
 

@@ -1,0 +1,111 @@
+"""Every leak of issue 18's held-out table: text nobody tuned the detectors for."""
+
+import time
+
+import pytest
+
+from app.llm.redaction import Redactor
+
+
+def _redacted(text: str, names: tuple[str, ...] = (), orgs: tuple[str, ...] = ()) -> str:
+    return Redactor(names, organizations=orgs).redact(text).text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("e-mail: josé@bücher.de", "josé@bücher.de"),
+        ("write to siobhan [at] acme [dot] example please", "siobhan [at] acme [dot] example"),
+        ('e-mail: "john doe"@example.org', '"john doe"@example.org'),
+        ("cron mails ops@localhost every night", "ops@localhost"),
+        ("link mailto:pay%40acme.example in the footer", "pay%40acme.example"),
+        ("phone: 8 (495) 123-45-67", "8 (495) 123-45-67"),
+        ("iban: de89370400440532013000", "de89370400440532013000"),
+        ("iban: DE89-3704-0044-0532-0130-00", "DE89-3704-0044-0532-0130-00"),
+        ("card: 4111.1111.1111.1111", "4111.1111.1111.1111"),
+        ("card: 4111\u00a01111\u00a01111\u00a01111", "4111\u00a01111\u00a01111\u00a01111"),
+        ("card: 4111 11 11 1111 1111", "4111 11 11 1111 1111"),
+        ("my password is Tr0ub4dor&3", "Tr0ub4dor&3"),
+        ("address: 1-2-3 Shibuya", "1-2-3 Shibuya"),
+        ("address: Tokyo 150-0002", "Tokyo 150-0002"),
+        ("address: PO Box 1234", "PO Box 1234"),
+        ("address: 10 downing street", "10 downing street"),
+        ("mac: 00:1A:2B:3C:4D:5E", "00:1A:2B:3C:4D:5E"),
+    ],
+)
+def test_direct_identifiers_leak_nowhere(text: str, secret: str) -> None:
+    out = _redacted(text)
+    assert secret not in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password is Tr0ub4dor&3",
+        "iban: DE89-3704-0044-0532-0130-00",
+    ],
+)
+def test_whole_value_goes(text: str) -> None:
+    out = _redacted(text)
+    assert out.endswith("]"), out
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("Hi Zoë Ångström,\nthe export fails.", ["Zoë", "Ångström"]),
+        ("It fails again.\n\nThanks,\nJosé Müller", ["José", "Müller"]),
+        ("Thanks,\nJosé Müller\n\nLater Jose Muller wrote again.", ["José", "Müller", "Jose", "Muller"]),
+        ("my name is Nguyễn Văn An and my printer is broken", ["Nguyễn", "Văn An"]),
+        ("客户: this is 李小龍, the login fails", ["李小龍"]),
+        ("hello, this is mary-jane watson from billing", ["mary-jane", "watson"]),
+        ("Dear Ursula von der Leyen,\nyour ticket", ["Ursula", "von der Leyen"]),
+        ("Siobhan called twice about E1234.", ["Siobhan"]),
+        ("Regards,\nLiam O’Neil-Smith\n\nps: ONeil and O'Neil are the same person",
+         ["O’Neil", "ONeil", "O'Neil", "Smith"]),
+    ],
+)
+def test_people_not_in_the_directory(text: str, gone: list[str]) -> None:
+    out = _redacted(text)
+    for part in gone:
+        assert part not in out, (part, out)
+
+
+def test_directory_name_matches_with_diacritics_folded() -> None:
+    out = _redacted("Jose Muller and JOSÉ MÜLLER and Muller", ("José Müller",))
+    assert "Jose" not in out and "Muller" not in out and "MÜLLER" not in out, out
+
+
+def test_organization_with_hyphen() -> None:
+    out = _redacted("logs from acme-logistics servers", orgs=("Acme Logistics",))
+    assert "acme-logistics" not in out and "[ORG_1]" in out, out
+
+
+MUST_KEEP = [
+    "E1234", "ERR_CONNECTION_REFUSED", "0x80070005", "HTTP 503 Service Unavailable", "404 Not Found",
+    "SmartSupport Pro 4.2.1", "Windows Server 2019", "Outlook", "v2.3.1", "ORD-123456", "INV-2024-0042",
+    "SUP-1042", 'File "/app/sync/client.py", line 88, in pull', "at com.acme.sync.Client.pull(Client.java:42)",
+    "Traceback (most recent call last):", "TimeoutError: read timed out", "build 20240501",
+    "2024-05-01 10:30:00", "Chrome 126.0.6478.127",
+]
+
+
+def test_must_keep_terms_survive() -> None:
+    text = ("Hi Maria,\nafter the upgrade we see " + "; ".join(MUST_KEEP)
+            + ".\nThe Export Wizard and Sync Engine fail.\n\nThanks,\nJonas Becker")
+    out = _redacted(text)
+    for term in MUST_KEEP + ["Export Wizard", "Sync Engine"]:
+        assert term in out, (term, out)
+    assert "Maria" not in out and "Jonas" not in out and "Becker" not in out, out
+
+
+def test_twenty_thousand_words_fast() -> None:
+    chunk = ("Hi Zoë, the sync of ORD-123456 fails with E1234 since v2.3.1; call +44 20 7946 0958 "
+             "or mail zoe@example.org, card 4111 1111 1111 1111. Thanks, José Müller. ")
+    text = chunk * (20000 // len(chunk.split()) + 1)
+    redactor = Redactor()
+    started = time.perf_counter()
+    result = redactor.redact(text)
+    elapsed = time.perf_counter() - started
+    assert "zoe@example.org" not in result.text
+    assert elapsed < 1.0, elapsed  # the 200 ms target is measured by bench; CI machines are shared
