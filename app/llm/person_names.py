@@ -85,7 +85,10 @@ _TRIGGERS = [
     (re.compile(rf"(?=[{_first_letters(_WEAK_WORDS)}])\b(?:{_WEAK_WORDS})[ \t]+", re.I), False),
 ]
 _RUN_TOKEN = re.compile(rf"{_TOKEN}|{_CJK}")
-_CAP_RUN = re.compile(rf"(?<![\w'@.-])[A-Z]{_LETTER}*(?:['\-]{_LETTER}+)*(?:[ \t]+(?:{_TOKEN}))*")
+_CAP_WORD = rf"[A-Z]{_LETTER}*(?:['\-]{_LETTER}+)*"
+_PARTICLE = "(?:" + "|".join(sorted(PARTICLES, key=len, reverse=True)) + ")"
+# a run of capitalised words (particles between them): the only place a given name can start a name
+_CAP_RUN = re.compile(rf"(?=[A-Z])(?<![\w'@.-]){_CAP_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_CAP_WORD})*")
 
 # Capitalised words after a greeting that are not people.
 _NOT_NAMES = frozenset("""

@@ -28,7 +28,8 @@ _TOKEN_PATTERNS = [
     r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}",
     r"\b(?:SG|shpat|shpss)[._][A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]{20,})?",
 ]
-_TOKENS = re.compile("|".join(f"(?:{p})" for p in _TOKEN_PATTERNS))
+# the lookahead on the patterns' first characters lets most positions fail at once
+_TOKENS = re.compile("(?=[-srpAgxeS])(?:" + "|".join(f"(?:{p})" for p in _TOKEN_PATTERNS) + ")")
 _BEARER = re.compile(r"(?i:\b(?:bearer|basic|token))\s+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)")
 _KEYWORD = (
     r"(?:api[_-]?key|apikey|x-api-key|access[_-]?key(?:[_-]?id)?|secret(?:[_-]?(?:access[_-]?)?key)?|"
@@ -46,7 +47,7 @@ _CARD = re.compile(
     r"(?<![\d+\-.])(?:\d{4}(?P<s>[ -]?)\d{4}(?P=s)\d{4}(?P=s)\d{1,7}|\d{4}(?P<t>[ -]?)\d{6}(?P=t)\d{4,5})(?![\d\-]|\.\d)"
 )
 _IPV4 = re.compile(
-    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:/\d{1,2})?(?!\.?\d)(?![\w])"
+    r"(?=\d)(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:/\d{1,2})?(?!\.?\d)(?![\w])"
 )
 _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])"
@@ -58,7 +59,7 @@ _PHONE_INTL = re.compile(
 _PHONE_US = re.compile(
     r"(?<![\w+\-.])(?<!\d )(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s*(?:ext\.?|x)\s*\d{1,5})?(?![\w\-])"
 )
-_PHONE_NATIONAL = re.compile(r"(?<![\w+\-./])(?<!\d )0[1-9]\d{0,4}(?:[ /.\-]\d{2,8}){1,4}(?![\w\-/]|\.\d)")
+_PHONE_NATIONAL = re.compile(r"(?=0)(?<![\w+\-./])(?<!\d )0[1-9]\d{0,4}(?:[ /.\-]\d{2,8}){1,4}(?![\w\-/]|\.\d)")
 _PHONE_CONTEXT = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|fax|sms|whatsapp|mob|ph)\b\.?\s*[:#]?\s*(?P<v>\d[\d .\-/]{6,16}\d)")
 
 _STREET_SUFFIX = (
@@ -69,14 +70,39 @@ _STREET_EN = re.compile(
     rf"(?<![\w-])\d{{1,5}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}{_STREET_SUFFIX}\b\.?"
     r"(?:,?\s+(?:Suite|Ste\.?|Apt\.?|Unit|Floor|Fl\.?)\s*#?\s*\w+)?"
 )
+# "Hauptstraße 12": found from a number after a word, whose word must end in a street suffix,
+# then widened back to the word's start (one regex starting at every letter is far slower).
+_NUMBER_AFTER_WORD = re.compile(r"(?<=[^\W\d_]|\.)\s+\d{1,4}[a-z]?\b", re.I)
+_EU_SUFFIX_END = re.compile(
+    r"(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|laan|straat|gracht|plein|vej|gatan)\Z", re.I
+)
+_EU_WORD_START = re.compile(r"[A-ZÄÖÜ]", re.I)
 _STREET_EU = re.compile(
-    r"(?<![\w-])(?:[A-ZÄÖÜ][\wäöüß.-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|laan|straat|gracht|plein|vej|gatan)"
-    r"|(?:Rue|Avenue|Boulevard|Chemin|Place|Calle|Avenida|Via|Viale|Piazza)(?:\s+(?:de la|de|du|des|del|della|di)?\s*[A-Z][\w'-]*){1,3})"
-    r"\s+\d{1,4}[a-z]?\b|(?<![\w-])\d{1,4}(?:bis|ter)?,?\s+(?:rue|avenue|boulevard|chemin|place|allée|impasse|quai)(?:\s+[\w'-]+){1,4}",
+    r"(?=[rabcpv])(?<![\w-])(?:Rue|Avenue|Boulevard|Chemin|Place|Calle|Avenida|Via|Viale|Piazza)"
+    r"(?:\s+(?:de la|de|du|des|del|della|di)?\s*[A-Z][\w'-]*){1,3}\s+\d{1,4}[a-z]?\b"
+    r"|(?=\d)(?<![\w-])\d{1,4}(?:bis|ter)?,?\s+(?:rue|avenue|boulevard|chemin|place|allée|impasse|quai)(?:\s+[\w'-]+){1,4}",
     re.I,
 )
+
+
+def _eu_suffix_streets(text: str) -> Iterator[tuple[int, int]]:
+    for m in _NUMBER_AFTER_WORD.finditer(text):
+        suffix = _EU_SUFFIX_END.search(text, max(0, m.start() - 7), m.start())
+        if suffix is None:
+            continue
+        back = suffix.start()
+        while back > 0 and (text[back - 1].isalnum() or text[back - 1] in "_.-"):
+            back -= 1
+        # leftmost start: a letter not preceded by a word character or hyphen
+        for start in range(back, suffix.start()):
+            if _EU_WORD_START.match(text, start) and (start == 0 or not (text[start - 1].isalnum()
+                                                                     or text[start - 1] in "_-")):
+                yield start, m.end()
+                break
+
+
 _POSTCODE_CITY = re.compile(
-    r"(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,5}\s+[A-ZÄÖÜÉ][a-zäöüßéèàç]+(?:[ -][A-ZÄÖÜÉ][a-zäöüßéèàç]+)?(?!\w)"
+    r"(?=[A-Z\d])(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,5}\s+[A-ZÄÖÜÉ][a-zäöüßéèàç]+(?:[ -][A-ZÄÖÜÉ][a-zäöüßéèàç]+)?(?!\w)"
     r"|(?<![\w-])[A-Z][a-z]+(?: [A-Z][a-z]+)*,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?(?!\w)"
     r"|(?<![\w-])(?:[A-Z][a-z]+\s+)?[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}(?![\w])"
 )
@@ -111,12 +137,30 @@ def iban_ok(iban: str) -> bool:
     return int(number) % 97 == 1
 
 
+# Every _KEYWORD contains one of these: _ASSIGNED is tried only around them (speed).
+_KEYWORD_CORE = re.compile(r"(?=[kstpKSTP])(?i:key|secret|token|pass|pwd)")
+
+
+def _assignments(text: str) -> Iterator[re.Match[str]]:
+    seen = -1
+    for core in _KEYWORD_CORE.finditer(text):
+        if core.start() < seen:
+            continue
+        start = core.start()
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+            start -= 1
+        m = _ASSIGNED.search(text, start, core.end() + 260)
+        if m is not None and m.start() <= core.start():
+            seen = m.end()
+            yield m
+
+
 def secrets(text: str) -> Iterator[Candidate]:
     for m in _TOKENS.finditer(text):
         yield m.start(), m.end(), "SECRET"
     for m in _BEARER.finditer(text):
         yield m.start("v"), m.end("v"), "SECRET"
-    for m in _ASSIGNED.finditer(text):
+    for m in _assignments(text):
         value = m.group("v")
         keyword = m.group(0).lower()
         is_password = any(w in keyword[: m.start("v") - m.start()] for w in ("pass", "pwd"))
@@ -187,6 +231,7 @@ def phones(text: str) -> Iterator[Candidate]:
 def addresses(text: str) -> Iterator[Candidate]:
     found = sorted(
         [(m.start(), m.end()) for rx in (_STREET_EN, _STREET_EU, _POSTCODE_CITY) for m in rx.finditer(text)]
+        + list(_eu_suffix_streets(text))
     )
     merged: list[list[int]] = []
     for start, end in found:

@@ -3,6 +3,7 @@ shapes issue 18 found leaking: internationalised/obfuscated e-mails, any-separat
 and IBANs, whole passwords, MAC addresses, more postal shapes. Each yields candidates
 ``(start, end, kind)`` like ``pii_detectors``."""
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -15,15 +16,32 @@ Candidate = tuple[int, int, str]
 
 # Regions whose national formats are tried (E.164 numbers with + are found whatever this is).
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "RU", "PL", "IN", "BR", "JP", "AU")
+PHONE_REGIONS_ENV = "SMART_SUPPORT_PHONE_REGIONS"
+
+
+def phone_regions(raw: str | None = None) -> tuple[str, ...]:
+    """The regions whose national phone formats are recognised: ``raw`` (or the
+    ``SMART_SUPPORT_PHONE_REGIONS`` variable), comma-separated ISO codes such as
+    ``DE,AT,CH``; empty means the defaults. An unknown code is an error rather than a
+    silently weaker redaction."""
+    raw = os.environ.get(PHONE_REGIONS_ENV, "") if raw is None else raw
+    codes = [c.strip().upper() for c in raw.split(",") if c.strip()]
+    if not codes:
+        return DEFAULT_PHONE_REGIONS
+    unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ValueError(f"{PHONE_REGIONS_ENV}: unknown region code(s) {', '.join(unknown)} "
+                         "(use ISO 3166 codes such as DE,AT,CH)")
+    return tuple(dict.fromkeys(codes))
 
 # Digit runs that could be a phone number: only these windows go to the (slow) matcher.
-_PHONE_WINDOW = re.compile(r"(?:\+|\b00|\()?\d[\d \u00a0().\-/]{5,22}\d")
+_PHONE_WINDOW = re.compile(r"(?=[+(\d])(?:\+|\b00|\()?\d[\d \u00a0().\-/]{5,22}\d")
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}$|\d+\.\d+\.\d+")
 
 _SEP = r"[ \u00a0\u202f.\-]"
 # not the tail of an IBAN ("DE89 3704 ...") nor part of a longer run of digit groups
 _CARD = re.compile(
-    rf"(?<![\w.,\-])(?<![A-Za-z]{{2}}\d{{2}}{_SEP})[2-6]\d(?:{_SEP}{{0,2}}\d){{11,17}}(?!{_SEP}{{0,2}}\d(?!\d/\d))"
+    rf"(?<![\w.,+\-])(?<![A-Za-z]{{2}}\d{{2}}{_SEP})[2-6]\d(?:{_SEP}{{0,2}}\d){{11,17}}(?!{_SEP}{{0,2}}\d(?!\d/\d))"
 )
 _IBAN = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}\d{{2}}(?:{_SEP}?[A-Za-z0-9]){{11,30}}(?![A-Za-z0-9])")
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.llm import pii_recognisers
 from app.llm.pii_detectors import KINDS, all_candidates, name_pattern, organization_pattern
 from app.llm.redaction_map import PLACEHOLDER, RedactionMap
 
@@ -78,15 +79,16 @@ class Redactor:
     """Redacts with one ``RedactionMap`` so the same value keeps its placeholder."""
 
     def __init__(self, names: Sequence[str] = (), redaction_map: RedactionMap | None = None,
-                 organizations: Sequence[str] = ()) -> None:
+                 organizations: Sequence[str] = (), phone_regions: Sequence[str] | None = None) -> None:
         self.redaction_map = redaction_map if redaction_map is not None else RedactionMap()
+        self._regions = tuple(phone_regions) if phone_regions is not None else pii_recognisers.phone_regions()
         self._names = name_pattern(names)
         self._orgs = organization_pattern(organizations)
 
     def redact(self, text: str) -> RedactionResult:
         protected = _existing_placeholders(text, self.redaction_map)
         candidates = [
-            c for c in all_candidates(text, self._names, self._orgs) if all(c[1] <= s or c[0] >= e for s, e in protected)
+            c for c in all_candidates(text, self._names, self._orgs, self._regions) if all(c[1] <= s or c[0] >= e for s, e in protected)
         ]
         out: list[str] = []
         spans: list[Span] = []
