@@ -80,6 +80,8 @@ def _first_letters(words: str) -> str:
 _TRIGGERS = [
     (re.compile(rf"(?=[{_first_letters(_GREETING_WORDS)}])\b(?:{_GREETING_WORDS})\.?,?[ \t]+", re.I), True),
     (re.compile(rf"\b(?:{_HONORIFICS})\.?[ \t]+(?=[A-Z])"), True),
+    (re.compile(rf"[\"'](?:{_LABEL_WORDS}|first_?name|last_?name|full_?name|customer_?name|display_?name)"
+                rf"[\"'][ \t]*:[ \t]*[\"']", re.I), True),
     (re.compile(rf"^[ \t]*(?:{_LABEL_WORDS})[ \t]*:[ \t]*", re.I | re.M), True),
     (re.compile(rf"^[ \t]*(?:{_SIGNOFF_WORDS})[ \t]*[,.!]?[ \t]*\r?\n[ \t]*", re.I | re.M), True),
     (re.compile(rf"(?=[{_first_letters(_WEAK_WORDS)}])\b(?:{_WEAK_WORDS})[ \t]+", re.I), False),
@@ -156,11 +158,14 @@ def _run_after(folded: str, pos: int, strong: bool) -> tuple[int, int] | None:
     lower_run = first[0].islower()
     if first.lower() in _NOT_NAMES:
         return None
-    if lower_run or not strong:
+    weak_unknown = False
+    if lower_run:
         if not _is_given(first):
             return None
     elif not _name_shaped(first):
         return None
+    elif not strong and not _is_given(first):
+        weak_unknown = True  # "this is Tendai Moyo": needs a second name-shaped word
     end = m.end()
     count = 1
     scan = end
@@ -192,11 +197,41 @@ def _run_after(folded: str, pos: int, strong: bool) -> tuple[int, int] | None:
         scan = end
         count += 1
         pending_particles = 0
+    if weak_unknown and count < 2:
+        return None
     return m.start(), end
 
 
+_CSV_HEADER = re.compile(r"^[^\n]*\b(?:name|customer|contact|full_?name)\b[^\n]*,[^\n]*$", re.I | re.M)
+_NAME_COLUMN = re.compile(r"(?:full_?|customer_?|contact_?|display_?)?name|customer|contact", re.I)
+
+
+def _csv_names(folded: str) -> Iterator[tuple[int, int]]:
+    """Values of a CSV's name column, in the rows right under its header."""
+    for header in _CSV_HEADER.finditer(folded):
+        columns = [c.strip().strip('"') for c in header.group(0).split(",")]
+        wanted = [i for i, c in enumerate(columns) if _NAME_COLUMN.fullmatch(c)]
+        if not wanted:
+            continue
+        pos = header.end() + 1
+        while pos < len(folded):
+            line_end = folded.find("\n", pos)
+            line_end = len(folded) if line_end < 0 else line_end
+            line = folded[pos:line_end]
+            if line.count(",") != len(columns) - 1:
+                break
+            offset = pos
+            for i, cell in enumerate(line.split(",")):
+                value = cell.strip().strip('"')
+                if i in wanted and value and _RUN_TOKEN.match(value) and "@" not in value:
+                    start = offset + cell.index(value)
+                    yield start, start + len(value)
+                offset += len(cell) + 1
+            pos = line_end + 1
+
+
 def _found_names(folded: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int]] = list(_csv_names(folded)) if "," in folded else []
     for trigger_rx, strong in _TRIGGERS:
         for trigger in trigger_rx.finditer(folded):
             run = _run_after(folded, trigger.end(), strong)

@@ -48,7 +48,7 @@ _IBAN = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}\d{{2}}(?:{_SEP}?[A-Za-z0-9])
 _DOMAIN = r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}"
 _EMAIL_UNICODE = re.compile(rf"(?<![\w.%+-])[\w.%+-]+@{_DOMAIN}(?![\w-])")
 _EMAIL_QUOTED = re.compile(rf'"[^"\n@]{{1,64}}"@{_DOMAIN}(?![\w-])')
-_EMAIL_LOCALHOST = re.compile(r"(?<![\w.%+-])[\w.%+-]+@localhost(?![\w.-])", re.I)
+_EMAIL_LOCALHOST = re.compile(r"(?<![\w.%+-])[\w.%+-]+@localhost(?![\w-]|\.\w)", re.I)
 _EMAIL_PERCENT = re.compile(rf"(?<![\w.%+-])[\w.+-]+%40{_DOMAIN}(?![\w-])", re.I)
 _AT = r"\s*(?:\[at\]|\(at\)|\{at\}|<at>)\s*"
 _DOT = r"\s*(?:\[dot\]|\(dot\)|\{dot\}|<dot>)\s*"
@@ -57,7 +57,7 @@ _EMAIL_SPELLED = re.compile(
 )
 
 _PASSWORD = re.compile(
-    r"(?i:\b(?:password|passwort|passwd|pwd|passphrase|pass|pin|mot de passe|contraseña|senha))"
+    r"(?i:(?<![A-Za-z])(?:password|passwort|passwd|pwd|passphrase|pass|pin|mot de passe|contraseña|senha))"
     r"[\"']?\s*(?:[:=]|=>|\bis\b|\bwas\b)\s*(?:(?P<q>[\"'])(?P<qv>[^\"'\n]{1,200})(?P=q)|(?P<v>[^\s\"']{3,200}))"
 )
 _MAC = re.compile(
@@ -83,9 +83,7 @@ def _phone_spans(chunk: str, regions: tuple[str, ...]) -> tuple[tuple[int, int],
     found: dict[tuple[int, int], None] = {}
     for region in tried:
         for match in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=phonenumbers.Leniency.VALID):
-            found[(match.start, match.end)] = None
-        if found:
-            break
+            found[(match.start, match.end)] = None  # every region: the longest reading wins later
     if not found and chunk.startswith(("+", "00")):
         # lenient pass: an international prefix makes any *possible* number a phone
         lenient = chunk if chunk.startswith("+") else "+" + chunk[2:]
@@ -96,8 +94,7 @@ def _phone_spans(chunk: str, regions: tuple[str, ...]) -> tuple[tuple[int, int],
 
 
 def phones(text: str, regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> Iterator[Candidate]:
-    """Valid numbers of the configured regions (the first region that reads a window
-    wins), then a lenient pass that takes any *possible* number with an international
+    """Valid numbers of the configured regions (overlaps resolve to the longest), then a lenient pass that takes any *possible* number with an international
     prefix. Only digit windows of 7-15 digits go to the (slow) matcher."""
     key = tuple(regions)
     for window in _PHONE_WINDOW.finditer(text):

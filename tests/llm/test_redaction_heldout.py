@@ -1,11 +1,12 @@
 """Every leak of issue 18's held-out table: text nobody tuned the detectors for."""
 
 import time
+from types import ModuleType
 
 import pytest
 
 from app.llm import pii_recognisers
-from app.llm.redaction import Redactor
+from app.llm.redaction import Redactor, redact
 
 
 def _redacted(text: str, names: tuple[str, ...] = (), orgs: tuple[str, ...] = ()) -> str:
@@ -141,3 +142,24 @@ def test_word_soup_of_capitalised_product_words_has_no_people() -> None:
 def test_lower_case_name_needs_a_known_given_name() -> None:
     assert _redacted("hello, this is the printer again") == "hello, this is the printer again"
     assert "jonas" not in _redacted("hi, this is jonas from accounting")
+
+
+def test_heldout_set_per_kind(redaction_heldout: ModuleType) -> None:
+    items = redaction_heldout.build_set()
+    assert len({i.text for i in items}) >= 200
+    result = redaction_heldout.evaluate(lambda t, n: [(f.start, f.end, f.kind) for f in redact(t, n).found], items)
+    for kind in ("EMAIL", "PHONE", "CARD", "IBAN", "IP", "SECRET", "ADDRESS"):
+        assert result["recall"][kind] >= 0.995, (kind, result["missed"][:10])
+    assert result["recall"]["PERSON"] >= 0.95, result["missed"][:10]
+    for kind, precision in result["precision"].items():
+        assert precision >= 0.95, (kind, precision)
+    assert result["must_keep_kept"] >= 0.98, result["must_keep_redacted"][:10]
+
+
+def test_csv_name_column_and_json_name_keys() -> None:
+    csv = "id,name,email\n7,Tendai Moyo,t@example.org\n8,Chidi Eze,c@example.org\n\nlater Moyo replied"
+    out = _redacted(csv)
+    assert "Tendai" not in out and "Chidi Eze" not in out and "Moyo" not in out, out
+    out = _redacted('{"customer_name": "Oluwaseun Adeyemi", "status": 404}')
+    assert "Oluwaseun" not in out and '"status": 404' in out, out
+    assert "Rohan Mehta" not in _redacted("[10:02] visitor: hi, this is Rohan Mehta")
