@@ -23,11 +23,9 @@ def _redacted(text: str, names: tuple[str, ...] = (), orgs: tuple[str, ...] = ()
         ("link mailto:pay%40acme.example in the footer", "pay%40acme.example"),
         ("phone: 8 (495) 123-45-67", "8 (495) 123-45-67"),
         ("iban: de89370400440532013000", "de89370400440532013000"),
-        ("iban: DE89-3704-0044-0532-0130-00", "DE89-3704-0044-0532-0130-00"),
         ("card: 4111.1111.1111.1111", "4111.1111.1111.1111"),
         ("card: 4111\u00a01111\u00a01111\u00a01111", "4111\u00a01111\u00a01111\u00a01111"),
         ("card: 4111 11 11 1111 1111", "4111 11 11 1111 1111"),
-        ("my password is Tr0ub4dor&3", "Tr0ub4dor&3"),
         ("address: 1-2-3 Shibuya", "1-2-3 Shibuya"),
         ("address: Tokyo 150-0002", "Tokyo 150-0002"),
         ("address: PO Box 1234", "PO Box 1234"),
@@ -41,15 +39,14 @@ def test_direct_identifiers_leak_nowhere(text: str, secret: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "expected"),
     [
-        "password is Tr0ub4dor&3",
-        "iban: DE89-3704-0044-0532-0130-00",
+        ("my password is Tr0ub4dor&3", "my password is [SECRET_1]"),  # kept '&3'
+        ("iban: DE89-3704-0044-0532-0130-00", "iban: [IBAN_1]"),  # was 'DE89-3704-[PHONE_1]'
     ],
 )
-def test_whole_value_goes(text: str) -> None:
-    out = _redacted(text)
-    assert out.endswith("]"), out
+def test_whole_value_goes(text: str, expected: str) -> None:
+    assert _redacted(text) == expected
 
 
 @pytest.mark.parametrize(
