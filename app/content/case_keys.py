@@ -3,14 +3,17 @@
 import re
 import uuid
 
-CASE_KEY = re.compile(r"\[?([A-Z][A-Z0-9]{1,9}-\d+)\]?")
-_BRACKETED = re.compile(r"\[([A-Z][A-Z0-9]{1,9}-\d+)\]")
-_OUR_MESSAGE_ID = re.compile(r"<case-([A-Z][A-Z0-9]{1,9}-\d+)\.[^@>\s]+@smart-support>")
+# A team key (SUP-1042) or a provisional one (K7QF-12, 5HWQ-3: a device code may start with
+# a digit); at least one letter before the dash, so a date such as 2026-11 is never a key.
+KEY = r"(?=[0-9]*[A-Z])[A-Z0-9]{2,10}-\d+"
+CASE_KEY = re.compile(rf"\[?({KEY})\]?")
+_BRACKETED = re.compile(rf"\[({KEY})\]")
+_OUR_MESSAGE_ID = re.compile(rf"<case-({KEY})\.[^@>\s]+@smart-support>")
 
 
 def make_message_id(case_key: str) -> str:
     """A message-id for mail we send about ``case_key``: ``<case-KEY.xxx@smart-support>``."""
-    if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}-\d+", case_key):
+    if not re.fullmatch(KEY, case_key):
         raise ValueError(f"not a case key: {case_key!r}")
     return f"<case-{case_key}.{uuid.uuid4().hex}@smart-support>"
 

@@ -151,3 +151,12 @@ def test_sanitize_and_html_to_text_directly() -> None:
     assert "style" not in clean and "onload" not in clean and "srcset" not in clean
     assert 'src="data:image/png;base64,AAAA"' in clean
     assert html_to_text("<ul><li>one</li><li>two</li></ul><table><tr><td>a</td><td>b</td></tr></table>") == "- one\n- two\n\na\tb"
+
+
+def test_provisional_keys_starting_with_a_digit_thread_replies() -> None:
+    """A device code may start with a digit (5HWQ): a reply to '[5HWQ-2] …' or to our
+    message-id for it found no case and became a new one (a quarter of all devices)."""
+    assert find_case_key("Re: [5HWQ-2] VPN drops", "", "") == "5HWQ-2"
+    assert find_case_key("Re: VPN drops", make_message_id("5HWQ-2"), "") == "5HWQ-2"
+    assert find_case_key("Report for 2026-11", "", "") is None  # a date is not a key
+    assert find_case_key("[2026-11] numbers", "", "") is None
