@@ -19,6 +19,10 @@ DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "RU", "PL", "
 PHONE_REGIONS_ENV = "SMART_SUPPORT_PHONE_REGIONS"
 
 
+class PhoneRegionsError(ValueError):
+    """The configured phone regions are not all region codes libphonenumber knows."""
+
+
 def phone_regions(raw: str | None = None) -> tuple[str, ...]:
     """The regions whose national phone formats are recognised: ``raw`` (or the
     ``SMART_SUPPORT_PHONE_REGIONS`` variable), comma-separated ISO codes such as
@@ -30,7 +34,7 @@ def phone_regions(raw: str | None = None) -> tuple[str, ...]:
         return DEFAULT_PHONE_REGIONS
     unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
-        raise ValueError(f"{PHONE_REGIONS_ENV}: unknown region code(s) {', '.join(unknown)} "
+        raise PhoneRegionsError(f"{PHONE_REGIONS_ENV}: unknown region code(s) {', '.join(unknown)} "
                          "(use ISO 3166 codes such as DE,AT,CH)")
     return tuple(dict.fromkeys(codes))
 

@@ -26,6 +26,7 @@ from app.core import events as ev
 from app.core.changes import Changes
 from app.core.commands import EventFactory
 from app.core.model import InvalidValue, normalize_tag, parse_field
+from app.llm.pii_recognisers import PhoneRegionsError
 from app.llm.prompt_builder import BuiltPrompt, build_prompt
 from app.llm.redaction import Redactor
 from app.llm.redaction_map import RedactionMap
@@ -254,8 +255,11 @@ def build(store: Store, *, case: str, template: str, reply_draft: str | None = N
 
     case_id, case_dict, texts, names, orgs = store.read(fetch)
     previous = load_map(store, case_id=case_id, template=template)
-    built = build_prompt(tpl, case_dict, attachments_text=texts, directory_names=names,
-                         redaction_map=previous, organizations=orgs)
+    try:
+        built = build_prompt(tpl, case_dict, attachments_text=texts, directory_names=names,
+                             redaction_map=previous, organizations=orgs)
+    except PhoneRegionsError as exc:  # a misconfiguration: no prompt rather than a weaker redaction
+        raise OperationError(str(exc)) from exc
     save_map(store, built, case_id)
     return built
 
