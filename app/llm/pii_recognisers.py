@@ -61,9 +61,10 @@ _EMAIL_SPELLED = re.compile(
 )
 
 _PASSWORD = re.compile(
-    r"(?i:(?<![A-Za-z])(?:password|passwort|passwd|pwd|passphrase|pass|pin|mot de passe|contraseña|senha))"
+    r"(?i:(?<![A-Za-z])(?:password|passwort|passwd|pwd|passphrase|pass|mot de passe|contraseña|senha))"
     r"[\"']?\s*(?:[:=]|=>|\bis\b|\bwas\b)\s*(?:(?P<q>[\"'])(?P<qv>[^\"'\n]{1,200})(?P=q)|(?P<v>[^\s\"']{3,200}))"
 )
+_PIN = re.compile(r"(?i:\bpin(?:\s*code)?)\s*(?:[:=]|\bis\b|\bwas\b)\s*(?P<v>\d{4,8})\b")
 _MAC = re.compile(
     r"(?<![\w:.-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w:.-])"
 )
@@ -73,7 +74,8 @@ _LOWER_STREET = re.compile(
     r"(?:[a-z][a-z'’-]+\s+){1,3}(?:street|avenue|road|boulevard|lane|drive|terrace|crescent|square|place)\b"
 )
 _PO_BOX = re.compile(r"(?i)(?<!\w)(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s+Office\s+Box|Postfach|Apartado)\s*#?\s*\d{1,7}\b")
-_JP_BLOCK = re.compile(r"(?<![\w.-])\d{1,4}-\d{1,4}(?:-\d{1,4})?\s+[A-Z][a-z]+(?:-(?:ku|shi|cho|machi))?\b")
+# three numbers (chome-block-house): "2-3 Business days" is not an address
+_JP_BLOCK = re.compile(r"(?<![\w.-])\d{1,4}-\d{1,4}-\d{1,4}\s+[A-Z][a-z]+(?:-(?:ku|shi|cho|machi))?\b")
 _JP_POSTCODE = re.compile(r"(?:〒\s?\d{3}-\d{4}|(?<![\w-])[A-Z][a-z]+(?:-(?:ku|shi|to|fu|ken))?,?\s+\d{3}-\d{4}(?![\d-]))")
 
 
@@ -105,6 +107,11 @@ def phones(text: str, regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> Iterato
         chunk = window.group(0)
         digits = sum(ch.isdigit() for ch in chunk)
         if not 7 <= digits <= 15 or _DATE_LIKE.match(chunk.strip("( ")):
+            continue
+        # a bare digit run (timestamp, VAT or order number) is a phone only with a + or 00
+        if chunk.isdigit() and not chunk.startswith("00"):
+            continue
+        if window.start() and text[window.start() - 1].isalpha():
             continue
         for start, end in _phone_spans(chunk, key):
             yield window.start() + start, window.start() + end, "PHONE"
@@ -165,6 +172,11 @@ def passwords(text: str) -> Iterator[Candidate]:
         yield start, end, "SECRET"
 
 
+def pins(text: str) -> Iterator[Candidate]:
+    for m in _PIN.finditer(text):
+        yield m.start("v"), m.end("v"), "SECRET"
+
+
 def macs(text: str) -> Iterator[Candidate]:
     # A MAC identifies a customer's device; it is redacted with the IP kind (network identifiers).
     for m in _MAC.finditer(text):
@@ -183,6 +195,7 @@ def addresses(text: str) -> Iterator[Candidate]:
 
 def all_candidates(text: str, regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> Iterator[Candidate]:
     yield from passwords(text)
+    yield from pins(text)
     yield from emails(text)
     yield from ibans(text)
     yield from cards(text)

@@ -160,3 +160,16 @@ def test_csv_name_column_and_json_name_keys() -> None:
     out = _redacted('{"customer_name": "Oluwaseun Adeyemi", "status": 404}')
     assert "Oluwaseun" not in out and '"status": 404' in out, out
     assert "Rohan Mehta" not in _redacted("[10:02] visitor: hi, this is Rohan Mehta")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Delivery takes 2-3 Business days. Expect 10-15 Minutes downtime.",
+        "timestamp 1717171717; VAT DE123456789; order 4111111111",
+        "The pin is broken and the password reset link expired.",
+        "Dear Support,\nthe Export Wizard in SmartSupport Pro 4.2 fails with HTTP 503.",
+    ],
+)
+def test_everyday_support_prose_is_kept(text: str) -> None:
+    assert _redacted(text) == text
