@@ -113,7 +113,9 @@ def _precheck(principal: Principal, event: EventCreate) -> str | None:
         return "actor must be the signed-in user"
     if event.type in SERVER_ONLY_TYPES:
         return f"{event.type} events are authored by the server only"
-    if event.team_id not in principal.team_ids:
+    if event.case_id is None and event.team_id not in principal.team_ids:
+        # An event on a case is judged by the team the server knows for the case (its
+        # team_id is only the client's view, which may be stale): see _Batch._case_rules.
         return "you are not a member of the event's team"
     if event.type in (CASE_CREATED, CASE_UPDATED) and event.case_id is None:
         return f"{event.type} needs a case_id"
@@ -224,6 +226,8 @@ class _Batch:
         mine = self.principal.team_ids
         if case is not None and case.team_id not in mine:
             return "the case belongs to a team you are not a member of"
+        if case is None and event.type != CASE_CREATED and event.team_id not in mine:
+            return "you are not a member of the event's team"  # a case the server has not seen
         if event.type == CASE_CREATED and event.case_id is not None:
             team = _created_team(event)
             if team not in mine:

@@ -262,3 +262,30 @@ def test_an_event_is_stored_under_its_cases_team(client: TestClient, world: Worl
                                                          ("case.key_assigned", world.beta)]
     assert seen[1]["payload"]["key"] == "BET-1"
     assert both["case_id"] not in {e["case_id"] for e in _check_pulled(client, alice)}
+
+
+def test_an_event_on_a_known_case_is_judged_by_the_servers_team_for_it(
+        client: TestClient, world: World) -> None:
+    """A laptop whose view of a case's team is wrong (stale, or an older server let a move
+    through) sends its events with that team: they are judged and stored by the team the
+    server knows for the case, not refused for ever (found by the sync simulation: the
+    agent's later edits of that case were all set aside). Unknown cases still need a team of
+    the author's own, and a case of another team stays closed."""
+    alice = bearer(login(client, "alice@example.com"))
+    carol = bearer(login(client, "carol@example.com"))
+    case = uuid7()
+    assert push(client, alice, [created("alice@example.com", world.alpha, case)])[0][
+        "status"] == "stored"
+    stale = event("alice@example.com", world.beta, case_id=case,
+                  payload={"body": "an edit", "internal": False, "author_kind": "agent"})
+    (result,) = push(client, alice, [stale])
+    assert result["status"] == "stored"
+    stored = [e for e in pull_all(client, alice) if e["id"] == stale["id"]]
+    assert stored and stored[0]["team_id"] == world.alpha
+    assert not [e for e in pull_all(client, carol) if e["id"] == stale["id"]]
+    unknown = event("alice@example.com", world.beta, case_id=uuid7(),
+                    payload={"body": "x", "internal": False, "author_kind": "agent"})
+    assert push(client, alice, [unknown])[0]["status"] == "rejected"
+    into_beta = event("carol@example.com", world.beta, case_id=case,
+                      payload={"body": "x", "internal": False, "author_kind": "agent"})
+    assert push(client, carol, [into_beta])[0]["status"] == "rejected"
