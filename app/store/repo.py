@@ -217,6 +217,7 @@ class Store:
             if cursor is not None:
                 self._set_meta(conn, "pull_cursor", str(cursor))
             changes = _changes_for(applied, touched, "sync")
+            changes.remote = True
             changes.conflict_case_ids = conflicted
             changes.sync = True
             return changes
@@ -358,15 +359,34 @@ def _apply_isolated(conn: Connection, fresh: list[ev.Event], device_id: str) -> 
     return applied, touched, conflicted, failed
 
 
+# The case field an event type changes (case.updated names its own in the payload).
+_FIELD_OF_TYPE = {
+    ev.TAG_ADDED: "tags", ev.TAG_REMOVED: "tags", ev.LINK_ADDED: "links",
+    ev.LINK_REMOVED: "links", ev.ATTACHMENT_ADDED: "attachments",
+    ev.ATTACHMENT_REMOVED: "attachments", ev.CASE_KEY_ASSIGNED: "key",
+    ev.CASE_MERGED: "status",
+}
+
+
 def _changes_for(events: list[ev.Event], touched: set[str], label: str) -> Changes:
     changes = Changes(case_ids=touched, event_ids=[e.id for e in events], message=label)
     for e in events:
         if e.type == ev.CASE_CREATED:
-            changes.created = True
+            changes.created = changes.membership = True
         elif e.type in (ev.COMMENT_ADDED, ev.COMMENT_REDACTED):
             changes.comments = True
+            if e.case_id:
+                changes.comment_case_ids.add(e.case_id)
         elif e.type in ev.DIRECTORY_EVENT_TYPES:
             changes.directory = True
+        elif e.type == ev.CASE_UPDATED:
+            name = e.payload.get("field")
+            if isinstance(name, str):
+                changes.fields.add(name)
+                changes.membership |= name == "deleted"
+        elif e.type in _FIELD_OF_TYPE:
+            changes.fields.add(_FIELD_OF_TYPE[e.type])
+            changes.membership |= e.type == ev.CASE_MERGED
     changes.sync = bool(events)
     return changes
 

@@ -104,25 +104,31 @@ class Bridge(QObject):
                   on_done=on_done, on_error=on_error)
 
     def run(self, op: Callable[..., Any], /, *, on_done: Callback | None = None,
-            on_error: ErrorCallback | None = None, **kwargs: Any) -> None:
+            on_error: ErrorCallback | None = None, initiator: object | None = None,
+            **kwargs: Any) -> None:
         """Run the operation ``op(store, **kwargs)`` on the writer thread.
 
         On success ``on_done(result)`` runs, then ``sig_changes_applied`` is emitted with the
-        operation's ``Changes``. On failure ``on_error`` runs if given, else ``sig_error``.
+        operation's ``Changes``, their ``initiator`` set to ``initiator`` (the view that asked
+        and updates itself from ``result``). On failure ``on_error`` runs if given, else
+        ``sig_error``.
         """
 
         if self._closed:
             return
-        self._submit(self.worker.write(op, **kwargs), self._applied(on_done), on_error)
+        self._submit(self.worker.write(op, **kwargs), self._applied(on_done, initiator),
+                     on_error)
 
-    def _applied(self, on_done: Callback | None) -> Callback:
+    def _applied(self, on_done: Callback | None, initiator: object | None = None) -> Callback:
         """The completion of a write: ``on_done(result)``, then the result's Changes (and
         their message) are announced, so every view refreshes from one signal."""
 
         def done(result: Any) -> None:
+            changes = find_changes(result)
+            if changes is not None and initiator is not None:
+                changes.initiator = initiator
             if on_done is not None:
                 on_done(result)
-            changes = find_changes(result)
             if changes is not None:
                 if changes.message:
                     self.sig_message.emit(changes.message)
