@@ -264,6 +264,65 @@ def bulk_set(store: Store, *, cases: list[str], changes: dict[str, Any],
 
 
 @_guard
+def bulk_apply(store: Store, *, cases: list[str], changes: dict[str, Any],
+               add_tags: Iterable[str] = (), remove_tags: Iterable[str] = (),
+               dry_run: bool = False) -> tuple[BulkPreview, Changes | None]:
+    """The same field and tag changes to many cases as one operation: one transaction and
+    one undo step, all or nothing (an unknown case or a bad value changes none).
+
+    ``dry_run``: nothing is written; the preview lists what would change, and the
+    ``Changes`` are None. Preview lines are (key, field, old, new); a tag line is
+    ``(key, "tags", "", "+tag")`` or ``(key, "tags", "-tag", "")``."""
+    add, remove = [str(t) for t in add_tags], [str(t) for t in remove_tags]
+    if not changes and not add and not remove:
+        raise OperationError("no changes given")
+    both = {t.strip().lower().lstrip("#") for t in add} & \
+        {t.strip().lower().lstrip("#") for t in remove}
+    if both:
+        raise InvalidValue(f"a tag cannot be both added and removed: {', '.join(sorted(both))}")
+    preview = BulkPreview()
+
+    def build(conn: Connection, f: EventFactory) -> list[ev.Event]:
+        norm = _normalise_changes(conn, changes, store.actor)
+        for name, value in norm.items():
+            norm[name] = parse_field(name, value)
+        out: list[ev.Event] = []
+        seen: set[str] = set()
+        for ref in cases:
+            try:
+                state = _load(conn, ref)
+            except NotFound as exc:
+                preview.errors.append(str(exc))
+                continue
+            if state.id in seen:
+                continue  # the same case named twice (by key and by id) is edited once
+            seen.add(state.id)
+            key = str(state.fields["key"])
+            events = cmd.set_fields(f, state, norm) if norm else []
+            for e in events:
+                preview.changes.append((key, e.payload["field"], e.payload["prev"],
+                                        e.payload["value"]))
+                # Tags are judged on the edited case (a team move routes them too).
+                state.fields[e.payload["field"]] = e.payload["value"]
+            tags = cmd.change_tags(f, state, add, remove)
+            for e in tags:
+                preview.changes.append((key, "tags", "", "+" + e.payload["tag"])
+                                       if e.type == ev.TAG_ADDED
+                                       else (key, "tags", "-" + e.payload["tag"], ""))
+            out += events + tags
+        if preview.errors:
+            raise NotFound("; ".join(preview.errors))
+        return [] if dry_run else out
+
+    result = store.record(build, label=f"bulk edit of {len(cases)} cases")
+    if dry_run:
+        return preview, None
+    if preview.changes:
+        result.message = f"Edited {len(cases)} cases"
+    return preview, result
+
+
+@_guard
 def undo(store: Store) -> Changes:
     return store.undo_last()
 

@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.model import Priority, Status
+from app.operations.cases import bulk_apply
+from app.operations.navigation import search_cases
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 
@@ -296,8 +298,6 @@ class CasePicker(QDialog):
         self.results.itemDoubleClicked.connect(lambda _i: self._accept())
 
     def _query(self) -> None:
-        from app.ui.palette import search_cases
-
         self._generation += 1
         generation = self._generation
         text = self.search.text().strip()
@@ -328,28 +328,6 @@ class CasePicker(QDialog):
             return
         self.chosen = item.data(Qt.ItemDataRole.UserRole)
         self.accept()
-
-
-def bulk_apply(store: Any, *, cases: list[str], changes: dict[str, Any], add_tags: list[str],
-               remove_tags: list[str], dry_run: bool = False) -> tuple[Any, Any]:
-    """Writer thread: field changes through ``bulk_set`` (all or nothing), then tags."""
-    from app.core.changes import Changes
-    from app.operations import cases as ops
-
-    preview, changes_out = (ops.bulk_set(store, cases=cases, changes=changes, dry_run=dry_run)
-                            if changes else (ops.BulkPreview(), Changes()))
-    lines = [(k, f, o, n) for k, f, o, n in preview.changes]
-    if add_tags or remove_tags:
-        for ref in cases:
-            if dry_run:
-                lines += [(ref, "tags", "", "+" + t) for t in add_tags]
-                lines += [(ref, "tags", "-" + t, "") for t in remove_tags]
-            else:
-                changes_out.merge(ops.tag(store, case=ref, add=add_tags, remove=remove_tags))
-    if not dry_run:
-        changes_out.message = f"Edited {len(cases)} cases"
-    preview.changes = lines
-    return preview, (None if dry_run else changes_out)
 
 
 class BulkEditDialog(QDialog):
@@ -459,7 +437,7 @@ class BulkEditDialog(QDialog):
             return
         self.error.hide()
         self.bridge.run(bulk_apply, dry_run=True, on_done=self._previewed,
-                        on_error=lambda e: self._error(describe(e)), **args)
+                        on_error=lambda e: self._error(describe(e)), initiator=self, **args)
 
     def _previewed(self, result: tuple[Any, Any]) -> None:
         preview = result[0]
@@ -476,8 +454,10 @@ class BulkEditDialog(QDialog):
         if not self.previewed:
             return
         self.apply_button.setEnabled(False)
+        # One operation (one transaction, one undo step) for fields and tags together.
         self.bridge.run(bulk_apply, on_done=self._applied,
-                        on_error=lambda e: self._error(describe(e)), **self._args())
+                        on_error=lambda e: self._error(describe(e)), initiator=self,
+                        **self._args())
 
     def _applied(self, _result: Any) -> None:
         self.sig_applied.emit(len(self.cases))
