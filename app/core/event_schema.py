@@ -11,6 +11,7 @@ after an upgrade. Anything :func:`validate_payload` accepts folds without raisin
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable
@@ -79,7 +80,9 @@ AUTHOR_KINDS = ("agent", "customer", "system")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 # Types a client may never author: the server writes them (the team's sequence key).
-SERVER_ONLY_TYPES: frozenset[str] = frozenset({ev.CASE_KEY_ASSIGNED})
+SERVER_ONLY_TYPES: frozenset[str] = frozenset({
+    ev.CASE_KEY_ASSIGNED, ev.INTEGRATION_DONE, ev.INTEGRATION_FAILED, ev.INTEGRATION_WAITING,
+    ev.INTEGRATION_RECORD})
 
 
 # --- clocks and envelopes ------------------------------------------------------------------
@@ -412,6 +415,102 @@ def _reply_upserted(p: dict[str, Any]) -> None:
     _text(p, "text", MAX_BODY)
 
 
+# --- integrations (issue 11; sync_server/jobs runs the requests) ----------------------------
+# The actions each system's handlers know, with the params each takes (required, optional).
+INTEGRATION_ACTIONS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "jira": {"create": ((), ("project", "issue_type", "comment_ids")),
+             "link": (("issue_key",), ()), "comment": (("issue", "body"), ()),
+             "unlink": (("remote_id",), ()), "refresh": ((), ())},
+    "salesforce": {"sync": ((), ()), "refresh": ((), ()), "lookup": (("email",), ())},
+}
+RECORD_KINDS = ("issue", "case", "contact", "account")
+STATUS_CATEGORIES = ("todo", "in_progress", "done")
+MAX_PARAMS_JSON = 64 * 1024  # characters of a request's params as JSON
+MAX_SNAPSHOT_JSON = 64 * 1024  # characters of a record's snapshot as JSON
+MAX_REMOTE_BODY = 32_767  # JIRA's own limit for a comment
+MAX_REASON = 4_000  # a remote system's message, as the agent reads it
+MAX_URL = 2_048
+MAX_COMMENT_IDS = 200
+
+
+def _json_size(value: object) -> int:
+    return len(json.dumps(value, ensure_ascii=False))
+
+
+def _request_head(p: dict[str, Any]) -> tuple[str, str]:
+    request_id = p.get("request_id")
+    if not isinstance(request_id, str) or not UUID_RE.fullmatch(request_id):
+        raise InvalidEvent("request_id must be a UUID (the request's idempotency key)")
+    system = p.get("system")
+    if not isinstance(system, str) or system not in INTEGRATION_ACTIONS:
+        raise InvalidEvent("system must be one of: " + ", ".join(INTEGRATION_ACTIONS))
+    actions = INTEGRATION_ACTIONS[system]
+    action = p.get("action")
+    if not isinstance(action, str) or action not in actions:
+        raise InvalidEvent(f"action of {system} must be one of: " + ", ".join(actions))
+    return system, action
+
+
+def _integration_requested(p: dict[str, Any]) -> None:
+    system, action = _request_head(p)
+    params = p.get("params")
+    if not isinstance(params, dict):
+        raise InvalidEvent("params must be an object")
+    if _json_size(params) > MAX_PARAMS_JSON:
+        raise InvalidEvent(f"params is longer than {MAX_PARAMS_JSON:,} characters as JSON")
+    required, optional = INTEGRATION_ACTIONS[system][action]
+    for key in required:
+        limit = MAX_REMOTE_BODY if key == "body" else MAX_KEY
+        _text(params, key, limit, required=True, empty=False, path=f"params.{key}")
+    for key in optional:
+        if key == "comment_ids":
+            _str_list(params, key, MAX_COMMENT_IDS, MAX_KEY)
+        else:
+            _text(params, key, MAX_KEY, empty=False, path=f"params.{key}")
+
+
+def _record(value: object, where: str = "record") -> None:
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"{where} must be an object")
+    _text(value, "remote_id", MAX_KEY, required=True, empty=False, path=f"{where}.remote_id")
+    _text(value, "remote_key", MAX_KEY, required=True, empty=False, path=f"{where}.remote_key")
+    _choice(value, "kind", RECORD_KINDS, required=True)
+    _text(value, "url", MAX_URL, path=f"{where}.url")
+    if not isinstance(value.get("linked"), bool):
+        raise InvalidEvent(f"{where}.linked must be true or false")
+    snapshot = value.get("snapshot", {})
+    if not isinstance(snapshot, dict):
+        raise InvalidEvent(f"{where}.snapshot must be an object")
+    if _json_size(snapshot) > MAX_SNAPSHOT_JSON:
+        raise InvalidEvent(f"{where}.snapshot is longer than {MAX_SNAPSHOT_JSON:,} characters")
+    _choice(snapshot, "status_category", STATUS_CATEGORIES)
+    _int(value, "fetched_ms", 0, MAX_MS)
+
+
+def _integration_done(p: dict[str, Any]) -> None:
+    _request_head(p)
+    _text(p, "message", MAX_REASON, required=True)
+    if p.get("record") is not None:
+        _record(p["record"])
+
+
+def _integration_failed(p: dict[str, Any]) -> None:
+    _request_head(p)
+    _text(p, "reason", MAX_REASON, required=True, empty=False)
+    _int(p, "remote_status", 100, 599)
+
+
+def _integration_waiting(p: dict[str, Any]) -> None:
+    _request_head(p)
+    _text(p, "reason", MAX_REASON, required=True)
+    _int(p, "next_try_ms", 0, MAX_MS, required=True)
+
+
+def _integration_record(p: dict[str, Any]) -> None:
+    _choice(p, "system", tuple(INTEGRATION_ACTIONS), required=True)
+    _record(p.get("record"))
+
+
 _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     ev.CASE_CREATED: _case_created,
     ev.CASE_UPDATED: _case_updated,
@@ -435,6 +534,11 @@ _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     mc.MACRO_DELETED: _library_record,
     mc.REPLY_UPSERTED: _reply_upserted,
     mc.REPLY_DELETED: _library_record,
+    ev.INTEGRATION_REQUESTED: _integration_requested,
+    ev.INTEGRATION_DONE: _integration_done,
+    ev.INTEGRATION_FAILED: _integration_failed,
+    ev.INTEGRATION_WAITING: _integration_waiting,
+    ev.INTEGRATION_RECORD: _integration_record,
 }
 KNOWN_TYPES: frozenset[str] = frozenset(_RULES)
 # What this build understands, in one short string: the server sends its own in every answer

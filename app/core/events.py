@@ -26,6 +26,17 @@ CUSTOMER_UPSERTED = "customer.upserted"  # {id, name, email, organization_id, ph
 ORGANIZATION_UPSERTED = "organization.upserted"  # {id, name, domain}
 AGENT_UPSERTED = "agent.upserted"  # {id, name, email, role}
 TEAM_UPSERTED = "team.upserted"  # {id, name, prefix, members}
+# Integration calls (JIRA, Salesforce), on a case. The client records a request (offline
+# too); the server runs it as a job and records the outcome (server-authored).
+INTEGRATION_REQUESTED = "integration.requested"  # {request_id, system, action, params}
+INTEGRATION_DONE = "integration.done"  # {request_id, system, action, message, record|null}
+INTEGRATION_FAILED = "integration.failed"  # {request_id, system, action, reason, remote_status}
+INTEGRATION_WAITING = "integration.waiting"  # {request_id, system, action, reason, next_try_ms}
+INTEGRATION_RECORD = "integration.record"  # {system, record}: a linked record changed
+INTEGRATION_EVENT_TYPES = frozenset({
+    INTEGRATION_REQUESTED, INTEGRATION_DONE, INTEGRATION_FAILED, INTEGRATION_WAITING,
+    INTEGRATION_RECORD,
+})
 
 # The payload schema version this build writes and understands (see event_schema.py). An
 # event with a greater ``v`` comes from a newer client: it is quarantined, not applied.
@@ -128,5 +139,17 @@ def describe(event: Event) -> str:
             return f"copied a '{p.get('template')}' prompt for the LLM"
         case "llm.answer_accepted":
             return f"accepted an LLM '{p.get('template')}' answer"
+        case "integration.requested":
+            return f"asked {p.get('system')} to {p.get('action')}"
+        case "integration.done":
+            return f"{p.get('system')} {p.get('action')} done: {str(p.get('message', ''))[:80]}"
+        case "integration.failed":
+            return f"{p.get('system')} {p.get('action')} failed: {str(p.get('reason', ''))[:80]}"
+        case "integration.waiting":
+            return f"{p.get('system')} {p.get('action')} waiting: {str(p.get('reason', ''))[:80]}"
+        case "integration.record":
+            record = p.get("record")
+            key = record.get("remote_key", "") if isinstance(record, dict) else ""
+            return f"{p.get('system')} record {key} changed"
         case _:
             return event.type

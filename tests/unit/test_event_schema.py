@@ -125,7 +125,9 @@ def test_unknown_types_and_newer_versions_have_their_own_errors() -> None:
         validate_payload("comment.added", 10**30, {"body": "x"})
     assert issubclass(UnknownType, InvalidEvent) and issubclass(NewerVersion, InvalidEvent)
     assert issubclass(InvalidEvent, ValueError)
-    assert SERVER_ONLY_TYPES == {ev.CASE_KEY_ASSIGNED}
+    assert SERVER_ONLY_TYPES == {ev.CASE_KEY_ASSIGNED, ev.INTEGRATION_DONE,
+                                 ev.INTEGRATION_FAILED, ev.INTEGRATION_WAITING,
+                                 ev.INTEGRATION_RECORD}
 
 
 def test_every_type_of_the_model_has_rules() -> None:
@@ -135,6 +137,11 @@ def test_every_type_of_the_model_has_rules() -> None:
 
 
 # --- payloads ------------------------------------------------------------------------------
+RID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+RECORD: dict[str, Any] = {"remote_id": "10001", "remote_key": "ENG-12", "kind": "issue",
+                          "url": "https://jira.example.com/browse/ENG-12", "linked": True,
+                          "snapshot": {"summary": "Crash", "status_category": "todo"},
+                          "fetched_ms": NOW}
 AUDIT: list[tuple[str, dict[str, Any], str]] = [
     ("case.created", {"fields": "oops", "tags": []}, "fields"),
     ("case.created", {"fields": ["subject", "x"], "tags": []}, "fields"),
@@ -193,6 +200,40 @@ AUDIT: list[tuple[str, dict[str, Any], str]] = [
     ("comment.added", {"body": "x", "extra": float("nan")}, "finite"),
     ("comment.added", {"body": "x", "extra": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
      "deeper"),
+    ("integration.requested", {"request_id": "r1", "system": "jira", "action": "create",
+                               "params": {}}, "request_id"),
+    ("integration.requested", {"request_id": RID, "system": "trello", "action": "create",
+                               "params": {}}, "system"),
+    ("integration.requested", {"request_id": RID, "system": "jira", "action": "delete",
+                               "params": {}}, "action"),
+    ("integration.requested", {"request_id": RID, "system": "jira", "action": "link",
+                               "params": {}}, "params.issue_key"),
+    ("integration.requested", {"request_id": RID, "system": "jira", "action": "link"},
+     "params"),
+    ("integration.requested", {"request_id": RID, "system": "jira", "action": "comment",
+                               "params": {"issue": "ENG-1", "body": "x" * 32_768}},
+     "params.body"),
+    ("integration.requested", {"request_id": RID, "system": "jira", "action": "create",
+                               "params": {"comment_ids": "c1"}}, "comment_ids"),
+    ("integration.requested", {"request_id": RID, "system": "jira", "action": "create",
+                               "params": {"junk": "x" * 70_000}}, "params is longer"),
+    ("integration.requested", {"request_id": RID, "system": "salesforce", "action": "lookup",
+                               "params": {"email": ""}}, "params.email"),
+    ("integration.done", {"request_id": RID, "system": "jira", "action": "create",
+                          "message": "ok", "record": {"remote_id": "1"}}, "remote_key"),
+    ("integration.done", {"request_id": RID, "system": "jira", "action": "create",
+                          "message": "ok", "record": {**RECORD, "kind": "bug"}}, "kind"),
+    ("integration.done", {"request_id": RID, "system": "jira", "action": "create",
+                          "message": "ok", "record": {**RECORD, "linked": "yes"}}, "linked"),
+    ("integration.done", {"request_id": RID, "system": "jira", "action": "create",
+                          "message": "ok", "record": {**RECORD, "snapshot": {
+                              "status_category": "later"}}}, "status_category"),
+    ("integration.failed", {"request_id": RID, "system": "jira", "action": "create"}, "reason"),
+    ("integration.failed", {"request_id": RID, "system": "jira", "action": "create",
+                            "reason": "no", "remote_status": 1000}, "remote_status"),
+    ("integration.waiting", {"request_id": RID, "system": "jira", "action": "create",
+                             "reason": "breaker open"}, "next_try_ms"),
+    ("integration.record", {"system": "jira", "record": None}, "record"),
 ]
 
 
@@ -291,6 +332,11 @@ KEYS: dict[str, list[str]] = {
     "macro.deleted": ["id", "name", "scope"],
     "reply.upserted": ["id", "name", "scope", "text"],
     "reply.deleted": ["id", "name", "scope"],
+    "integration.requested": ["request_id", "system", "action", "params"],
+    "integration.done": ["request_id", "system", "action", "message", "record"],
+    "integration.failed": ["request_id", "system", "action", "reason", "remote_status"],
+    "integration.waiting": ["request_id", "system", "action", "reason", "next_try_ms"],
+    "integration.record": ["system", "record"],
 }
 FIELD_NAMES = [*FIELDS, "title", "nope"]
 # Plausible values per key (some of them invalid), so that every type is often accepted.
@@ -309,6 +355,12 @@ GOOD: dict[str, list[Any]] = {
     "email": ["ana@example.com", None], "organization_id": ["o-1", None],
     "phone": ["+1 555", None], "domain": ["example.com", None], "role": ["agent", "lead"],
     "prefix": ["SUP", None], "members": [["ana@example.com"], []],
+    # integration values are all valid (four to five required keys each: the strategy must
+    # still reach the accepting side); invalid ones come from "anything" and AUDIT
+    "request_id": [RID], "system": ["jira", "salesforce"], "action": ["refresh"],
+    "params": [{}], "message": ["created ENG-12", ""], "record": [None, RECORD],
+    "reason": ["JIRA says: project is required"], "remote_status": [None, 400],
+    "next_try_ms": [NOW],
     "scope": ["shared", "personal"], "author": ["ana@example.com", "", " ", "x" * 321], "text": ["Hello {{name}}", ""],
 }
 CLEAN_JSON = st.recursive(
@@ -412,6 +464,12 @@ def test_whatever_validates_folds_and_projects() -> None:
     ("case.key_assigned", {"key": "GAM-1"}, "system", "server", True),
     ("case.key_assigned", {"key": "GAM-1"}, "ana@example.com", "dev-1", False),
     ("case.key_assigned", {"key": "GAM-1"}, "system", "dev-1", False),
+    ("integration.failed", {"request_id": RID, "system": "jira", "action": "create",
+                            "reason": "403"}, "system", "server", True),
+    ("integration.done", {"request_id": RID, "system": "jira", "action": "create",
+                          "message": "ok", "record": RECORD}, "ana@example.com", "dev-1", False),
+    ("integration.record", {"system": "jira", "record": RECORD}, "ana@example.com", "dev-1",
+     False),
 ])
 def test_pulled_events_may_not_forge_what_only_the_server_authors(
         type_: str, payload: dict[str, Any], actor: str, device: str, ok: bool) -> None:
