@@ -1,18 +1,20 @@
-"""Parse ``.eml`` (stdlib ``email``) and Outlook ``.msg`` (extract-msg) into plain data."""
+"""Parse ``.eml`` (stdlib ``email``) and Outlook ``.msg`` (extract-msg) into plain data.
+
+The data (``ParsedEmail`` and its parts) lives in ``app.content.email_model``; it is
+re-exported here for the callers that import it from this module."""
 
 import io
 import mimetypes
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from email import errors as email_errors
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from app.content.case_keys import find_case_key
 from app.content.charsets import decode_bytes, fix_surrogates
+from app.content.email_model import EmailAttachment, Mailbox, ParsedEmail, parse_date
 from app.content.errors import IntakeError
 from app.content.filenames import safe_filename
 from app.content.html_text import html_to_text, sanitize_html
@@ -21,63 +23,7 @@ from app.content.mime_stream import MailFeeder, Spooled
 from app.content.quoting import split_body
 from app.content.sniff import looks_like_email
 
-
-class Mailbox(NamedTuple):
-    name: str
-    email: str
-
-
-@dataclass(frozen=True, slots=True)
-class EmailAttachment:
-    """One attachment: its bytes in memory, or (a mail parsed with a spool folder) in
-    the file ``path``. Unpacks as ``(filename, mime, data)``."""
-
-    filename: str
-    mime: str
-    content: bytes = b""
-    path: Path | None = None
-    size: int = -1
-
-    @property
-    def data(self) -> bytes:
-        return self.path.read_bytes() if self.path is not None else self.content
-
-    @property
-    def nbytes(self) -> int:
-        return self.size if self.size >= 0 else len(self.content)
-
-    def open(self) -> BinaryIO:
-        return self.path.open("rb") if self.path is not None else io.BytesIO(self.content)
-
-    def __iter__(self) -> Iterator[object]:
-        return iter((self.filename, self.mime, self.data))
-
-
-@dataclass(slots=True)
-class ParsedEmail:
-    subject: str
-    from_name: str
-    from_email: str
-    to: list[Mailbox]
-    cc: list[Mailbox]
-    date: datetime | None
-    message_id: str
-    in_reply_to: str
-    references: list[str]
-    text_body: str
-    """The new text of this mail: quoted history and signature folded out."""
-    html_body_sanitized: str
-    quoted_history: str
-    signature: str
-    attachments: list[EmailAttachment]
-    case_key_hint: str | None
-    html_text: str = ""
-    """Plain text of the HTML body, for indexing."""
-    inline_images: dict[str, str] = field(default_factory=dict)
-    """Content-ID (without <>) of each inline image -> its attachment file name."""
-    notes: list[str] = field(default_factory=list)
-    """What intake cut or dropped to keep within its bounds (for the agent)."""
-
+__all__ = ["EmailAttachment", "Mailbox", "ParsedEmail", "parse_email_file", "parse_eml"]
 
 _FATAL_DEFECTS = (
     email_errors.StartBoundaryNotFoundDefect,
@@ -230,7 +176,7 @@ def _from_message(msg: Message, name: str, ctx: _Context) -> ParsedEmail:
         from_email=from_email,
         to=_addresses(msg, "to"),
         cc=_addresses(msg, "cc"),
-        date=_parse_date(_header(msg, "date")),
+        date=parse_date(_header(msg, "date")),
         message_id=_header(msg, "message-id"),
         in_reply_to=in_reply_to,
         references=references,
@@ -244,15 +190,6 @@ def _from_message(msg: Message, name: str, ctx: _Context) -> ParsedEmail:
         inline_images=state.inline,
         notes=[*ctx.notes, *state.notes],
     )
-
-
-def _parse_date(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 class _Bodies:

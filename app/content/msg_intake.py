@@ -10,7 +10,7 @@ import extract_msg
 
 from app.content.case_keys import find_case_key
 from app.content.charsets import decode_bytes
-from app.content.email_intake import EmailAttachment, Mailbox, ParsedEmail, _parse_date
+from app.content.email_model import EmailAttachment, Mailbox, ParsedEmail, parse_date
 from app.content.errors import IntakeError
 from app.content.filenames import safe_filename
 from app.content.html_text import html_to_text, sanitize_html
@@ -87,7 +87,7 @@ def _convert(msg: Any, name: str, deadline: Deadline) -> ParsedEmail:
         from_email=from_email,
         to=to,
         cc=cc,
-        date=date if isinstance(date, datetime) else _parse_date(head("date")),
+        date=date if isinstance(date, datetime) else parse_date(head("date")),
         message_id=_text(getattr(msg, "messageId", None)) or head("message-id"),
         in_reply_to=in_reply_to,
         references=references,
