@@ -49,6 +49,7 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
     created_clock: dict[str, str] = {}  # case id -> clock of a case.created now in the team
     comments: list[tuple[str, str]] = []  # (author, comment id)
     attachments: list[tuple[str, str]] = []  # (author, attachment id)
+    requests: list[tuple[str, str]] = []  # (requested_by, clock of the request event)
     for r in rows:
         reattribute = (actor is not None and r.actor != actor
                        and (r.actor == placeholder or anyone))
@@ -76,6 +77,8 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
             comments.append((comment_author(changed), r.id))
         elif reattribute and r.type == ev.ATTACHMENT_ADDED:
             attachments.append((new_actor, r.id))
+        elif reattribute and r.type == ev.INTEGRATION_REQUESTED:
+            requests.append((new_actor, f"{r.hlc}|{r.id}"))
         updates.append((r.team_id or team_id, new_actor,
                         _dump(payload) if payload is not None else r.payload, r.id))
     if updates:
@@ -86,6 +89,9 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
         conn.exec_driver_sql("UPDATE comments SET author = ? WHERE id = ?", comments)
     if attachments:
         conn.exec_driver_sql("UPDATE attachments SET author = ? WHERE id = ?", attachments)
+    if requests:
+        conn.exec_driver_sql("UPDATE integration_requests SET requested_by = ? "
+                             "WHERE request_clock = ?", requests)
     _team_from_created(conn, team_id, created_clock)
     return len(updates)
 

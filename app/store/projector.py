@@ -23,6 +23,7 @@ from app.core.fold import (
     comment_id_of,
 )
 from app.store import schema as s
+from app.store.integration_tables import apply_integration_events
 
 CASE_COLUMNS = ("key", "subject", "description", "status", "priority", "type", "requester_id",
                 "organization_id", "assignee_id", "team_id", "product", "due_at", "merged_into",
@@ -160,6 +161,7 @@ def apply_events(conn: Connection, events: Iterable[ev.Event]) -> set[str]:
     with the core's merge rule and written back with executemany (a pulled page of 1,000
     events costs a handful of statements, not thousands).
     """
+    events = list(events)  # read twice: integration events have their own tables
     by_case: dict[str, list[ev.Event]] = defaultdict(list)
     directory: list[ev.Event] = []
     for e in events:
@@ -171,7 +173,10 @@ def apply_events(conn: Connection, events: Iterable[ev.Event]) -> set[str]:
         _apply_case_events(conn, by_case)
     for e in directory:
         apply_directory(conn, e)
-    return set(by_case)
+    touched = set(by_case)
+    if any(e.type in ev.INTEGRATION_EVENT_TYPES for e in events):
+        touched |= apply_integration_events(conn, events)
+    return touched
 
 
 def _apply_case_events(conn: Connection, by_case: dict[str, list[ev.Event]]) -> None:

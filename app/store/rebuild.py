@@ -19,7 +19,9 @@ from app.core.fold import (
     attachment_id_of,
     comment_id_of,
 )
+from app.core.integrations import IntegrationFold
 from app.store import schema as s
+from app.store.integration_tables import write_fold
 from app.store.projector import (
     attachment_row,
     bulk_insert,
@@ -31,7 +33,8 @@ from app.store.projector import (
 )
 
 PROJECTIONS = (s.attachments, s.case_keys, s.case_tags, s.case_links, s.comments, s.cases, s.customers,
-               s.organizations, s.agents, s.teams)
+               s.organizations, s.agents, s.teams, s.integration_links,
+               s.integration_requests)
 
 
 class Folded:
@@ -44,8 +47,11 @@ class Folded:
             name: {} for name in s.DIRECTORY_TABLES}
         self.keys: dict[str, tuple[str, str]] = {}  # key -> (claim clock, case id)
         self.attachments: dict[str, AttachmentState] = {}
+        self.integrations = IntegrationFold()
 
     def add(self, e: ev.Event) -> None:
+        if e.type in ev.INTEGRATION_EVENT_TYPES:
+            self.integrations.add(e)
         if e.case_id and e.type in ev.CASE_EVENT_TYPES:
             state = self.cases.get(e.case_id)
             if state is None:
@@ -83,6 +89,7 @@ class Folded:
                             for c in self.cases.values() for k, (ck, p) in c.links.items()))
         bulk(s.comments, (comment_row(c) for c in self.comments.values()))
         bulk(s.attachments, (attachment_row(a) for a in self.attachments.values()))
+        write_fold(conn, self.integrations)
         for name, records in self.directory.items():
             bulk(s.DIRECTORY_TABLES[name], (directory_row(name, r) for r in records.values()))
 

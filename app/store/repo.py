@@ -365,6 +365,7 @@ _FIELD_OF_TYPE = {
     ev.LINK_REMOVED: "links", ev.ATTACHMENT_ADDED: "attachments",
     ev.ATTACHMENT_REMOVED: "attachments", ev.CASE_KEY_ASSIGNED: "key",
     ev.CASE_MERGED: "status",
+    **dict.fromkeys(ev.INTEGRATION_EVENT_TYPES, "integrations"),  # links and requests
 }
 
 

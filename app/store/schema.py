@@ -230,3 +230,42 @@ quarantine = Table(
 
 DIRECTORY_TABLES = {"customers": customers, "organizations": organizations,
                     "agents": agents, "teams": teams}
+
+# Added by migration 0008: the integrations of a case (app/core/integrations.py folds them).
+# No foreign key to cases: a server event can arrive for a case this device holds in quarantine.
+integration_links = Table(
+    "integration_links", metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("system", String(32), primary_key=True),
+    Column("remote_id", String(200), primary_key=True),  # immutable (a JIRA key can change)
+    Column("remote_key", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("snapshot", Text, nullable=False),  # JSON: summary, status, status_category, ...
+    Column("fetched_ms", Integer, nullable=False),
+    Column("linked", Boolean, nullable=False),
+    Column("rank", String(160), nullable=False),  # the winning record's order
+)
+
+integration_requests = Table(
+    "integration_requests", metadata,
+    Column("request_id", String(36), primary_key=True),  # the idempotency key
+    Column("case_id", String(36), nullable=False),
+    Column("system", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("requested_by", String(320), nullable=False),
+    Column("requested_ms", Integer),
+    Column("request_clock", String(120), nullable=False),
+    # pending (no outcome yet; readers show queued once the server has it), waiting, done,
+    # failed
+    Column("state", String(16), nullable=False),
+    Column("message", Text),
+    Column("reason", Text),
+    Column("remote_status", Integer),
+    Column("next_try_ms", Integer),
+    Column("remote_key", String(200)),
+    Column("outcome_clock", String(120), nullable=False),
+    Column("updated_ms", Integer),
+    Index("ix_integration_requests_case", "case_id"),
+)

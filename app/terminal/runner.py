@@ -14,6 +14,7 @@ from app.core.errors import AppError
 from app.core.model import EDITABLE_FIELDS, suggest
 from app.operations import cases as ops
 from app.operations.errors import OperationError
+from app.operations.integrations import integrations_of, summary_lines
 from app.store import queries as q
 from app.store.repo import Store
 from app.terminal.parser import CommandError, Parser
@@ -142,7 +143,7 @@ def _load_plugins() -> None:
 
     for module in ("app.terminal.search_commands", "app.terminal.llm_commands",
                    "app.terminal.intake_commands", "app.terminal.report_commands",
-                   "app.terminal.macro_commands"):
+                   "app.terminal.macro_commands", "app.terminal.integration_commands"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -242,7 +243,9 @@ def case_show(ctx: Context, args: list[str]) -> CommandResult:
     p = Parser(prog="case show")
     p.add_argument("key")
     a = p.parse_args(args)
-    b = _case_brief(_detail(ctx.store, a.key))
+    d = _detail(ctx.store, a.key)
+    b = _case_brief(d)
+    b["integrations"] = ctx.store.read(lambda c: integrations_of(c, d["id"]))
     lines = [f"{b['key']}  {b['subject']}",
              f"  status {b['status']} · priority {b['priority']} · type {b['type']}",
              f"  requester {b['requester'] or '-'} · org {b['organization'] or '-'} · "
@@ -254,6 +257,7 @@ def case_show(ctx: Context, args: list[str]) -> CommandResult:
         lines.append(f"  merged into {b['merged_into']}")
     for lk in b["links"]:
         lines.append(f"  {lk['kind']}: {lk['key']}")
+    lines += summary_lines(b["integrations"])
     if b["description"]:
         lines += ["", b["description"]]
     for c in b["comments"]:
