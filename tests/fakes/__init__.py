@@ -1,0 +1,1 @@
+"""Local fakes of the remote systems the server talks to (JIRA; later Salesforce)."""
