@@ -1,6 +1,7 @@
 """One entry point for any dropped or attached file: ``intake_file(path)``."""
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -51,6 +52,15 @@ def _kind(path: Path, head: bytes) -> IntakeKind:
     return "log"
 
 
+def _pages_as_bytes(path: Path,
+                    on_progress: ProgressCallback | None) -> Callable[[int, int], None] | None:
+    """A PDF's pages read, told to ``on_progress`` as the same share of its bytes."""
+    if on_progress is None:
+        return None
+    size = path.stat().st_size
+    return lambda done, total: on_progress(size * done // max(total, 1))
+
+
 def intake_file(
     path: Path,
     *,
@@ -58,7 +68,9 @@ def intake_file(
     should_cancel: CancelCallback | None = None,
 ) -> IntakeResult:
     """Parse an e-mail (.eml/.msg), a PDF, a HAR or a log/text file by extension, falling
-    back to the first bytes. Raises ``IntakeError`` (or ``IntakeCancelled``)."""
+    back to the first bytes. Raises ``IntakeError`` (or ``IntakeCancelled``).
+    ``on_progress`` gets the bytes read (for a PDF: the share of its bytes its pages read
+    are); ``should_cancel`` is asked per MiB of a log and per page of a PDF."""
     path = Path(path)
     try:
         with path.open("rb") as stream:
@@ -78,7 +90,8 @@ def intake_file(
         notes += email.notes
         return IntakeResult(kind, text, scan_text(text), extract_entities(text), email, notes)
     if kind == "pdf":
-        pdf = extract_pdf_text(path)
+        pdf = extract_pdf_text(path, on_page=_pages_as_bytes(path, on_progress),
+                               should_cancel=should_cancel)
         notes = [f"only the first {len(pdf.pages)} of {pdf.page_count} pages were read"] if pdf.truncated else []
         return IntakeResult(kind, pdf.text, scan_text(pdf.text), extract_entities(pdf.text), None, notes)
     signatures = scan_file(path, on_progress=on_progress, should_cancel=should_cancel)

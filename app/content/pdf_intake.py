@@ -1,9 +1,10 @@
 """Text of PDF files through pypdf."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.content.errors import IntakeError
+from app.content.errors import IntakeCancelled, IntakeError
 
 MAX_PAGES = 2000
 
@@ -16,8 +17,12 @@ class PdfText:
     truncated: bool = False
 
 
-def extract_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
-    """Text of each page. Not a PDF, encrypted or corrupt raises ``IntakeError``."""
+def extract_pdf_text(path: Path, max_pages: int = MAX_PAGES, *,
+                     on_page: Callable[[int, int], None] | None = None,
+                     should_cancel: Callable[[], bool] | None = None) -> PdfText:
+    """Text of each page. Not a PDF, encrypted or corrupt raises ``IntakeError``.
+    ``on_page(done, total)`` after each page; ``should_cancel`` is asked before each page
+    (a true answer raises ``IntakeCancelled``)."""
     path = Path(path)
     try:
         with path.open("rb") as stream:
@@ -40,7 +45,14 @@ def extract_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
             if not opened:
                 raise IntakeError(f"{path.name} is an encrypted PDF: it needs a password")
         count = len(reader.pages)
-        pages = [(reader.pages[i].extract_text() or "") for i in range(min(count, max_pages))]
+        todo = min(count, max_pages)
+        pages: list[str] = []
+        for i in range(todo):
+            if should_cancel is not None and should_cancel():
+                raise IntakeCancelled(f"cancelled after {i} of {todo} pages")
+            pages.append(reader.pages[i].extract_text() or "")
+            if on_page is not None:
+                on_page(i + 1, todo)
     except IntakeError:
         raise
     except FileNotDecryptedError as exc:

@@ -1,10 +1,17 @@
 """Attachment operations: store a file as a content-addressed blob, record it on a case,
 and keep what intake found in it (text, error signatures, entities).
 
-Order of work, so that the write lock is held only briefly and a refusal writes nothing:
-size check → hash → intake (parsing, off the lock; skipped when this content was read
-before) → blob into ``<data_dir>/blobs`` → one short transaction (the ``attachment.added``
-event, the ``extracted`` row and the case's ``signatures`` rows).
+Attaching is two steps, so that the database writer is held only briefly and a refusal
+or a cancel writes nothing:
+
+- :func:`prepare` (any thread but the writer; progress and cancel): size check → copy
+  into a staging folder, hashing on the way → intake of the staged copy (parsing; skipped
+  when this content was read before).
+- :func:`record` (the writer): the staged file renamed into ``<data_dir>/blobs`` and one
+  short transaction (the ``attachment.added`` event, the ``extracted`` row and the case's
+  ``signatures`` rows). :func:`discard` drops a preparation instead.
+
+:func:`attach` runs both, for callers that are not the UI (CLI, terminal, intake).
 """
 
 from __future__ import annotations
@@ -13,14 +20,14 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from app.content.attachments import DEFAULT_MAX_BYTES, BlobInfo, BlobStore
+from app.content.attachments import BlobInfo
 from app.content.dispatch import IntakeResult, intake_file
 from app.content.errors import AttachmentTooLarge, IntakeCancelled, IntakeError
 from app.content.filenames import safe_filename
@@ -35,9 +42,23 @@ from app.operations.errors import NotFound, OperationError
 from app.paths import private_dir, private_file
 from app.store import intake_queries as iq
 from app.store import schema as s
+from app.store.blobs import (
+    MAX_BYTES_META,
+    NoStagingFolder,
+    StagedBlob,
+    blob_store,
+    data_dir,
+    max_bytes,
+    stage_bytes,
+    stage_stream,
+)
 from app.store.repo import Store
 
-MAX_BYTES_META = "attachment_max_bytes"
+__all__ = ["MAX_BYTES_META", "Cancelled", "Extract", "Prepared", "attach", "attach_bytes",
+           "blob_store", "data_dir", "discard", "max_bytes", "open_path", "prepare",
+           "prepare_bytes", "read_file", "record", "remove"]
+PercentCallback = Callable[[int], None]
+"""Told how far a preparation is, 0-100, each time the whole percent changes."""
 _PARSED_EXT = {".pdf", ".eml", ".msg", ".har"}
 """Files whose name promises a format intake reads: they must parse (or be forced)."""
 
@@ -64,23 +85,6 @@ class Extract:
                 "signatures": json.dumps(self.signatures, ensure_ascii=False),
                 "entities": json.dumps(self.entities, ensure_ascii=False),
                 "error": self.error}
-
-
-def data_dir(store: Store) -> Path:
-    return Path(store.path).parent
-
-
-def max_bytes(store: Store) -> int:
-    raw = store.get_meta(MAX_BYTES_META)
-    try:
-        value = int(raw) if raw else DEFAULT_MAX_BYTES
-    except ValueError:
-        value = DEFAULT_MAX_BYTES
-    return value if value > 0 else DEFAULT_MAX_BYTES
-
-
-def blob_store(store: Store) -> BlobStore:
-    return BlobStore(data_dir(store) / "blobs", max_bytes(store))
 
 
 def _hash_file(path: Path) -> tuple[str, bytes]:
@@ -115,16 +119,8 @@ def _result_fields(result: IntakeResult) -> dict[str, Any]:
     }
 
 
-def read_file(store: Store, path: Path, *, name: str | None = None, force: bool = False,
-              on_progress: ProgressCallback | None = None,
-              should_cancel: CancelCallback | None = None) -> Extract:
-    """Hash and read ``path`` without writing anything (run it off the write lock).
-
-    Raises ``OperationError`` when the file is over the size limit, cannot be read, or
-    names a format it does not hold (a ``.pdf`` that is no PDF); ``force`` attaches such a
-    file anyway, without extracted text."""
-    path = Path(path)
-    name = name or path.name
+def _checked_size(store: Store, path: Path, name: str) -> int:
+    """The file's size; ``OperationError`` when it is no readable file or over the limit."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -135,11 +131,34 @@ def read_file(store: Store, path: Path, *, name: str | None = None, force: bool 
     if size > limit:
         raise OperationError(str(AttachmentTooLarge(size, limit, name))
                              + "; nothing was attached")
+    return size
+
+
+def read_file(store: Store, path: Path, *, name: str | None = None, force: bool = False,
+              on_progress: ProgressCallback | None = None,
+              should_cancel: CancelCallback | None = None) -> Extract:
+    """Hash and read ``path`` without writing anything (run it off the write lock).
+
+    Raises ``OperationError`` when the file is over the size limit, cannot be read, or
+    names a format it does not hold (a ``.pdf`` that is no PDF); ``force`` attaches such a
+    file anyway, without extracted text."""
+    path = Path(path)
+    name = name or path.name
+    size = _checked_size(store, path, name)
     try:
         digest, head = _hash_file(path)
     except OSError as exc:
         raise OperationError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    extract = Extract(digest, name, size, guess_mime(name, head), kind="binary")
+    return _extract(store, path, name, digest, head, size, force=force,
+                    on_progress=on_progress, should_cancel=should_cancel)
+
+
+def _extract(store: Store, path: Path, name: str, digest: str, head: bytes, size: int, *,
+             force: bool, on_progress: ProgressCallback | None,
+             should_cancel: CancelCallback | None) -> Extract:
+    """What intake makes of the file ``path`` (already hashed): the ``extracted`` row of
+    this content if there is one, else a fresh read."""
+    extract = Extract(digest, name, size, guess_mime(name, head[:2048]), kind="binary")
     known = store.read(lambda c: c.execute(
         select(s.extracted).where(s.extracted.c.sha256 == digest)).first())
     if known is not None:
@@ -152,7 +171,7 @@ def read_file(store: Store, path: Path, *, name: str | None = None, force: bool 
     try:
         result = intake_file(path, on_progress=on_progress, should_cancel=should_cancel)
     except IntakeCancelled as exc:
-        raise OperationError(f"reading {name} was cancelled; nothing was attached") from exc
+        raise Cancelled(f"reading {name} was cancelled; nothing was attached") from exc
     except IntakeError as exc:
         strict = Path(name).suffix.lower() in _PARSED_EXT or kind in ("pdf", "email")
         if strict and not force:
@@ -221,19 +240,147 @@ def _undo_supported(type_: str) -> bool:
 
 
 # --- operations -------------------------------------------------------------------------
+class Cancelled(OperationError):
+    """The caller cancelled a preparation; nothing was stored or recorded."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A file staged and read by :func:`prepare`, waiting for :func:`record` (or
+    :func:`discard`). Nothing of it is in the store or among the blobs yet."""
+
+    case: str
+    extract: Extract
+    staged: StagedBlob
+    comment_id: str | None = None
+
+
+class _Percent:
+    """Maps the bytes copied (first tenth) and the bytes parsed (the rest) to 0-99, and
+    tells ``report`` only when the whole percent changes (a log reports every MiB)."""
+
+    def __init__(self, report: PercentCallback | None, size: int) -> None:
+        self.report = report
+        self.size = max(size, 1)
+        self.last = -1
+
+    def _tell(self, percent: int) -> None:
+        percent = max(0, min(99, percent))
+        if self.report is not None and percent != self.last:
+            self.last = percent
+            self.report(percent)
+
+    def copied(self, n: int) -> None:
+        self._tell(10 * n // self.size)
+
+    def parsed(self, n: int) -> None:
+        self._tell(10 + 89 * n // self.size)
+
+
+def _check(should_cancel: CancelCallback | None, name: str) -> None:
+    if should_cancel is not None and should_cancel():
+        raise Cancelled(f"attaching {name} was cancelled; nothing was attached")
+
+
+def _staged(name: str, stage: Callable[[], StagedBlob]) -> StagedBlob:
+    """Run ``stage`` with its failures as the agent's messages."""
+    try:
+        return stage()
+    except IntakeCancelled as exc:
+        raise Cancelled(f"attaching {name} was cancelled; nothing was attached") from exc
+    except AttachmentTooLarge as exc:
+        raise OperationError(f"{exc}; nothing was attached") from exc
+    except NoStagingFolder as exc:
+        raise OperationError(f"cannot make a temporary folder in {exc.filename}: "
+                             f"{exc.strerror}; nothing was attached") from exc
+    except OSError as exc:
+        raise OperationError(f"cannot store {name}: {exc.strerror or exc}; "
+                             "nothing was attached") from exc
+
+
+@_guard
+def prepare(store: Store, *, case: str, path: Path, name: str | None = None,
+            comment_id: str | None = None, force: bool = False,
+            on_progress: PercentCallback | None = None,
+            should_cancel: CancelCallback | None = None) -> Prepared:
+    """The slow part of attaching, off the database writer: stage and read ``path``.
+    ``on_progress`` gets 0-99; ``should_cancel`` is asked per MiB and per PDF page (then
+    ``Cancelled``, with nothing left behind). Refusals as :func:`read_file`."""
+    path = Path(path)
+    name = name or path.name
+    store.read(lambda c: _load(c, case))  # an unknown case fails before any work
+    size = _checked_size(store, path, name)
+    percent = _Percent(on_progress, size)
+    blobs = blob_store(store)
+    try:
+        source = path.open("rb")
+    except OSError as exc:
+        raise OperationError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    with source:
+        staged = _staged(name, lambda: stage_stream(
+            blobs, source, name, on_progress=percent.copied, should_cancel=should_cancel))
+    try:
+        extract = _extract(store, staged.path, name, staged.sha256, staged.head, staged.size,
+                           force=force, on_progress=percent.parsed,
+                           should_cancel=should_cancel)
+        _check(should_cancel, name)
+    except BaseException:
+        staged.discard()
+        raise
+    return Prepared(case, extract, staged, comment_id)
+
+
+@_guard
+def prepare_bytes(store: Store, *, case: str, data: bytes, name: str,
+                  comment_id: str | None = None, force: bool = False) -> Prepared:
+    """:func:`prepare` for bytes (a pasted screenshot, pasted text) named ``name``."""
+    name = safe_filename(name, "pasted")
+    store.read(lambda c: _load(c, case))
+    limit = max_bytes(store)
+    if len(data) > limit:
+        raise OperationError(str(AttachmentTooLarge(len(data), limit, name))
+                             + "; nothing was attached")
+    blobs = blob_store(store)
+    staged = _staged(name, lambda: stage_bytes(blobs, data, name))
+    try:
+        extract = _extract(store, staged.path, name, staged.sha256, staged.head, staged.size,
+                           force=force, on_progress=None, should_cancel=None)
+    except BaseException:
+        staged.discard()
+        raise
+    return Prepared(case, extract, staged, comment_id)
+
+
+@_guard
+def record(store: Store, *, prepared: Prepared) -> tuple[str, Changes]:
+    """The short step of attaching, on the writer: the staged file becomes its blob (a
+    rename) and one transaction records it. Returns ``(attachment_id, changes)``; the same
+    content already on the case returns its attachment and changes nothing."""
+    name = prepared.extract.name
+    try:
+        prepared.staged.commit()
+    except OSError as exc:
+        prepared.staged.discard()
+        raise OperationError(f"cannot store {name}: {exc.strerror or exc}; "
+                             "nothing was attached") from exc
+    return _record(store, prepared.case, [prepared.extract], prepared.comment_id)
+
+
+def discard(prepared: Prepared) -> None:
+    """Drop a preparation that will not be recorded (cancelled after it was read)."""
+    prepared.staged.discard()
+
+
 @_guard
 def attach(store: Store, *, case: str, path: Path, comment_id: str | None = None,
            name: str | None = None, force: bool = False,
-           on_progress: ProgressCallback | None = None,
+           on_progress: PercentCallback | None = None,
            should_cancel: CancelCallback | None = None) -> tuple[str, Changes]:
-    """Attach a file to a case. Returns ``(attachment_id, changes)``; the same content
-    already on the case returns its attachment and changes nothing."""
-    path = Path(path)
-    store.read(lambda c: _load(c, case))  # an unknown case fails before any work
-    extract = read_file(store, path, name=name, force=force, on_progress=on_progress,
-                        should_cancel=should_cancel)
-    put_blob(store, path, extract)
-    return _record(store, case, [extract], comment_id)
+    """Attach a file to a case: :func:`prepare` then :func:`record`, on this thread."""
+    prepared = prepare(store, case=case, path=path, name=name, comment_id=comment_id,
+                       force=force, on_progress=on_progress, should_cancel=should_cancel)
+    result: tuple[str, Changes] = record(store, prepared=prepared)
+    return result
 
 
 def _record(store: Store, case: str, extracts: list[Extract],
@@ -269,29 +416,10 @@ def _record(store: Store, case: str, extracts: list[Extract],
 def attach_bytes(store: Store, *, case: str, data: bytes, name: str,
                  comment_id: str | None = None, force: bool = False) -> tuple[str, Changes]:
     """Attach bytes (a pasted screenshot, pasted text) as a file named ``name``."""
-    name = safe_filename(name, "pasted")
-    limit = max_bytes(store)
-    if len(data) > limit:
-        raise OperationError(str(AttachmentTooLarge(len(data), limit, name))
-                             + "; nothing was attached")
-    tmp_root = data_dir(store) / "blobs" / "tmp"
-    try:
-        private_dir(tmp_root)
-        folder = tempfile.TemporaryDirectory(prefix="paste-", dir=tmp_root,
-                                             ignore_cleanup_errors=True)
-    except OSError as exc:
-        raise OperationError(f"cannot make a temporary folder in {tmp_root}: "
-                             f"{exc.strerror or exc}; nothing was attached") from exc
-    with folder as tmp:
-        target = Path(tmp) / name
-        try:
-            target.write_bytes(data)
-        except OSError as exc:
-            raise OperationError(f"cannot write {name} to a temporary file: "
-                                 f"{exc.strerror or exc}; nothing was attached") from exc
-        result: tuple[str, Changes] = attach(store, case=case, path=target,
-                                             comment_id=comment_id, name=name, force=force)
-        return result
+    prepared = prepare_bytes(store, case=case, data=data, name=name, comment_id=comment_id,
+                             force=force)
+    result: tuple[str, Changes] = record(store, prepared=prepared)
+    return result
 
 
 @_guard

@@ -8,19 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.content.attachments import BlobStore
 from app.paths import private_dir, private_file
 from app.store import schema as s
+from app.store.blobs import blob_store as _blobs
 from app.store.repo import Store
 from app.sync.session import SyncSession, session_for
 
 MARKS = ".uploaded"  # one sha256 per line: blobs the server is known to have
-
-
-def _blobs(store: Store) -> BlobStore:
-    from app.operations.attachments import blob_store
-
-    return blob_store(store)
 
 
 def _marked(root: Path) -> set[str]:
