@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
-    from app.analytics.dashboard_data import DashboardData
-    from app.analytics.model import AnalyticsModel
+    # Types the UI names (it imports them from here, never from app.analytics).
+    from app.analytics.dashboard_data import DashboardData as DashboardData
+    from app.analytics.model import AnalyticsModel as AnalyticsModel
+    from app.analytics.reports import Table as Table
     from app.operations.notifications import Notification, NotificationCenter
     from app.store.repo import Store
 
@@ -54,7 +56,7 @@ def own_model(store: Store, data_dir: Path | None) -> AnalyticsModel:
     return open_model(store, data_dir)
 
 
-def is_model(value: object) -> bool:
+def is_model(value: object) -> TypeGuard[AnalyticsModel]:
     """True for an open analytics read model (not a factory of one)."""
     from app.analytics.model import AnalyticsModel
 

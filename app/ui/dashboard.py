@@ -1,8 +1,9 @@
 """The analytics dashboard: KPI cards and pyqtgraph charts for a period, team and agent.
 
-Data is loaded on a worker thread (``concurrent.futures``) by
-:func:`app.analytics.dashboard_data.load_dashboard`; the result comes back to the GUI thread
-through a queued signal. The UI thread never runs SQL.
+Data is loaded on the dashboard's own thread by
+:func:`app.operations.insights.load_dashboard`, through the window's
+:class:`~app.ui.bridge.Bridge` (``background``), so the result and any error come back on
+the GUI thread. The UI thread never runs SQL.
 
 Mount it with :func:`build_dashboard`; connect ``sig_open_cases`` to show the cases behind
 a bar (the payload is a case-filter query string such as ``"status:pending team:billing"``).
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
@@ -34,12 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.analytics.dashboard_data import DashboardData, load_dashboard
-from app.analytics.model import AnalyticsModel, open_model
-from app.analytics.reports import Table
 from app.core.days import day_label
 from app.core.sla import format_duration
-from app.store.repo import Store
+from app.operations.insights import is_model, load_dashboard, own_model
+from app.ui.bridge import Bridge, describe
+
+if TYPE_CHECKING:
+    from app.operations.insights import AnalyticsModel, DashboardData, Table
+    from app.operations.store import Store
 
 TAG_AXIS_MAX = 150  # px: longer tag names are elided on the Top tags chart
 PERIODS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90),
@@ -173,23 +176,21 @@ class Dashboard(QWidget):
     sig_error = Signal(str)
     """str: loading failed; the message is meant for the agent."""
 
-    _sig_result = Signal(int, object, object)  # generation, data, error (worker → GUI)
-
-    def __init__(self, model: AnalyticsModel | Callable[[], AnalyticsModel],
+    def __init__(self, bridge: Bridge, model: AnalyticsModel | Callable[[], AnalyticsModel],
                  parent: QWidget | None = None,
                  executor: ThreadPoolExecutor | None = None) -> None:
         super().__init__(parent)
+        self.bridge = bridge
         # A factory is resolved on the worker thread (opening analytics.db is I/O).
         self._model_source = model
-        self._model: AnalyticsModel | None = model if isinstance(model, AnalyticsModel) \
-            else None
+        self._model: AnalyticsModel | None = model if is_model(model) else None
         self._executor = executor or ThreadPoolExecutor(max_workers=1,
                                                         thread_name_prefix="dashboard")
         self._own_executor = executor is None
+        self._own_bridge = False  # build_dashboard made the bridge: shut it down with us
         self._generation = 0
         self.data: DashboardData | None = None
         self._drill: dict[str, list[str | None]] = {}
-        self._sig_result.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
         self._build()
         self._style()
 
@@ -279,7 +280,7 @@ class Dashboard(QWidget):
         """The read model (opened on first use: call from the worker thread)."""
         if self._model is None:
             source = self._model_source
-            assert not isinstance(source, AnalyticsModel)
+            assert callable(source)
             self._model = source()
         return self._model
 
@@ -303,23 +304,21 @@ class Dashboard(QWidget):
         days, team, agent = self.current_days(), self.current_team(), self.current_agent()
         self.status.setText("Loading…")
         # The period is made on the worker: its days are those of the model's time zone.
-        future: Future[DashboardData] = self._executor.submit(
-            lambda: load_dashboard(self.model, days=days, team=team, agent=agent))
+        self.bridge.background(
+            self._executor, lambda: load_dashboard(self.model, days=days, team=team,
+                                                   agent=agent),
+            on_done=lambda data: self._loaded(generation, data),
+            on_error=lambda exc: self._failed(generation, exc), track=False)
 
-        def done(f: Future[DashboardData]) -> None:
-            exc = f.exception()
-            self._sig_result.emit(generation, None if exc else f.result(), exc)
+    def _loaded(self, generation: int, data: DashboardData) -> None:
+        if generation == self._generation:  # else a newer load is on its way
+            self.show_data(data)
 
-        future.add_done_callback(done)
-
-    def _on_result(self, generation: int, data: Any, exc: Any) -> None:
+    def _failed(self, generation: int, exc: Exception) -> None:
         if generation != self._generation:
-            return  # a newer load is on its way
-        if exc is not None:
-            self.status.setText("Could not load the figures")
-            self.sig_error.emit(str(exc))
             return
-        self.show_data(data)
+        self.status.setText("Could not load the figures")
+        self.sig_error.emit(describe(exc))
 
     def show_data(self, data: DashboardData) -> None:
         self.data = data
@@ -580,6 +579,8 @@ class Dashboard(QWidget):
     def shutdown(self) -> None:
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._own_bridge:
+            self.bridge.shutdown()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.shutdown()
@@ -587,9 +588,16 @@ class Dashboard(QWidget):
 
 
 def build_dashboard(store: Store, data_dir: Path | None,
-                    model: AnalyticsModel | None = None) -> Dashboard:
-    """The dashboard for the main window to mount; loads itself once shown-ready."""
-    dash = Dashboard(model or (lambda: open_model(store, data_dir)))
+                    model: AnalyticsModel | None = None, *,
+                    bridge: Bridge | None = None) -> Dashboard:
+    """The dashboard for the main window to mount; loads itself once shown-ready.
+
+    ``model``: the window's read model (else one of its own, opened on the worker).
+    ``bridge``: the window's; without one (the main window does not pass it yet) the
+    dashboard makes a bridge of its own and shuts it down with itself."""
+    own = bridge is None
+    dash = Dashboard(bridge or Bridge(store), model or (lambda: own_model(store, data_dir)))
+    dash._own_bridge = own
     dash.reload()
     return dash
 

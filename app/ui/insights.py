@@ -8,10 +8,9 @@ its own ``notifications`` thread; the tray and the panel are refreshed on the GU
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QPainter
@@ -26,103 +25,31 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.changes import Changes
+from app.operations.insights import (
+    DND_HOURS,
+    SLA_VIEWS,
+    analytics_catch_up,
+    check_sla,
+    count_sla,
+    dnd_state,
+    follow,
+    load_due,
+    load_sla_rows,
+    open_analytics,
+    open_center,
+    set_dnd,
+)
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
-from app.ui.case_list import Due, Row
 
-SLA_VIEWS = {"sla:at_risk": ("SLA at risk", "at_risk"), "sla:breached": ("Breached", "breached")}
-DND_HOURS = 8
+if TYPE_CHECKING:
+    from app.operations.insights import AnalyticsModel
+    from app.operations.notifications import Notification, NotificationCenter
+    from app.ui.notification_center import NotificationPanel, TrayNotifier
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-# --- worker-thread functions -------------------------------------------------------------
-def open_analytics(store: Any, data_dir: Path) -> Any:
-    """Analytics thread: the store's read model (one per store, shared with the case
-    detail's SLA clocks, macros and the terminal), caught up."""
-    try:
-        from app.ui.macro_dialog import shared_model
-    except ImportError:  # pragma: no cover - the shared cache is optional
-        from app.analytics.model import open_model
-
-        model = open_model(store, data_dir)
-    else:
-        model = shared_model(store)
-    model.catch_up()
-    return model
-
-
-def analytics_catch_up(model: Any) -> int:
-    return int(model.catch_up())
-
-
-def load_due(model: Any, case_ids: list[str], now: int) -> dict[str, Due]:
-    """Reader thread: (next deadline, state) of each case's running SLA clocks; a case
-    without one maps to (None, "none"). States: breached / at_risk / ok / paused."""
-    from sqlalchemy import func, select
-
-    from app.store import analytics_tables as at
-
-    t = at.am_sla.c
-    cols = (t.case_id, func.min(t.deadline_ms), func.min(t.risk_ms),
-            func.max(t.paused_at_risk))
-    running = (t.outcome.is_(None), t.case_open.is_(True))
-
-    def fn(conn: Any) -> list[Any]:
-        if len(case_ids) > 5000:  # a large view: one pass over every open clock
-            return list(conn.execute(select(*cols).where(*running).group_by(t.case_id)))
-        rows: list[Any] = []
-        for i in range(0, len(case_ids), 500):
-            rows += conn.execute(select(*cols).where(*running,
-                                                     t.case_id.in_(case_ids[i:i + 500]))
-                                 .group_by(t.case_id)).all()
-        return rows
-
-    out: dict[str, Due] = dict.fromkeys(case_ids, (None, "none"))
-    wanted = set(case_ids)
-    for case_id, deadline, risk, paused_risk in model.read(fn):
-        if case_id not in wanted:
-            continue
-        if deadline is None:
-            out[case_id] = (None, "at_risk" if paused_risk else "paused")
-        elif deadline <= now:
-            out[case_id] = (int(deadline), "breached")
-        elif (risk is not None and risk <= now) or paused_risk:
-            out[case_id] = (int(deadline), "at_risk")
-        else:
-            out[case_id] = (int(deadline), "ok")
-    return out
-
-
-def load_sla_rows(model: Any, store: Any, view: str, now: int) -> list[Row]:
-    """Reader thread: the list rows of the "SLA at risk" / "Breached" view, soonest first."""
-    from app.analytics.reports import sla_queue
-    from app.store import queries as q
-
-    queue = model.read(lambda c: sla_queue(c, view=view, now_ms=now))
-    order: dict[str, int] = {}
-    for r in queue:
-        order.setdefault(str(r["case_id"]), len(order))
-    ids = list(order)
-    rows: list[Row] = []
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        rows += store.read(lambda c, p=part: q.list_rows(c, p))
-    rows.sort(key=lambda r: order.get(r[0], 0))
-    return rows
-
-
-def count_sla(model: Any, now: int) -> dict[str, int | None]:
-    """Reader thread: how many cases each SLA view lists (for the sidebar)."""
-    from app.analytics.reports import sla_queue
-
-    out: dict[str, int | None] = {}
-    for view_id, (_title, view) in SLA_VIEWS.items():
-        rows = model.read(lambda c, v=view: sla_queue(c, view=v, now_ms=now))
-        out[view_id] = len({r["case_id"] for r in rows})
-    return out
+# The main window still imports the reads from here (H1 moves it to app.operations.insights).
+__all__ = ["SLA_VIEWS", "AnalyticsController", "BellButton", "NotificationController",
+           "NotificationPopup", "count_sla", "load_due", "load_sla_rows"]
 
 
 class AnalyticsController(QObject):
@@ -138,7 +65,7 @@ class AnalyticsController(QObject):
         super().__init__(parent)
         self.bridge = bridge
         self.data_dir = Path(data_dir)
-        self.model: Any = None
+        self.model: AnalyticsModel | None = None
         self.ready = False
         self.busy = False
         self._again = False
@@ -153,7 +80,7 @@ class AnalyticsController(QObject):
         self.bridge.background(self.executor, open_analytics, self.bridge.store, self.data_dir,
                                on_done=self._opened, on_error=self._failed, track=False)
 
-    def _opened(self, model: Any) -> None:
+    def _opened(self, model: AnalyticsModel) -> None:
         self.model = model
         self.ready = True
         self.busy = False
@@ -192,38 +119,6 @@ class AnalyticsController(QObject):
     def shutdown(self) -> None:
         # The model is the store's shared one: closed with it, not here.
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-# --- notifications -----------------------------------------------------------------------
-def open_center(store: Any, data_dir: Path) -> Any:
-    """Notifications thread: open the centre and set its starting point (the log head)."""
-    from app.operations.notifications import NotificationCenter
-
-    center = NotificationCenter.open(store, data_dir)
-    center.follow()
-    return center
-
-
-def follow(center: Any, conflict_ids: list[str]) -> tuple[list[Any], bool]:
-    """Notifications thread: new notifications since the last call; do-not-disturb."""
-    fresh = list(center.follow())
-    if conflict_ids:
-        fresh += center.notify_conflicts(conflict_ids)
-    return fresh, center.settings().dnd(now_ms())
-
-
-def check_sla(center: Any, model: Any) -> tuple[list[Any], bool]:
-    fresh = list(center.check_sla(model))
-    return fresh, center.settings().dnd(now_ms())
-
-
-def set_dnd(center: Any, on: bool) -> bool:
-    center.set_dnd(now_ms() + DND_HOURS * 3_600_000 if on else None)
-    return on
-
-
-def dnd_state(center: Any) -> bool:
-    return bool(center.settings().dnd(now_ms()))
 
 
 class BellButton(QToolButton):
@@ -313,10 +208,10 @@ class NotificationController(QObject):
         self.bridge = bridge
         self.data_dir = Path(data_dir)
         self.bell = bell
-        self.center: Any = None
-        self.panel: Any = None
+        self.center: NotificationCenter | None = None
+        self.panel: NotificationPanel | None = None
         self.popup: NotificationPopup | None = None
-        self.tray: Any = None
+        self.tray: TrayNotifier | None = None
         self.dnd = False
         self.busy = False
         self._again = False
@@ -335,12 +230,12 @@ class NotificationController(QObject):
         self.bridge.background(self.executor, open_center, self.bridge.store, self.data_dir,
                                on_done=self._opened, on_error=self._failed, track=False)
 
-    def _opened(self, center: Any) -> None:
+    def _opened(self, center: NotificationCenter) -> None:
         from app.ui.notification_center import NotificationPanel, TrayNotifier
 
         self.center = center
         self.busy = False
-        self.panel = NotificationPanel(center)
+        self.panel = NotificationPanel(center, self.bridge)
         self.panel.sig_unread_changed.connect(self.bell.set_unread)
         self.panel.sig_open_case.connect(self._open_case)
         # The popup owns the panel from the start (a parentless panel would be deleted by
@@ -389,24 +284,24 @@ class NotificationController(QObject):
                                on_done=self._followed, on_error=self._follow_failed,
                                track=False)
 
-    def check_sla(self, model: Any) -> None:
+    def check_sla(self, model: AnalyticsModel | None) -> None:
         """The minute's job (enqueued by the scheduler): SLA warnings for my cases."""
         if self.center is None or model is None:
             return
-        def done(result: tuple[list[Any], bool]) -> None:
+        def done(result: tuple[list[Notification], bool]) -> None:
             self.sla_checks += 1
             self._delivered(result)
 
         self.bridge.background(self.executor, check_sla, self.center, model,
                                on_done=done, on_error=self._follow_failed, track=False)
 
-    def _followed(self, result: tuple[list[Any], bool]) -> None:
+    def _followed(self, result: tuple[list[Notification], bool]) -> None:
         self.busy = False
         self._delivered(result)
         if self._again or self._conflicts:
             self.follow()
 
-    def _delivered(self, result: tuple[list[Any], bool]) -> None:
+    def _delivered(self, result: tuple[list[Notification], bool]) -> None:
         fresh, dnd = result
         self.dnd = dnd
         if fresh:

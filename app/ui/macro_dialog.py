@@ -4,21 +4,17 @@ Preview and apply run off the UI thread (:mod:`app.operations.macros`); the prev
 every change per case and every problem (a deleted agent, a missing placeholder value…),
 and the Apply button is enabled only when the preview is clean.
 
-Given the app's :class:`~app.ui.bridge.Bridge`, the dialog reads on the bridge's reader
-threads and applies on its single writer thread, so the applied changes reach every view
-through ``Bridge.sig_changes_applied`` like any other operation. Without a bridge (a
-headless tool or an old caller) it falls back to a private thread of its own.
+The dialog reads on the app's :class:`~app.ui.bridge.Bridge` reader threads and applies on
+its single writer thread, so the applied changes reach every view through
+``Bridge.sig_changes_applied`` like any other operation (the dialog is their initiator).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -30,24 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.analytics.model import AnalyticsModel, open_model
 from app.core.macros import Macro, MacroPreview
 from app.operations import macros as mops
-from app.store.repo import Store
+from app.operations.insights import shared_model
 from app.ui.bridge import Bridge, describe
 
-_MODEL_LOCK = threading.Lock()
+if TYPE_CHECKING:
+    from app.operations.insights import AnalyticsModel
+    from app.operations.store import Store
 
-
-def shared_model(store: Store) -> AnalyticsModel:
-    """Worker thread: the analytics read model of ``store``, opened once per store and
-    shared with the terminal's commands (cached as ``store._analytics_model``)."""
-    with _MODEL_LOCK:
-        model: AnalyticsModel | None = getattr(store, "_analytics_model", None)
-        if model is None:
-            model = open_model(store, Path(store.path).parent)
-            store._analytics_model = model  # type: ignore[attr-defined]
-        return model
+# The case detail and the composer still import it from here (H2 moves them on).
+__all__ = ["MacroDialog", "shared_model"]
 
 
 class MacroDialog(QDialog):
@@ -57,19 +46,13 @@ class MacroDialog(QDialog):
     sig_previewed = Signal(object)
     """MacroPreview: a preview is shown."""
 
-    _sig_result = Signal(object, object, object)  # callback, result, error
-
     def __init__(self, store: Store, model: AnalyticsModel, cases: list[str],
-                 parent: QWidget | None = None, *, bridge: Bridge | None = None) -> None:
+                 parent: QWidget | None = None, *, bridge: Bridge) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Apply a macro to {', '.join(cases[:3])}" if len(cases) <= 3
                             else f"Apply a macro to {len(cases)} cases")
         self.store, self.model, self.cases = store, model, cases
         self.bridge = bridge
-        self._executor: ThreadPoolExecutor | None = None
-        if bridge is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="macro")
-            self._sig_result.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._generation = 0
         from app.ui.llm_dialog import disabled_primary_style
 
@@ -108,19 +91,7 @@ class MacroDialog(QDialog):
 
     # --- threads --------------------------------------------------------------------
     def _read(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        if self.bridge is not None:
-            self.bridge.read(fn, on_done=then, on_error=self._failed)
-            return
-        assert self._executor is not None
-        future = self._executor.submit(fn)
-        future.add_done_callback(lambda f: self._sig_result.emit(
-            then, None if f.exception() else f.result(), f.exception()))
-
-    def _deliver(self, then: Callable[[Any], None], result: Any, exc: Any) -> None:
-        if exc is not None:
-            self._failed(exc)
-            return
-        then(result)
+        self.bridge.read(fn, on_done=then, on_error=self._failed)
 
     def _failed(self, exc: Exception) -> None:
         self.text.setPlainText(f"Error: {describe(exc)}")
@@ -161,20 +132,10 @@ class MacroDialog(QDialog):
         if not macro_id:
             return
         self.apply_button.setEnabled(False)
-        if self.bridge is not None:
-            # The writer thread: one operation, announced by Bridge.sig_changes_applied.
-            self.bridge.run(mops.apply_macro, model=self.model, macro=macro_id,
-                            cases=self.cases, on_done=self._applied, on_error=self._failed)
-            return
-        store, model, cases = self.store, self.model, self.cases
-        self._read(lambda: mops.apply_macro(store, model, macro=macro_id, cases=cases),
-                   self._applied)
+        # The writer thread: one operation, announced by Bridge.sig_changes_applied.
+        self.bridge.run(mops.apply_macro, model=self.model, macro=macro_id, cases=self.cases,
+                        on_done=self._applied, on_error=self._failed, initiator=self)
 
     def _applied(self, result: Any) -> None:
         self.sig_applied.emit(result[1])
         self.accept()
-
-    def done(self, code: int) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-        super().done(code)

@@ -3,7 +3,9 @@
 The panel lists stored notifications (newest first, unread in bold), marks them read and
 opens the case on click. The tray helper pops a system message when the platform has a
 tray that supports messages, and otherwise falls back to the in-app centre (the panel's
-unread badge and ``sig_fallback``). Reads and writes run on a worker thread.
+unread badge and ``sig_fallback``). Reads and writes run on a worker thread through the
+window's :class:`~app.ui.bridge.Bridge`; a failure reaches ``Bridge.sig_error`` (the status
+bar), never silence.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.operations.insights import mark_read, notification_list
 from app.operations.notifications import KIND_LABELS, Notification, NotificationCenter
+from app.ui.bridge import Bridge, describe
 from app.ui.widgets import plain_label, plain_tip
 
 KIND_MARKS = {"assigned": "●", "mention": "@", "customer_reply": "↩", "sla": "◔",
@@ -46,13 +50,13 @@ class NotificationPanel(QWidget):
     sig_loaded = Signal(int)
     """int: how many notifications the list shows after a refresh."""
 
-    _sig_result = Signal(object, object)  # (callback, result) worker → GUI
-
-    def __init__(self, center: NotificationCenter, parent: QWidget | None = None) -> None:
+    def __init__(self, center: NotificationCenter, bridge: Bridge,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.center = center
+        self.bridge = bridge
+        # Its own thread: a slow notifications.db never waits behind the writer or a read.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifications")
-        self._sig_result.connect(lambda cb, res: cb(res), Qt.ConnectionType.QueuedConnection)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         head = QHBoxLayout()
@@ -76,13 +80,16 @@ class NotificationPanel(QWidget):
         lay.addWidget(self.empty)
         self.items: list[Notification] = []
 
-    def _submit(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        future = self._executor.submit(fn)
-        future.add_done_callback(
-            lambda f: self._sig_result.emit(then, f.result()) if not f.exception() else None)
+    def _submit(self, fn: Callable[..., Any], *args: Any,
+                then: Callable[[Any], None]) -> None:
+        self.bridge.background(self._executor, fn, *args, on_done=then,
+                               on_error=self._failed, track=False)
+
+    def _failed(self, exc: Exception) -> None:
+        self.bridge.sig_error.emit(f"Notifications: {describe(exc)}")
 
     def refresh(self) -> None:
-        self._submit(lambda: (self.center.list(), self.center.unread_count()), self._show)
+        self._submit(notification_list, self.center, then=self._show)
 
     def _show(self, result: tuple[list[Notification], int]) -> None:
         items, unread = result
@@ -110,13 +117,12 @@ class NotificationPanel(QWidget):
             return
         n = self.items[row]
         if n.id is not None and not n.read:
-            nid = n.id
-            self._submit(lambda: self.center.mark_read([nid]), lambda _r: self.refresh())
+            self._submit(mark_read, self.center, [n.id], then=lambda _r: self.refresh())
         if n.case_id:
             self.sig_open_case.emit(n.case_id)
 
     def mark_all_read(self) -> None:
-        self._submit(lambda: self.center.mark_read(None), lambda _r: self.refresh())
+        self._submit(mark_read, self.center, None, then=lambda _r: self.refresh())
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

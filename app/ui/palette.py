@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.bridge import Bridge
+from app.operations.navigation import search_cases
+from app.ui.bridge import Bridge, describe
 
 
 @dataclass(slots=True)
@@ -47,23 +47,6 @@ def fuzzy_score(query: str, text: str) -> int | None:
             score += 5
         prev, pos = found, found + 1
     return score
-
-
-def search_cases(conn: Any, text: str, me: str, limit: int = 12) -> list[tuple[Any, ...]]:
-    """Reader thread: cases whose key or subject contains every word of ``text``."""
-    from app.store import queries as q
-
-    rows: list[tuple[Any, ...]] = []
-    case_id = q.resolve_case(conn, text) if text.strip() else None
-    if case_id:
-        exact = q.case_detail(conn, case_id)
-        if exact:
-            rows.append((exact["id"], exact["key"], exact["subject"], exact["status"]))
-    flt = q.CaseFilter(text=text or None, include_merged=False)
-    for r in q.list_cases(conn, flt, me=me, now_ms=int(time.time() * 1000), limit=limit):
-        if not rows or r[0] != rows[0][0]:
-            rows.append((r[0], r[1], r[2], r[3]))
-    return rows[:limit]
 
 
 class CommandPalette(QDialog):
@@ -136,7 +119,12 @@ class CommandPalette(QDialog):
         me = self.bridge.store.actor
         self.bridge.query(search_cases, text, me,
                           on_done=lambda rows: self._cases_loaded(generation, rows),
-                          on_error=lambda _e: self._cases_loaded(generation, []))
+                          on_error=lambda exc: self._query_failed(generation, exc))
+
+    def _query_failed(self, generation: int, exc: Exception) -> None:
+        # The actions still work: show them, and say why no case is listed.
+        self._cases_loaded(generation, [])
+        self.bridge.sig_error.emit(f"Case search: {describe(exc)}")
 
     def _cases_loaded(self, generation: int, rows: list[tuple[Any, ...]]) -> None:
         if generation != self._generation:

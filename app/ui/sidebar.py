@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.operations.navigation import BUILTIN_VIEWS, load_counts, parse_query
 from app.ui import theme
 from app.ui.widgets import plain_label, plain_tip
+
+# The main window still imports load_counts and parse_query from here (H1 moves it on).
+__all__ = ["COUNT_ROLE", "INSIGHT_VIEWS", "VIEW_ROLE", "CountDelegate", "Sidebar", "View",
+           "load_counts", "parse_query"]
 
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 10
 VIEW_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -43,32 +47,6 @@ class View:
     sort: str = "updated"
     builtin: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def load_counts(conn: Any, me: str) -> dict[str, Any]:
-    """Reader thread: counts of every built-in view and the saved views (with their list)."""
-    from app.store import queries as q
-
-    now = int(time.time() * 1000)
-    filters = {view_id: flt for view_id, (_title, flt, _sort) in q.BUILTIN_VIEWS.items()}
-    saved = q.saved_views(conn)
-    for view in saved:
-        if str(view["query"]).startswith("search:"):
-            continue  # counted by the search index when it runs, not by the filter
-        try:
-            filters["saved:" + str(view["name"])] = parse_query(str(view["query"]))
-        except ValueError:
-            continue
-    counts = q.count_views(conn, filters, me=me, now_ms=now)  # one pass over the cases
-    return {"counts": counts, "saved": saved}
-
-
-def parse_query(query: str) -> Any:
-    from app.store.queries import CaseFilter
-
-    if query.startswith("search:"):
-        return CaseFilter(text=query[len("search:"):].strip() or None)
-    return CaseFilter.parse(query)
 
 
 class CountDelegate(QStyledItemDelegate):
@@ -136,8 +114,6 @@ class Sidebar(QFrame):
         self.save_button.clicked.connect(self.sig_save_view)
         lay.addWidget(self.save_button)
         self.items: dict[str, QListWidgetItem] = {}
-        from app.store.queries import BUILTIN_VIEWS
-
         for view_id, (vtitle, _flt, sort) in BUILTIN_VIEWS.items():
             item = QListWidgetItem(theme.icon(VIEW_ICONS.get(view_id, "layers")), vtitle)
             item.setData(VIEW_ROLE, View(view_id, vtitle, "", sort))
@@ -223,8 +199,6 @@ class Sidebar(QFrame):
                 item.setData(COUNT_ROLE, count)
 
     def _builtin_ids(self) -> set[str]:
-        from app.store.queries import BUILTIN_VIEWS
-
         return set(BUILTIN_VIEWS)
 
     def set_counts(self, data: dict[str, Any]) -> None:

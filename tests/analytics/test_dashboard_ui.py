@@ -12,6 +12,15 @@ from app.operations.notifications import Me, Notification, NotificationCenter
 
 
 @pytest.fixture
+def bridge(qapp, demo_store):
+    from app.ui.bridge import Bridge
+
+    b = Bridge(demo_store)
+    yield b
+    b.shutdown()
+
+
+@pytest.fixture
 def dashboard(qtbot, demo_store, data_dir):
     from app.ui.dashboard import build_dashboard
 
@@ -84,7 +93,7 @@ def test_every_tag_bar_is_named_and_the_period_shows(qtbot, dashboard) -> None:
     assert "loaded in" in dash.status.toolTip()
 
 
-def test_notification_centre(qtbot, demo_store) -> None:
+def test_notification_centre(qtbot, demo_store, bridge) -> None:
     from app.ui.notification_center import NotificationPanel, TrayNotifier
 
     center = NotificationCenter(demo_store, None, me=Me("me@x"))
@@ -92,7 +101,7 @@ def test_notification_centre(qtbot, demo_store) -> None:
                               .scalar())
     center._store([Notification("mention", "Sam mentioned you", "look", 2, "d1", case_id),
                    Notification("sla", "SLA about to breach", "10m left", 1, "d2", None)])
-    panel = NotificationPanel(center)
+    panel = NotificationPanel(center, bridge)
     qtbot.addWidget(panel)
     panel.resize(420, 500)
     panel.show()
@@ -107,6 +116,8 @@ def test_notification_centre(qtbot, demo_store) -> None:
                          Qt.KeyboardModifier.NoModifier, rect.center())
     assert opened.args == [case_id]
     qtbot.waitUntil(lambda: center.unread_count() == 1, timeout=3000)
+    # The click's own refresh is shown before "mark all" (else its count could win the race).
+    qtbot.waitUntil(lambda: "1 unread" in panel.title.text(), timeout=3000)
     with qtbot.waitSignal(panel.sig_unread_changed, timeout=3000) as unread:
         panel.mark_all_read()
     assert unread.args == [0]
@@ -119,15 +130,17 @@ def test_notification_centre(qtbot, demo_store) -> None:
     panel.shutdown()
 
 
-def test_macro_dialog_previews_then_applies(qtbot, demo_store) -> None:
+def test_macro_dialog_previews_then_applies(qtbot, demo_store, bridge) -> None:
     from app.operations import macros as mops
     from app.ui.macro_dialog import MacroDialog
 
     model = AnalyticsModel(demo_store, None)
     mops.save_macro(demo_store, name="Hold", actions={"status": "on-hold",
                                                       "add_tags": ["waiting"]})
-    dialog = MacroDialog(demo_store, model, ["SUP-1"])
+    dialog = MacroDialog(demo_store, model, ["SUP-1"], bridge=bridge)
     qtbot.addWidget(dialog)
+    announced = []
+    bridge.sig_changes_applied.connect(announced.append)
     with qtbot.waitSignal(dialog.sig_previewed, timeout=5000) as prev:
         pass
     assert prev.args[0].ok and dialog.apply_button.isEnabled()
@@ -135,4 +148,6 @@ def test_macro_dialog_previews_then_applies(qtbot, demo_store) -> None:
     with qtbot.waitSignal(dialog.sig_applied, timeout=5000) as applied:
         dialog.apply_button.click()
     assert applied.args[0].case_ids
+    # One operation on the writer, announced to every view with the dialog as initiator.
+    assert len(announced) == 1 and announced[0].made_by(dialog)
     model.close()

@@ -105,7 +105,7 @@ def test_hostile_subject_is_plain_in_toast_header_list_and_notifications(
     center = NotificationCenter(store)
     center._store([Notification("customer_reply", HOSTILE, f"Reply: {HOSTILE}",
                                 int(time.time() * 1000), "hostile-1", case_id, done.key)])
-    panel = NotificationPanel(center)
+    panel = NotificationPanel(center, window.bridge)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.sig_loaded, timeout=10_000):
         panel.refresh()
