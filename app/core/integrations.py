@@ -6,7 +6,7 @@ Two projections, each a deterministic fold (any order, any repeats, the same sta
   (``integration.done`` with a record, ``integration.record``). The record fetched last wins
   (``fetched_ms``, then the event's ``(hlc, id)``), so a slow refresh recorded after a
   webhook cannot put an older status back. An unlink is a record with ``linked`` false.
-* a **request** per ``request_id``: what was asked (the earliest ``integration.requested`` of
+* a **request** per ``(case, request_id)``: what was asked (the earliest ``integration.requested`` of
   that id: the server runs that one) and its outcome (the latest of ``done`` / ``failed`` /
   ``waiting`` by ``(hlc, id)``: the server records them in order, and a retried job may
   follow a failure with a later outcome). With no outcome yet the state is ``pending``;
@@ -148,7 +148,6 @@ def apply_request_event(req: RequestState, event: ev.Event) -> None:
         if req.request_clock and clock >= req.request_clock:
             return  # the earliest request of this id is the one the server runs
         req.request_clock = clock
-        req.case_id = event.case_id or req.case_id
         req.system = _str(p.get("system"), 32)
         req.action = _str(p.get("action"), 32)
         params = p.get("params")
@@ -162,7 +161,6 @@ def apply_request_event(req: RequestState, event: ev.Event) -> None:
     req.outcome_clock = clock
     req.state = state
     if not req.request_clock:  # what was asked is known only from the outcome so far
-        req.case_id = event.case_id or req.case_id
         req.system = _str(p.get("system"), 32)
         req.action = _str(p.get("action"), 32)
     req.message = _str(p.get("message"), _MAX_TEXT) if state == DONE else None
@@ -178,7 +176,8 @@ class IntegrationFold:
     """Links and requests folded in memory (a rebuild, a batch, a notification check)."""
 
     links: dict[tuple[str, str, str], LinkState] = field(default_factory=dict)
-    requests: dict[str, RequestState] = field(default_factory=dict)
+    # Keyed by (case_id, request_id): an outcome can only touch a request of its own case.
+    requests: dict[tuple[str, str], RequestState] = field(default_factory=dict)
 
     def add(self, event: ev.Event) -> None:
         key = link_key_of(event)
@@ -188,10 +187,11 @@ class IntegrationFold:
                 link = self.links[key] = LinkState(*key)
             apply_link_event(link, event)
         request_id = request_id_of(event)
-        if request_id is not None:
-            req = self.requests.get(request_id)
+        if request_id is not None and event.case_id:
+            req = self.requests.get((event.case_id, request_id))
             if req is None:
-                req = self.requests[request_id] = RequestState(request_id, event.case_id or "")
+                req = RequestState(request_id, event.case_id)
+                self.requests[(event.case_id, request_id)] = req
             apply_request_event(req, event)
 
 

@@ -3,7 +3,8 @@
 * :func:`notifications_for` (pure) turns applied events into notifications for ``me``:
   a case assigned to me, an ``@mention`` of me in a comment (``@Full Name``, ``@FirstLast``
   or ``@email``), a customer reply on my case, an integration result (``integration.*``)
-  on my case or requested by me;
+  on my case or requested by me, a linked JIRA issue or Salesforce record of such a case
+  that became resolved (its status category turned ``done``);
 * :meth:`NotificationCenter.follow` runs the rules on the events recorded since its last
   call (it follows ``events.seq`` like a projection; the first call starts at the head, so
   history does not flood the centre);
@@ -23,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,9 @@ from sqlalchemy import (
 
 from app.core import events as ev
 from app.core.hlc import hlc_ms
+from app.core.integrations import RECORD_TYPES, IntegrationFold, LinkState, link_key_of
 from app.core.sla import TARGET_LABELS, format_duration
+from app.operations.integrations import SYSTEM_NAMES
 from app.store import schema as s
 from app.store.analytics_tables import open_analytics_engine
 from app.store.projector import row_event
@@ -121,10 +124,18 @@ def _first_line(text: str, limit: int = 120) -> str:
 
 def notifications_for(events: Iterable[ev.Event], me: Me, *,
                       assignees: Mapping[str, str | None] | None = None,
-                      keys: Mapping[str, str | None] | None = None) -> list[Notification]:
+                      keys: Mapping[str, str | None] | None = None,
+                      requests: Mapping[str, tuple[str, str]] | None = None,
+                      links: Mapping[tuple[str, str, str], LinkState] | None = None,
+                      ) -> list[Notification]:
     """The notifications ``events`` (in apply order) mean for ``me``. ``assignees`` gives
-    each case's assignee before these events (the batch's own assignments are followed)."""
+    each case's assignee before these events (the batch's own assignments are followed),
+    ``requests`` each integration request's (case id, requester), ``links`` the linked
+    records as they were before these events (a resolution is a change of status)."""
     owner: dict[str, str | None] = dict(assignees or {})
+    asked: dict[str, tuple[str, str]] = dict(requests or {})
+    fold = IntegrationFold(links={k: replace(v, snapshot=dict(v.snapshot))
+                                  for k, v in (links or {}).items()})
     names: dict[str, str | None] = dict(keys or {})
     patterns = me.mention_patterns()
     mine = me.id.lower()
@@ -165,7 +176,15 @@ def notifications_for(events: Iterable[ev.Event], me: Me, *,
                   and str(owner.get(cid or "") or "").lower() == mine):
                 out.append(Notification("customer_reply", f"Customer replied on {label}",
                                         _first_line(body), ms, f"reply:{e.id}", cid, key))
-        elif e.type.startswith("integration.") and not e.type.endswith(".requested"):
+        elif e.type == ev.INTEGRATION_REQUESTED:
+            rid = str(p.get("request_id") or "")
+            if rid and cid and rid not in asked:
+                asked[rid] = (cid, e.actor)
+        elif e.type in _INTEGRATION_OUTCOMES:
+            out += _integration_notes(e, fold, asked, mine=mine,
+                                      owned=str(owner.get(cid or "") or "").lower() == mine,
+                                      label=label, key=key)
+        elif e.type.startswith("integration."):  # a type of a newer build: result, generic
             requested_by = str(p.get("requested_by") or "").lower()
             if requested_by == mine or (cid and str(owner.get(cid) or "").lower() == mine):
                 what = e.type.removeprefix("integration.").replace("_", " ")
@@ -174,6 +193,52 @@ def notifications_for(events: Iterable[ev.Event], me: Me, *,
                 out.append(Notification("integration", f"{system}: {what} on {label}"
                                         if cid else f"{system}: {what}", str(detail), ms,
                                         f"integration:{e.id}", cid, key))
+    return out
+
+
+_INTEGRATION_OUTCOMES = frozenset({ev.INTEGRATION_DONE, ev.INTEGRATION_FAILED,
+                                   ev.INTEGRATION_WAITING, ev.INTEGRATION_RECORD})
+
+
+def _integration_notes(e: ev.Event, fold: IntegrationFold, asked: Mapping[str, tuple[str, str]],
+                       *, mine: str, owned: bool, label: str,
+                       key: str | None) -> list[Notification]:
+    """An outcome of a request I made or on my case; a linked record of a case of mine (or
+    one I asked about) that became resolved (status category done)."""
+    p = e.payload
+    cid = e.case_id
+    ms = hlc_ms(e.hlc)
+    system = SYSTEM_NAMES.get(str(p.get("system")), str(p.get("system") or "integration"))
+    rid = str(p.get("request_id") or "")
+    asked_by_me = asked.get(rid, ("", ""))[1].lower() == mine
+    mine_too = owned or asked_by_me or any(
+        c == cid and who.lower() == mine for c, who in asked.values())
+    out: list[Notification] = []
+    if e.type != ev.INTEGRATION_RECORD and (owned or asked_by_me):
+        what = {ev.INTEGRATION_DONE: "done", ev.INTEGRATION_FAILED: "failed",
+                ev.INTEGRATION_WAITING: "waiting"}[e.type]
+        detail = p.get("message") if e.type == ev.INTEGRATION_DONE else p.get("reason")
+        if e.type == ev.INTEGRATION_WAITING and isinstance(p.get("next_try_ms"), int):
+            when = time.strftime("%H:%M UTC", time.gmtime(int(p["next_try_ms"]) / 1000))
+            detail = f"{detail or 'waiting'}; next try at {when}"
+        # One notice per request while it waits (a job may wait several times).
+        dedupe = (f"integration-waiting:{rid}" if e.type == ev.INTEGRATION_WAITING
+                  else f"integration:{e.id}")
+        out.append(Notification("integration", f"{system} {p.get('action')} {what} on {label}",
+                                _first_line(str(detail or "")), ms, dedupe, cid, key))
+    link_key = link_key_of(e)
+    if link_key is None:
+        return out
+    before = fold.links.get(link_key)
+    was = before.status_category if before is not None and before.linked else None
+    fold.add(e)
+    now = fold.links[link_key]
+    if (mine_too and now.linked and now.status_category == "done"
+            and was is not None and was != "done"):
+        summary = str(now.snapshot.get("summary") or "")
+        out.append(Notification("integration", f"{now.remote_key} was resolved ({label})",
+                                _first_line(f"{system}: {summary}"), ms,
+                                f"resolved:{e.id}", cid, key))
     return out
 
 
@@ -196,6 +261,30 @@ def sla_notifications(rows: Iterable[Mapping[str, Any]], now_ms: int) -> list[No
                                 now_ms, f"sla:{r['case_id']}:{r['target']}:{r['state']}:"
                                 f"{deadline}", r["case_id"], r.get("key")))
     return out
+
+
+_IntegrationsBefore = tuple[dict[str, tuple[str, str]], dict[tuple[str, str, str], LinkState]]
+
+
+def _integrations_before(conn: Connection, events: list[ev.Event],
+                         last_seq: int) -> _IntegrationsBefore:
+    """Who asked for each integration request of these cases, and their linked records as
+    they were before the batch (folded from the log up to ``last_seq``: the projection
+    already holds the batch)."""
+    cases = sorted({e.case_id for e in events if e.case_id and e.type in _INTEGRATION_OUTCOMES})
+    requests: dict[str, tuple[str, str]] = {}
+    fold = IntegrationFold()
+    r = s.integration_requests.c
+    for i in range(0, len(cases), 500):
+        chunk = cases[i:i + 500]
+        for rid, case_id, who in conn.execute(select(r.request_id, r.case_id, r.requested_by)
+                                              .where(r.case_id.in_(chunk))):
+            requests[rid] = (case_id, who)
+        for row in conn.execute(select(s.events).where(
+                s.events.c.case_id.in_(chunk), s.events.c.type.in_(sorted(RECORD_TYPES)),
+                s.events.c.seq <= last_seq)):
+            fold.add(row_event(row))
+    return requests, fold.links
 
 
 @dataclass(slots=True)
@@ -292,7 +381,7 @@ class NotificationCenter:
                 return []
 
             def fetch(conn: Connection) -> tuple[list[ev.Event], dict[str, Any],
-                                                  dict[str, Any]]:
+                                                  dict[str, Any], _IntegrationsBefore]:
                 rows = conn.execute(select(s.events).where(s.events.c.seq > last_seq,
                                                            s.events.c.seq <= head)
                                     .order_by(s.events.c.seq)).all()
@@ -305,12 +394,13 @@ class NotificationCenter:
                                                  s.cases.c.key)
                                           .where(s.cases.c.id.in_(case_ids[i:i + 500]))):
                         owners[r.id], keys[r.id] = r.assignee_id, r.key
-                return events, owners, keys
+                return events, owners, keys, _integrations_before(conn, events, last_seq)
 
-            events, owners, keys = self.store.read(fetch)
+            events, owners, keys, (requests, links) = self.store.read(fetch)
             # The projection already holds these events: an assignment made in this batch
             # is the current assignee, which is right for a customer reply after it.
-            found = notifications_for(events, self.me, assignees=owners, keys=keys)
+            found = notifications_for(events, self.me, assignees=owners, keys=keys,
+                                      requests=requests, links=links)
             fresh = self._store(found)
             self._put("last_seq", str(head))
             return fresh

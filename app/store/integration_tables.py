@@ -91,7 +91,8 @@ def apply_integration_events(conn: Connection, events: Iterable[ev.Event]) -> se
         return set()
     fold = IntegrationFold()
     link_keys = sorted({k for k in map(link_key_of, wanted) if k is not None})
-    request_ids = sorted({r for r in map(request_id_of, wanted) if r is not None})
+    request_keys = sorted({(e.case_id or "", rid) for e in wanted
+                           if (rid := request_id_of(e)) is not None})
     t = s.integration_links
     for i in range(0, len(link_keys), _CHUNK):
         chunk = link_keys[i:i + _CHUNK]
@@ -100,16 +101,17 @@ def apply_integration_events(conn: Connection, events: Iterable[ev.Event]) -> se
             link = link_state(row._mapping)
             fold.links[(link.case_id, link.system, link.remote_id)] = link
     r = s.integration_requests
-    for i in range(0, len(request_ids), _CHUNK):
+    for i in range(0, len(request_keys), _CHUNK):
         for row in conn.execute(select(r).where(
-                r.c.request_id.in_(request_ids[i:i + _CHUNK]))):
+                tuple_(r.c.case_id, r.c.request_id).in_(request_keys[i:i + _CHUNK]))):
             req = request_state(row._mapping)
-            fold.requests[req.request_id] = req
+            fold.requests[(req.case_id, req.request_id)] = req
     for e in wanted:
         fold.add(e)
     _upsert(conn, t, [link_row(lk) for lk in fold.links.values()],
             ("case_id", "system", "remote_id"))
-    _upsert(conn, r, [request_row(q) for q in fold.requests.values()], ("request_id",))
+    _upsert(conn, r, [request_row(q) for q in fold.requests.values()],
+            ("case_id", "request_id"))
     return {e.case_id for e in wanted if e.case_id}
 
 

@@ -249,8 +249,10 @@ integration_links = Table(
 
 integration_requests = Table(
     "integration_requests", metadata,
-    Column("request_id", String(36), primary_key=True),  # the idempotency key
-    Column("case_id", String(36), nullable=False),
+    # The idempotency key; with the case, so a (forged) outcome on another case that
+    # names this id cannot touch the request.
+    Column("case_id", String(36), primary_key=True),
+    Column("request_id", String(36), primary_key=True),
     Column("system", String(32), nullable=False),
     Column("action", String(32), nullable=False),
     Column("params", Text, nullable=False),  # JSON
@@ -267,5 +269,5 @@ integration_requests = Table(
     Column("remote_key", String(200)),
     Column("outcome_clock", String(120), nullable=False),
     Column("updated_ms", Integer),
-    Index("ix_integration_requests_case", "case_id"),
+    Index("ix_integration_requests_id", "request_id"),
 )

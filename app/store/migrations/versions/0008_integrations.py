@@ -33,8 +33,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "integration_requests",
+        sa.Column("case_id", sa.String(36), primary_key=True),
         sa.Column("request_id", sa.String(36), primary_key=True),
-        sa.Column("case_id", sa.String(36), nullable=False),
         sa.Column("system", sa.String(32), nullable=False),
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("params", sa.Text, nullable=False),
@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("outcome_clock", sa.String(120), nullable=False),
         sa.Column("updated_ms", sa.Integer),
     )
-    op.create_index("ix_integration_requests_case", "integration_requests", ["case_id"])
+    op.create_index("ix_integration_requests_id", "integration_requests", ["request_id"])
 
 
 def downgrade() -> None:
