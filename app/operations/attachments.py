@@ -55,7 +55,7 @@ from app.store.blobs import (
 from app.store.repo import Store
 
 __all__ = ["MAX_BYTES_META", "Cancelled", "Extract", "Prepared", "attach", "attach_bytes",
-           "blob_store", "data_dir", "discard", "max_bytes", "open_path", "prepare",
+           "blob_store", "case_attachments", "data_dir", "discard", "max_bytes", "open_path", "prepare",
            "prepare_bytes", "read_file", "record", "remove"]
 PercentCallback = Callable[[int], None]
 """Told how far a preparation is, 0-100, each time the whole percent changes."""
@@ -456,6 +456,13 @@ def refresh_signatures(store: Store, *, case: str) -> Changes:
         return Changes(case_ids={state.id}, message=f"signatures of {case} refreshed")
 
     return store.write(tx)
+
+
+# --- reads for the UI --------------------------------------------------------------------
+def case_attachments(conn: Connection, case_id: str) -> list[dict[str, Any]]:
+    """The live attachments of a case, oldest first, with what intake made of each one
+    (for ``Bridge.query``)."""
+    return iq.case_attachments(conn, case_id)
 
 
 def open_path(store: Store, sha256: str, name: str | None = None) -> Path:

@@ -1,15 +1,30 @@
 """The attachments of a case as a row of chips: name, size and type. Files dropped on the
 bar, chosen with "Add file…" or pasted (a screenshot, copied files, log text) are attached
-through the bridge; a click opens one in the system viewer."""
+through the bridge; a click opens one in the system viewer.
+
+A file is read (copied, hashed, parsed) on its own thread, with a progress row and
+Cancel, and only then recorded on the database writer: other edits never wait behind a
+PDF being read."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QUrl, Signal
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QCoreApplication,
+    QIODevice,
+    QMimeData,
+    Qt,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
@@ -25,6 +40,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -36,10 +52,14 @@ from shiboken6 import isValid
 
 from app.operations import attachments as att_ops
 from app.operations import intake as intake_ops
-from app.store import intake_queries as iq
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 from app.ui.widgets import ElidedLabel, plain_label, plain_tip
+
+READERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attach-read")
+"""Files being attached are read here, one at a time (2 cores; the writer stays free)."""
+Prepare = Callable[[Callable[[int], None], Callable[[], bool]], Any]
+"""Reads one file: ``prepare(on_progress, should_cancel) -> Prepared``."""
 
 # (label, light bg, light fg, dark bg, dark fg) per kind of file
 _BADGES: dict[str, tuple[str, str, str, str, str]] = {
@@ -158,6 +178,55 @@ class AttachmentChip(QFrame):
         super().mouseReleaseEvent(event)
 
 
+class AttachJob(QFrame):
+    """One file being attached: its name, how far it has been read, and Cancel."""
+
+    sig_progress = Signal(int)
+    """int: percent read (emitted from the reading thread, shown on the GUI thread)."""
+
+    def __init__(self, name: str, case_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.case_id = case_id
+        self.stop = threading.Event()
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(8)
+        self.label = ElidedLabel(f"Reading {name}…", mode=Qt.TextElideMode.ElideMiddle)
+        self.label.setObjectName("Meta")
+        lay.addWidget(self.label, 1)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setFixedWidth(140)
+        self.bar.setTextVisible(False)
+        lay.addWidget(self.bar)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAutoDefault(False)
+        self.cancel_button.setStyleSheet("padding: 2px 8px;")
+        self.cancel_button.setToolTip(plain_tip(f"Stop attaching {name}; nothing is kept"))
+        self.cancel_button.clicked.connect(self.cancel)
+        lay.addWidget(self.cancel_button)
+        self.sig_progress.connect(self.bar.setValue)
+
+    def report(self, percent: int) -> None:
+        """Thread-safe: a queued signal (dropped once the row is gone)."""
+        try:
+            self.sig_progress.emit(percent)
+        except RuntimeError:  # the row was deleted while the file was read
+            pass
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self.cancel_button.setEnabled(False)
+        self.label.set_full_text(f"Cancelling {self.name}…")
+
+    def recording(self) -> None:
+        """Read: the short write has started and can no longer be cancelled."""
+        self.cancel_button.setEnabled(False)
+        self.bar.setValue(100)
+        self.label.set_full_text(f"Saving {self.name}…")
+
+
 def image_png(image: QImage) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
@@ -179,6 +248,9 @@ class AttachmentsBar(QFrame):
     sig_loaded = Signal(int)
     """int: the chips were (re)built for this many attachments."""
 
+    sig_cancelled = Signal(str)
+    """str: the name of a file whose attaching was cancelled (nothing was kept)."""
+
     def __init__(self, bridge: Bridge, parent: QWidget | None = None, *,
                  open_url: Callable[[QUrl], Any] | None = None) -> None:
         super().__init__(parent)
@@ -186,6 +258,7 @@ class AttachmentsBar(QFrame):
         self.case_id: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.chips: list[AttachmentChip] = []
+        self.jobs: list[AttachJob] = []
         self.open_url = open_url or QDesktopServices.openUrl
         self.setObjectName("AttachmentsBar")
         self.setAcceptDrops(True)
@@ -239,6 +312,9 @@ class AttachmentsBar(QFrame):
         self.chip_scroll.setWidget(holder)
         self.chip_scroll.setFixedHeight(50)
         outer.addWidget(self.chip_scroll)
+        self.job_rows = QVBoxLayout()
+        self.job_rows.setSpacing(2)
+        outer.addLayout(self.job_rows)
 
         self.error = plain_label()  # errors quote file names
         self.error.setObjectName("ErrorLabel")
@@ -267,6 +343,8 @@ class AttachmentsBar(QFrame):
             w.setEnabled(case_id is not None)
         self.setAcceptDrops(case_id is not None)
         self.error.hide()
+        for job in self.jobs:  # a file being attached shows on its own case only
+            job.setVisible(job.case_id == case_id)
         if case_id is None:
             self._show([])
             return
@@ -276,12 +354,14 @@ class AttachmentsBar(QFrame):
         case_id = self.case_id
         if case_id is None:
             return
-        self.bridge.query(iq.case_attachments, case_id,
+        self.bridge.query(att_ops.case_attachments, case_id,
                           on_done=lambda rows: self._show(rows) if case_id == self.case_id
                           else None,
                           on_error=self._fail)
 
     def _on_changes(self, changes: Any) -> None:
+        if changes.made_by(self):
+            return  # our own attach or remove: its callback refreshes
         if self.case_id and (self.case_id in changes.case_ids or changes.rebuilt):
             self.refresh()
 
@@ -322,18 +402,84 @@ class AttachmentsBar(QFrame):
         self.refresh()
 
     def attach_files(self, paths: list[Path]) -> None:
-        if self.case_id is None:
+        case = self.case_id
+        if case is None:
             return
+        store = self.bridge.store
+
+        def reader(path: Path) -> Prepare:
+            return lambda progress, cancel: att_ops.prepare(
+                store, case=case, path=path, on_progress=progress, should_cancel=cancel)
+
         for path in paths:
-            self.bridge.run(att_ops.attach, case=self.case_id, path=Path(path),
-                            on_done=self._done, on_error=self._fail)
+            self._start(Path(path).name, reader(Path(path)))
 
     def attach_image(self, image: QImage, name: str | None = None) -> None:
-        if self.case_id is None or image.isNull():
+        case = self.case_id
+        if case is None or image.isNull():
             return
         name = name or time.strftime("screenshot-%Y%m%d-%H%M%S.png")
-        self.bridge.run(att_ops.attach_bytes, case=self.case_id, data=image_png(image),
-                        name=name, on_done=self._done, on_error=self._fail)
+        data, store = image_png(image), self.bridge.store
+        self._start(name, lambda _progress, _cancel: att_ops.prepare_bytes(
+            store, case=case, data=data, name=name))
+
+    def _start(self, name: str, prepare: Prepare) -> None:
+        """Read the file on ``READERS`` with a progress row; then record it on the writer.
+        The attach goes on if the bar closes meanwhile (as any operation does)."""
+        assert self.case_id is not None
+        job = AttachJob(name, self.case_id)
+        self.jobs.append(job)
+        self.job_rows.addWidget(job)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(job.cancel)  # do not hold the exit for a PDF
+        bridge = self.bridge
+
+        def read() -> Any:
+            return prepare(job.report, job.stop.is_set)
+
+        def prepared(result: Any) -> None:
+            alive = isValid(self) and isValid(job)
+            if job.stop.is_set():  # cancelled after the last check: keep nothing
+                bridge.background(READERS, att_ops.discard, result)
+                if alive:
+                    self._cancelled(job)
+                return
+            if alive:
+                job.recording()
+            bridge.run(att_ops.record, prepared=result, initiator=self if alive else None,
+                       on_done=lambda r: self._recorded(job, r),
+                       on_error=lambda exc: self._job_failed(job, exc))
+
+        bridge.background(READERS, read, on_done=prepared,
+                          on_error=lambda exc: self._job_failed(job, exc))
+
+    def _end(self, job: AttachJob) -> None:
+        if job in self.jobs:
+            self.jobs.remove(job)
+        if isValid(job):
+            self.job_rows.removeWidget(job)
+            job.deleteLater()
+
+    def _recorded(self, job: AttachJob, result: Any) -> None:
+        if isValid(self):
+            self._end(job)
+            self._done(result)
+
+    def _cancelled(self, job: AttachJob) -> None:
+        self._end(job)
+        self.error.setText(f"Attaching {job.name} was cancelled; nothing was attached.")
+        self.error.show()
+        self.sig_cancelled.emit(job.name)
+
+    def _job_failed(self, job: AttachJob, exc: Exception) -> None:
+        if not isValid(self):
+            return
+        if isinstance(exc, att_ops.Cancelled):
+            self._cancelled(job)
+            return
+        self._end(job)
+        self._fail(exc)
 
     def attach_text(self, text: str, name: str = "pasted.txt") -> None:
         if self.case_id is None:
