@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-DB_NAME = "smart-support.db"
+from app.operations.store import DB_NAME
+
+__all__ = ["DB_NAME", "make_application", "run_app"]
 
 
 def make_application() -> object:
@@ -29,15 +31,12 @@ def run_app(data_dir: Path) -> int:
     """Open ``data_dir / "smart-support.db"``, show the main window, run until it closes."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.store.db import StoreError
-    from app.store.repo import Store
+    from app.operations.store import StoreError, open_store
 
     app = make_application()
     assert isinstance(app, QApplication)
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        store = Store(data_dir / DB_NAME)
+        store = open_store(Path(data_dir))
     except StoreError as exc:
         from app.ui.widgets import plain_box
 

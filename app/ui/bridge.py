@@ -20,9 +20,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.changes import Changes
 from app.operations.errors import OperationError
+from app.operations.store import Store, StoreError
 from app.operations.worker import DatabaseWorker
-from app.store.db import StoreError
-from app.store.repo import Store
 
 Callback = Callable[[Any], None]
 ErrorCallback = Callable[[Exception], None]

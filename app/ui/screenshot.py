@@ -38,12 +38,12 @@ def take(data_dir: Path, out: Path, view: str = "list",
         raise ValueError(f"unknown view '{view}' (use 'list', 'case:KEY', 'search:QUERY' "
                          "or 'analytics')")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from app.store.repo import Store
-    from app.ui.app import DB_NAME, make_application
+    from app.operations.store import open_store
+    from app.ui.app import make_application
     from app.ui.main_window import MainWindow
 
     make_application()
-    store = Store(Path(data_dir) / DB_NAME)
+    store = open_store(Path(data_dir))
     window = MainWindow(store)
     try:
         window.resize(*size)
@@ -56,9 +56,9 @@ def take(data_dir: Path, out: Path, view: str = "list",
         _wait(window.is_idle, timeout)
         if view.startswith("case:"):
             key = view.split(":", 1)[1].strip()
-            from app.store import queries as q
+            from app.operations.store import resolve_case
 
-            case_id = store.read(lambda c: q.resolve_case(c, key))
+            case_id = store.read(lambda c: resolve_case(c, key))
             if case_id is None:
                 raise ValueError(f"no case '{key}'")
             if not window.select_case(case_id):

@@ -3,8 +3,8 @@
 Threads: one ``search-index`` thread opens/builds the Whoosh index (``ensure_index``, with
 progress and cancel) and runs every ``catch_up`` after applied changes (bursts coalesce into
 one run). Queries run on a reader thread; at most one is in flight, and a newer query
-replaces the waiting one, so a stale result never replaces a newer one. Nothing here
-imports Whoosh (``app.search.service`` is imported lazily on the indexing thread).
+replaces the waiting one, so a stale result never replaces a newer one. The work itself is
+in ``app.operations.search``; nothing here imports Whoosh (it loads on the indexing thread).
 """
 
 from __future__ import annotations
@@ -51,28 +51,22 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.changes import Changes
+from app.operations.search import (
+    HELP_TEXT,
+    IndexCancelled,
+    catch_up,
+    dir_lock,
+    ensure_index,
+    open_service,
+    run_search,
+)
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 from app.ui.case_list import PillDelegate, draw_item_background, full_time, relative_time
 from app.ui.widgets import plain_label, plain_tip
 
 SEARCH_LIMIT = 200
-MARK_OPEN, MARK_CLOSE = "«", "»"  # as app.search.snippets marks matches (no Whoosh import)
-
-
-_DIR_LOCKS: dict[str, threading.Lock] = {}
-_DIR_LOCKS_GUARD = threading.Lock()
-
-
-def dir_lock(data_dir: Path) -> threading.Lock:
-    """One index writer per folder in this process: a window closed while building (its
-    build still winding down after the cancel) and a new window on the same folder."""
-    with _DIR_LOCKS_GUARD:
-        return _DIR_LOCKS.setdefault(str(Path(data_dir).resolve()), threading.Lock())
-
-
-class Cancelled(Exception):
-    """The indexing was cancelled (the window closed, or the agent clicked Cancel)."""
+MARK_OPEN, MARK_CLOSE = "«", "»"  # as the index marks matches in snippets
 
 
 def snippet_html(snippet: str, open_tag: str = "<b>", close_tag: str = "</b>") -> str:
@@ -123,41 +117,8 @@ def plain_snippet(snippet: str) -> str:
     return (snippet or "").replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
 
 
-# --- worker-thread functions -------------------------------------------------------------
-def open_service(data_dir: Path, store: Any) -> Any:
-    """Indexing thread. A small store builds in-process (worker processes cost more to
-    start than they save below ~20,000 cases)."""
-    from sqlalchemy import func, select
-
-    from app.search.service import SearchService
-    from app.store import schema as s
-
-    cases = int(store.read(lambda c: c.execute(select(func.count()).select_from(s.cases))
-                           .scalar()) or 0)
-    return SearchService(data_dir, store, procs=1 if cases < 20_000 else None)
-
-
-def ensure_index(service: Any, progress: Any, cancel: threading.Event) -> int:
-    """Indexing thread: open (or rebuild) the index, then catch up; the indexed seq."""
-    from app.search.indexer import IndexCancelled
-
-    try:
-        service.ensure_index(progress=progress, cancel=cancel)
-    except IndexCancelled as exc:
-        raise Cancelled(str(exc)) from exc
-    return int(service.indexed_seq)
-
-
-def catch_up(service: Any) -> int:
-    return int(service.catch_up())
-
-
-def run_search(service: Any, query: str, me: str, limit: int) -> Any:
-    return service.search(query, me=me, limit=limit)
-
-
 class SearchController(QObject):
-    """Owns the :class:`~app.search.service.SearchService` of one window."""
+    """Owns the search service (the index and its queries) of one window."""
 
     sig_ready = Signal()
     """The index is open and caught up: searches can run."""
@@ -208,7 +169,7 @@ class SearchController(QObject):
         def work() -> int:
             with lock:
                 if cancel.is_set():
-                    raise Cancelled("closed")
+                    raise IndexCancelled("closed")
                 if self.service is None:
                     self.service = open_service(self.data_dir, store)
                 return ensure_index(self.service, self._progress, cancel)
@@ -237,7 +198,7 @@ class SearchController(QObject):
     def _open_failed(self, exc: Exception) -> None:
         self.indexing = False
         self.started = False  # a later start() tries again
-        if isinstance(exc, Cancelled):
+        if isinstance(exc, IndexCancelled):
             self._cancel = threading.Event()
             self.sig_failed.emit("Indexing cancelled: search is off until the next start")
             return
@@ -626,8 +587,6 @@ class SearchHelp(QFrame):
         title = QLabel("Search syntax")
         title.setObjectName("ViewTitle")
         lay.addWidget(title)
-        from app.search.help import HELP_TEXT
-
         self.text = QLabel(HELP_TEXT)
         self.text.setObjectName("SearchHelpText")
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

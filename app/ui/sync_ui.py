@@ -1,7 +1,7 @@
 """Sync in the app: the controller (scheduler + live stream + presence), sign-in, status.
 
 Threads: the scheduler's jobs run on the asyncio loop (qasync, i.e. the GUI thread) and only
-enqueue the sync on the database writer through the bridge; the live stream runs on its own
+enqueue the sync on the network thread through the bridge; the live stream runs on its own
 thread and reaches the GUI thread through a queued signal; presence calls run on a reader.
 """
 
@@ -26,7 +26,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.changes import Changes
-from app.store.repo import Store
+from app.operations.sync import (
+    health_job,
+    load_session,
+    make_scheduler,
+    outcome_of,
+    presence_job,
+    sign_in,
+    sign_in_message,
+    sign_out,
+    start_live_stream,
+    sync_job,
+)
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 from app.ui.case_list import relative_time
@@ -34,81 +45,6 @@ from app.ui.widgets import plain_label, plain_tip
 
 PRESENCE_SECONDS = 20
 DEFAULT_SERVER = "https://"
-
-
-# --- worker-thread functions -------------------------------------------------------------
-def load_session(store: Store) -> Any:
-    """Reader thread: the saved sign-in (server in meta, refresh token in the keyring)."""
-    from app.sync.session import NotLoggedIn, session_for
-
-    try:
-        session = session_for(store)
-    except NotLoggedIn:
-        return None
-    return session if session.email and session.logged_in else None
-
-
-def sign_in(store: Store, *, server: str, email: str, password: str) -> tuple[Any, Changes]:
-    """Network thread: log in (the refresh token goes to the keyring, never the password)."""
-    from app.sync.api import SyncApi
-    from app.sync.session import SyncSession
-
-    session = SyncSession(store, SyncApi(server.strip()))
-    session.login(email.strip(), password)
-    return session, Changes(rebuilt=True, sync=True, directory=True,
-                            message=f"Signed in as {session.email}")
-
-
-def sign_out(store: Store, *, session: Any) -> Changes:
-    session.logout()
-    return Changes(sync=True, message="Signed out — working offline")
-
-
-def sync_job(store: Store, *, session: Any) -> Any:
-    """Network thread: one push + pull round (returns the SyncReport). Its store
-    transactions are short and serialized with local writes by the store's write lock."""
-    from app.sync.engine import sync_once
-
-    return sync_once(store, session)
-
-
-def health_job(store: Store) -> Any:
-    """Reader thread: held and refused events and the clock offset (a SyncHealth)."""
-    from app.operations.sync_health import sync_health
-
-    return sync_health(store)
-
-
-def presence_job(session: Any, case_id: str) -> list[dict[str, Any]]:
-    """Reader thread: say we are viewing ``case_id``; who else is."""
-    api = session.api
-    session.call(lambda t: api.presence(t, case_id))
-    return list(session.call(lambda t: api.who_is_viewing(t, case_id)))
-
-
-def outcome_of(exc: BaseException) -> str:
-    from app.sync.api import Offline, Unauthorized
-    from app.sync.session import NotLoggedIn
-
-    if isinstance(exc, NotLoggedIn | Unauthorized):
-        return "signed-out"
-    if isinstance(exc, Offline):
-        return "offline"
-    return "error"
-
-
-def sign_in_message(exc: BaseException) -> str:
-    from app.sync.api import ApiError, Offline, Unauthorized
-
-    if isinstance(exc, Unauthorized):
-        return "Wrong email or password."
-    if isinstance(exc, Offline):
-        return f"Cannot reach the server: {exc}"
-    if isinstance(exc, ApiError):
-        return f"The server refused the sign-in: {exc}"
-    if isinstance(exc, ValueError | TypeError):  # a malformed URL, mostly
-        return f"Check the server address: {exc}"
-    return describe(exc)
 
 
 class SyncController(QObject):
@@ -135,7 +71,6 @@ class SyncController(QObject):
         self.live: Any = None
         self.viewing: str | None = None
         self.hints = 0
-        self._own_changes: Changes | None = None
         self.scheduler: Any = None  # a SyncScheduler once start() ran (with a loop)
         self._loop = loop
         self._interval = interval
@@ -157,10 +92,8 @@ class SyncController(QObject):
             return
         self._started = True
         if self._loop is not None:
-            from app.sync.scheduler import SyncScheduler
-
-            self.scheduler = SyncScheduler(self._run_sync, self._interval, loop=self._loop,
-                                           on_state=self.sig_state.emit)
+            self.scheduler = make_scheduler(self._run_sync, self._interval, loop=self._loop,
+                                            on_state=self.sig_state.emit)
             self.scheduler.start(signed_in=self.session is not None)
             for job in self._jobs:
                 self.scheduler.every(*job)
@@ -230,7 +163,6 @@ class SyncController(QObject):
         return None
 
     def _synced(self, report: Any) -> None:
-        self._own_changes = report.changes  # emitted next by the bridge: not a local write
         if self.scheduler:
             self.scheduler.finished("ok")
         if report.changes.cases:
@@ -246,9 +178,8 @@ class SyncController(QObject):
             self._adopt(None)
 
     def _changes(self, changes: Changes) -> None:
-        if changes is self._own_changes:
-            self._own_changes = None
-            return
+        if changes.remote:
+            return  # sync's own answer: pushing again would only loop
         if changes.event_ids or changes.sync or changes.cases:
             self.poke()  # a local write: push it soon
 
@@ -263,14 +194,11 @@ class SyncController(QObject):
             self._adopt(None)
 
     def _start_live(self) -> None:
-        from app.sync.live import LiveStream, session_token
-
         self._stop_live()
         if self.session is None:
             return
-        self.live = LiveStream(self.session.server, session_token(self.session),
-                               self._sig_hint.emit, on_state=self._sig_live.emit)
-        self.live.start()
+        self.live = start_live_stream(self.session, self._sig_hint.emit,
+                                      on_state=self._sig_live.emit)
 
     def _stop_live(self) -> None:
         if self.live is not None:

@@ -19,26 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.operations.terminal import available, complete, run_line
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
-
-
-def _runner() -> Any | None:
-    try:
-        from app.terminal import runner
-    except ImportError:
-        return None
-    if not hasattr(runner, "execute"):
-        return None
-    return runner
-
-
-def run_line(store: Any, *, line: str) -> Any:
-    """Writer thread: ``runner.execute(store, line)``."""
-    runner = _runner()
-    if runner is None:
-        raise RuntimeError("terminal unavailable")
-    return runner.execute(store, line)
 
 
 class TerminalDock(QDockWidget):
@@ -49,7 +32,6 @@ class TerminalDock(QDockWidget):
         super().__init__("Terminal", parent)
         self.setObjectName("TerminalDock")
         self.bridge = bridge
-        self.runner = _runner()
         self.history: list[str] = []
         self._history_pos = 0
         self.busy = False
@@ -69,7 +51,7 @@ class TerminalDock(QDockWidget):
         self.input.returnPressed.connect(self.submit)
         lay.addWidget(self.input)
         self.setWidget(body)
-        self.unavailable = self.runner is None
+        self.unavailable = not available()
         if self.unavailable:
             self.input.setEnabled(False)
             self.input.setPlaceholderText("terminal unavailable")
@@ -99,7 +81,7 @@ class TerminalDock(QDockWidget):
 
     def submit(self) -> None:
         line = self.input.text().strip()
-        if not line or self.busy or self.runner is None:
+        if not line or self.busy or self.unavailable:
             return
         if not self.history or self.history[-1] != line:
             self.history.append(line)
@@ -126,22 +108,25 @@ class TerminalDock(QDockWidget):
 
     def _complete(self) -> None:
         """Tab: ask the runner for completions on a reader thread (it may read the store)."""
-        if self.runner is None or not hasattr(self.runner, "complete"):
+        if self.unavailable:
             return
         line = self.input.text()
-        self.bridge.read(self.runner.complete, self.bridge.store, line,
+        self.bridge.read(complete, self.bridge.store, line,
                          on_done=lambda options: self._completed(line, list(options)),
                          on_error=lambda exc: self._print(describe(exc), theme.current().muted))
 
     def _completed(self, line: str, options: list[str]) -> None:
         if self.input.text() != line:  # the agent kept typing
             return
+        # The options complete the last word (the runner's contract), not the whole line.
+        word = "" if not line or line.endswith(" ") else line.split()[-1]
+        head = line[:len(line) - len(word)]
         if len(options) == 1:
-            self.input.setText(options[0])
+            self.input.setText(head + options[0])
         elif options:
             prefix = _common_prefix(options)
-            if len(prefix) > len(line):
-                self.input.setText(prefix)
+            if len(prefix) > len(word):
+                self.input.setText(head + prefix)
             self._print("  ".join(options[:40]), theme.current().muted)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
