@@ -173,7 +173,7 @@ def complete(store: Store, line: str) -> list[str]:
         options = [f"{fname}={v.value}" for v in values] if values else []
     else:
         options = []
-    if not options and len(done) >= 2 and done[0] == "case":
+    if not options and len(done) >= 2 and done[0] in ("case", "jira", "salesforce"):
         prefix = current.upper()
         if prefix:
             from sqlalchemy import select

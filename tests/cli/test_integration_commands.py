@@ -144,3 +144,17 @@ def test_help_lists_the_exact_commands(data_dir: Path,
             "salesforce sync KEY", "salesforce refresh KEY"} <= usages
     assert any(u.startswith("jira comment KEY TEXT") for u in usages)
     assert any(u.startswith("salesforce lookup EMAIL") for u in usages)
+
+
+def test_case_keys_complete_after_jira_and_salesforce(data_dir: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from app.terminal.runner import complete
+
+    key = new_case(data_dir, capsys)
+    store = Store(db_path(data_dir))
+    try:
+        assert complete(store, "jira ") == ["comment", "create", "link", "refresh", "unlink"]
+        assert complete(store, f"jira create {key[:3]}") == [key]
+        assert complete(store, f"salesforce sync {key[:3]}") == [key]
+    finally:
+        store.close()
