@@ -7,19 +7,27 @@
     smart-support-server [...] team add NAME [--prefix SUP]
     smart-support-server [...] team add-member TEAM EMAIL
     smart-support-server [...] team remove-member TEAM EMAIL
+    smart-support-server [...] worker                      (job workers only; serve runs them
+                                                            in-process unless --no-workers)
+    smart-support-server [...] integrations status [--json]
+    smart-support-server [...] integrations retry JOB_ID
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from sync_server.db import make_engine, migrate
+from sync_server.jobs import queue as job_queue
+from sync_server.jobs import status as job_status
 from sync_server.services import accounts
 from sync_server.settings import SettingsError, load_settings
 
@@ -43,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a reverse proxy (IP or network, repeatable) whose "
                             "X-Forwarded-For/-Proto headers are believed; by default none "
                             "is, so a client cannot pick the address login throttling sees")
+
+    serve.add_argument("--no-workers", action="store_true",
+                       help="do not run the job queue's workers in this process (run "
+                            "`smart-support-server worker` beside it)")
+    commands.add_parser("worker", help="run the job queue's workers (integrations) only")
+    integrations = commands.add_parser("integrations", help="the integration job queue") \
+        .add_subparsers(dest="action", required=True)
+    status = integrations.add_parser("status", help="breakers, queue lengths, last errors")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    retry = integrations.add_parser("retry", help="re-queue a failed job")
+    retry.add_argument("job_id", metavar="JOB_ID")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True)
@@ -76,7 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     settings = load_settings(data_dir=args.data_dir, db_url=args.db, blob_store=args.blob_store)
-    app = create_app(settings)
+    app = create_app(settings, workers=not args.no_workers)
     proxies = [p.strip() for p in args.trusted_proxy if p.strip()]
     uvicorn.run(
         app, host=args.host, port=args.port, timeout_graceful_shutdown=5,
@@ -91,6 +110,21 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [],
     )
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from sync_server.jobs.runner import run_alone
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
+    code = asyncio.run(run_alone(settings))
+    if code:
+        print("error: another process runs the job workers of this SQLite database",
+              file=sys.stderr)
+    return code
 
 
 def _admin(args: argparse.Namespace, engine: Engine) -> str:
@@ -112,6 +146,18 @@ def _admin(args: argparse.Namespace, engine: Engine) -> str:
         case ("team", "remove-member"):
             accounts.remove_member(engine, team=args.team, email=args.email)
             return f"{args.email} removed from {args.team}"
+        case ("integrations", "status"):
+            data = job_status.status(engine)
+            if args.json:
+                return json.dumps(data, indent=2, sort_keys=True)
+            return job_status.render(data, int(time.time() * 1000))
+        case ("integrations", "retry"):
+            settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
+            if not job_queue.retry(engine, args.job_id, int(time.time() * 1000),
+                                   int(settings.job_give_up_h * 3_600_000)):
+                raise accounts.AdminError(f"no failed job {args.job_id[:64]!r} "
+                                          "(see `integrations status`)")
+            return f"job {args.job_id} queued again"
     raise accounts.AdminError(f"unknown command {args.command} {args.action}")
 
 
@@ -120,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "worker":
+            return _worker(args)
         settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
         engine = make_engine(settings.db_url, pool_size=1)
         try:

@@ -18,8 +18,9 @@ from starlette.routing import compile_path
 from sync_server import __version__
 from sync_server.db import make_engine, migrate
 from sync_server.guards import RequestGuard
+from sync_server.jobs.runner import register_handlers, start_workers
 from sync_server.notify import listen
-from sync_server.routes import auth, blobs, events, stream, team
+from sync_server.routes import auth, blobs, events, integrations, stream, team
 from sync_server.schemas.common import ErrorPublic
 from sync_server.server_time import ServerTimeMiddleware
 from sync_server.services.auth import AuthError, Throttled
@@ -105,11 +106,13 @@ def _allow_header(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None,
-               run_migrations: bool = True) -> FastAPI:
+               run_migrations: bool = True, workers: bool = False) -> FastAPI:
+    """The app; ``workers`` also runs the job queue's workers in its lifespan (``serve``)."""
     engine = engine or make_engine(settings.db_url)
     if run_migrations:
         migrate(engine)
     state = AppState.build(settings, engine)
+    register_handlers(settings)  # also here: a job's site is chosen when it is enqueued
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -120,9 +123,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
                 listen(settings.db_url, NOTIFY_CHANNEL, state.broadcaster, ready))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), 10)
+        job_workers = start_workers(state) if workers else None
         try:
             yield
         finally:
+            if job_workers is not None:
+                await job_workers.stop()
             state.broadcaster.publish(None)
             if listener is not None:
                 listener.cancel()
@@ -131,7 +137,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 
     app = FastAPI(title="Smart Support sync server", version=__version__, lifespan=lifespan)
     app.state.smart = state
-    for module in (auth, events, stream, blobs, team):
+    for module in (auth, events, stream, blobs, team, integrations):
         app.include_router(module.router, prefix=API)
     _document_bad_bodies(app)
     _handlers(app)

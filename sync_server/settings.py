@@ -30,6 +30,19 @@ LIMIT_ENV = {  # setting -> environment variable (docs/server-limits.md)
                  "keep_alive_timeout_s", "pull_max_bytes", "push_bytes_per_minute",
                  "push_events_per_minute")
 }
+# The job queue and its circuit breakers (sync_server/jobs): setting -> environment variable.
+JOB_ENV = {
+    "job_workers": "SMART_SUPPORT_JOB_WORKERS",
+    "job_lease_s": "SMART_SUPPORT_JOB_LEASE_S",
+    "job_give_up_h": "SMART_SUPPORT_JOB_GIVE_UP_H",
+    "job_backoff_base_s": "SMART_SUPPORT_JOB_BACKOFF_BASE_S",
+    "job_backoff_cap_s": "SMART_SUPPORT_JOB_BACKOFF_CAP_S",
+    "job_poll_s": "SMART_SUPPORT_JOB_POLL_S",
+    "breaker_threshold": "SMART_SUPPORT_BREAKER_THRESHOLD",
+    "breaker_open_s": "SMART_SUPPORT_BREAKER_OPEN_S",
+    "breaker_half_open_probes": "SMART_SUPPORT_BREAKER_HALF_OPEN_PROBES",
+}
+JOB_HANDLERS_ENV = "SMART_SUPPORT_JOB_HANDLERS"  # extra "module:function" registrars
 DEV_SECRET = "development-only-insecure-secret-do-not-use-in-production"
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", DEV_SECRET})
@@ -78,6 +91,18 @@ class Settings(BaseModel):
     pull_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # rendered events per pull page
     push_bytes_per_minute: int = Field(default=128 * 1024 * 1024, gt=0)  # per user
     push_events_per_minute: int = Field(default=200_000, gt=0)  # per user
+    # The job queue (sync_server/jobs; env vars in JOB_ENV). Workers: concurrent jobs per
+    # process; a job runs at most lease seconds before another worker may take it again.
+    job_workers: int = Field(default=4, ge=1, le=256)
+    job_lease_s: float = Field(default=120.0, gt=0)
+    job_give_up_h: float = Field(default=24.0, gt=0)
+    job_backoff_base_s: float = Field(default=2.0, gt=0)  # full jitter: up to base * 2**n
+    job_backoff_cap_s: float = Field(default=600.0, gt=0)
+    job_poll_s: float = Field(default=0.5, gt=0)  # how often an idle worker looks for jobs
+    job_handlers: str = ""  # comma-separated "module:function" registrars (plug-ins, tests)
+    breaker_threshold: int = Field(default=5, ge=1)  # consecutive failures that open it
+    breaker_open_s: float = Field(default=60.0, gt=0)  # open this long, then half-open
+    breaker_half_open_probes: int = Field(default=1, ge=1)  # calls let through half-open
 
     @property
     def is_postgres(self) -> bool:
@@ -146,6 +171,16 @@ def load_settings(
                 extra[name] = float(os.environ[env])
             except ValueError:
                 raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
+    for name, env in JOB_ENV.items():
+        if os.environ.get(env):
+            try:
+                number = float(os.environ[env])
+            except ValueError:
+                raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
+            extra[name] = int(number) if name in ("job_workers", "breaker_threshold",
+                                                  "breaker_half_open_probes") else number
+    if os.environ.get(JOB_HANDLERS_ENV):
+        extra["job_handlers"] = os.environ[JOB_HANDLERS_ENV]
     settings = Settings(
         db_url=url, data_dir=folder, secret=secret, environment=environment,
         blob_store=store, **extra,

@@ -122,4 +122,76 @@ presence = Table(
     Column("at", Float, nullable=False),
 )
 
+# The job queue (migration 0003, sync_server/jobs): one row per integration request, made in
+# the push transaction that stores its event; request_id is the client's idempotency key.
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False, unique=True),
+    Column("team_id", String(36), nullable=False),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("system", String(32), nullable=False),
+    Column("site", String(255), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # queued|running|waiting|done|failed
+    Column("attempts", Integer, nullable=False),
+    Column("not_before_ms", BigInteger, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Column("give_up_at_ms", BigInteger, nullable=False),
+    Column("unknown_outcome", Boolean, nullable=False),
+    Column("call_started_ms", BigInteger, nullable=True),  # set before the handler runs
+    Column("announced_try_ms", BigInteger, nullable=True),  # next_try of the last waiting event
+    Column("last_error", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_jobs_state_not_before", "state", "not_before_ms"),
+)
+
+# One circuit breaker per (system, site), shared by every worker process.
+breakers = Table(
+    "breakers", metadata,
+    Column("system", String(32), primary_key=True),
+    Column("site", String(255), primary_key=True),
+    Column("state", String(16), nullable=False),  # closed|open|half_open
+    Column("failures", Integer, nullable=False),
+    Column("opened_ms", BigInteger, nullable=True),
+    Column("reopen_ms", BigInteger, nullable=True),
+    Column("probes_in_flight", Integer, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
 EVENT_SEQ = "event_seq"
+
+# Integrations (migration 0004). Which cases link which remote records, folded from the
+# integration.done / integration.record events (cursor: the counters row LINKS_SEQ), so a
+# webhook or a refresh finds the cases of an issue without reading the log.
+integration_links = Table(
+    "integration_links", metadata,
+    Column("system", String(32), primary_key=True),
+    Column("remote_id", String(200), primary_key=True),
+    Column("case_id", String(36), primary_key=True),
+    Column("remote_key", String(200), nullable=False),
+    Column("linked", Boolean, nullable=False),
+    Column("snapshot", Text, nullable=False),  # JSON, as last recorded
+    Column("fetched_ms", BigInteger, nullable=False),
+)
+
+# JIRA webhook deliveries already taken (X-Atlassian-Webhook-Identifier), to drop repeats.
+jira_webhooks = Table(
+    "jira_webhooks", metadata,
+    Column("identifier", String(200), primary_key=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Index("ix_jira_webhooks_received", "received_ms"),
+)
+
+# JIRA creates sent (before each send): a later attempt searches for the label first.
+jira_sends = Table(
+    "jira_sends", metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("first_ms", BigInteger, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+)
+
+LINKS_SEQ = "integration_links_seq"

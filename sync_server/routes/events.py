@@ -21,7 +21,8 @@ def push(body: PushCreate, user: CurrentUser, state: StateDep,
          _quota: WithinPushQuota) -> PushPublic:
     # Each item is judged on its own (see services/events.py): a bad one never costs the batch.
     outcome = events.push(state.engine, state.clock, user, body.events,
-                          max_clock_ahead_ms=state.settings.max_clock_ahead_s * 1000)
+                          max_clock_ahead_ms=state.settings.max_clock_ahead_s * 1000,
+                          job_give_up_ms=int(state.settings.job_give_up_h * 3_600_000))
     state.announce(outcome)
     return PushPublic(results=outcome.results)
 

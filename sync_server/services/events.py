@@ -46,6 +46,7 @@ from app.core.event_schema import (
 )
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
+from sync_server.jobs.queue import DEFAULT_GIVE_UP_MS, enqueue, new_job
 from sync_server.schemas.events import EventCreate, PushResultPublic, payload_json
 from sync_server.services.accounts import Principal, normalize_email
 from sync_server.services.blobs import record_blob_refs
@@ -55,6 +56,7 @@ NOTIFY_CHANNEL = "smart_support_events"
 CASE_CREATED = "case.created"
 CASE_UPDATED = "case.updated"
 KEY_ASSIGNED = "case.key_assigned"
+INTEGRATION_REQUESTED = "integration.requested"
 # A key a client may give a new case: its device code (4 characters, always one digit, see
 # app/store/repo.py) and a number. Team keys (PREFIX-N, digit-free prefix) come from the server
 # only: a client-made one would shadow the real case of that key on every laptop.
@@ -174,6 +176,8 @@ class _Batch:
         self.seen: dict[str, int] = {}
         self.now = time.time()
         self.max_clock_ahead_ms = max_clock_ahead_ms
+        self.jobs: list[dict[str, Any]] = []
+        self.job_give_up_ms = DEFAULT_GIVE_UP_MS
 
     def load(self, batch: Sequence[EventCreate]) -> None:
         ids = [e.id for e in batch]
@@ -208,6 +212,8 @@ class _Batch:
             return PushResultPublic(id=event.id, status="duplicate", server_seq=self.seen[event.id])
         reason = (_schema_reason(event, int(self.now * 1000), self.max_clock_ahead_ms)
                   or self._case_rules(event))
+        if reason is None and event.type == INTEGRATION_REQUESTED and event.case_id is None:
+            reason = f"{INTEGRATION_REQUESTED} needs a case_id"
         if reason is not None:
             return PushResultPublic(id=event.id, status="rejected", reason=reason)
         # Stored under its case's team (the team after a move), never under another one the
@@ -219,6 +225,12 @@ class _Batch:
                            self.principal.id, event.v)
         if event.type == CASE_CREATED and event.case_id is not None:
             self._assign_key(event, event.case_id)
+        if event.type == INTEGRATION_REQUESTED and event.case_id is not None:
+            # Its job is enqueued in this same transaction (the queue: sync_server/jobs).
+            self.jobs.append(new_job(request_id=event.payload["request_id"], team_id=team_id,
+                                     case_id=event.case_id, payload=event.payload,
+                                     now_ms=int(self.now * 1000),
+                                     give_up_ms=self.job_give_up_ms))
         return PushResultPublic(id=event.id, status="stored", server_seq=seq)
 
     def _case_rules(self, event: EventCreate) -> str | None:
@@ -301,12 +313,15 @@ class _Batch:
         notify |= {self.cases[row["case_id"]].team_id for row in self.rows
                    if row["case_id"] in self.cases}
         record_blob_refs(self.conn, self.rows, {k: c.team_id for k, c in self.cases.items()})
+        if self.jobs:
+            enqueue(self.conn, self.jobs)
         return notify
 
 
 def push(engine: Engine, clock: ServerClock, principal: Principal,
          batch: Sequence[EventCreate | dict[str, Any]], *,
-         max_clock_ahead_ms: int = MAX_CLOCK_AHEAD_MS) -> PushOutcome:
+         max_clock_ahead_ms: int = MAX_CLOCK_AHEAD_MS,
+         job_give_up_ms: int = DEFAULT_GIVE_UP_MS) -> PushOutcome:
     """Store what may be stored; one result per item, in order (``dict`` items are items
     that are not valid EventCreates: each is refused with its reason)."""
     results: list[PushResultPublic | None] = []
@@ -325,6 +340,7 @@ def push(engine: Engine, clock: ServerClock, principal: Principal,
     if accepted:
         with write_tx(engine) as conn:
             state = _Batch(conn, principal, clock, lock_counter(conn), max_clock_ahead_ms)
+            state.job_give_up_ms = job_give_up_ms
             state.load(accepted)
             applied = iter([state.apply(event) for event in accepted])
             outcome.teams = state.flush()
