@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from app.core.event_schema import MAX_CLOCK_AHEAD_MS
 from sync_server.private import private_dir
@@ -47,12 +48,37 @@ DEV_SECRET = "development-only-insecure-secret-do-not-use-in-production"
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", DEV_SECRET})
 
+CONFIG_ENV = "SMART_SUPPORT_SERVER_CONFIG"  # the server config file (default: DATA_DIR/server.toml)
+CONFIG_FILE = "server.toml"
+JIRA_ENV = {  # JiraSettings field -> environment variable (the [jira] table of the config file)
+    name: f"SMART_SUPPORT_JIRA_{name.upper()}"
+    for name in ("url", "user", "token", "api", "webhook_secret", "project", "issue_type",
+                 "refresh_s", "timeout_s", "search_settle_s")
+}
+
 Environment = Literal["development", "production"]
 BlobStoreKind = Literal["fs", "db"]
 
 
 class SettingsError(RuntimeError):
     """The configuration is unusable (e.g. a missing or default secret in production)."""
+
+
+class JiraSettings(BaseModel):
+    """JIRA on the server only (docs: issue 11): the credentials never reach a laptop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(min_length=1)
+    user: str = ""  # Cloud: the account's e-mail (basic auth); empty: a Data Center PAT (bearer)
+    token: SecretStr
+    api: Literal[2, 3] | None = None  # None: ask serverInfo
+    webhook_secret: SecretStr | None = None  # None: the webhook endpoint refuses everything
+    project: str = ""  # the default project of a create
+    issue_type: str = "Task"
+    refresh_s: float = Field(default=300.0, gt=0)  # periodic refresh of linked issues
+    timeout_s: float = Field(default=30.0, gt=0)  # one HTTP request
+    search_settle_s: float = Field(default=60.0, ge=0)  # how far JIRA's search may lag writes
 
 
 class Settings(BaseModel):
@@ -91,6 +117,7 @@ class Settings(BaseModel):
     pull_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # rendered events per pull page
     push_bytes_per_minute: int = Field(default=128 * 1024 * 1024, gt=0)  # per user
     push_events_per_minute: int = Field(default=200_000, gt=0)  # per user
+    jira: JiraSettings | None = None  # SMART_SUPPORT_JIRA_* or [jira] in the config file
     # The job queue (sync_server/jobs; env vars in JOB_ENV). Workers: concurrent jobs per
     # process; a job runs at most lease seconds before another worker may take it again.
     job_workers: int = Field(default=4, ge=1, le=256)
@@ -138,6 +165,45 @@ def _stored_secret(data_dir: Path) -> str:
     return value
 
 
+def _config_file(folder: Path) -> dict[str, Any]:
+    """The server config file (TOML), or nothing when there is none."""
+    path = Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else folder / CONFIG_FILE
+    if not path.is_file():
+        if os.environ.get(CONFIG_ENV):
+            raise SettingsError(f"{CONFIG_ENV} names {path}, which is not a file")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read the config file {path}: {exc}") from None
+    return data
+
+
+def jira_settings(config: dict[str, Any]) -> JiraSettings | None:
+    """JIRA's settings: the [jira] table of the config file, each overridden by its
+    SMART_SUPPORT_JIRA_* variable; None when no URL is configured."""
+    table = config.get("jira", {})
+    if not isinstance(table, dict):
+        raise SettingsError("[jira] in the config file must be a table")
+    values: dict[str, Any] = dict(table)
+    for name, env in JIRA_ENV.items():
+        if os.environ.get(env):
+            values[name] = os.environ[env]
+    if not values.get("url"):
+        return None
+    if "api" in values and str(values["api"]).strip() in ("", "auto"):
+        values.pop("api")
+    elif "api" in values:  # "3" from the environment is the number 3
+        values["api"] = int(v) if (v := str(values["api"]).strip()).isdigit() else v
+    try:
+        return JiraSettings.model_validate(values, strict=False)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"JIRA setting {where} ({JIRA_ENV.get(where, where)}): "
+                            f"{first['msg']}") from None
+
+
 def load_settings(
     *,
     data_dir: Path | None = None,
@@ -183,7 +249,7 @@ def load_settings(
         extra["job_handlers"] = os.environ[JOB_HANDLERS_ENV]
     settings = Settings(
         db_url=url, data_dir=folder, secret=secret, environment=environment,
-        blob_store=store, **extra,
+        blob_store=store, jira=jira_settings(_config_file(folder)), **extra,
     )
     if with_secret:
         settings.require_secret()

@@ -195,7 +195,7 @@ def snapshot_of(issue: Mapping[str, Any]) -> dict[str, Any]:
     status = _object(fields.get("status"))
     category = _object(status.get("statusCategory"))
     assignee = _object(fields.get("assignee"))
-    return {
+    snapshot: dict[str, Any] = {
         "key": _text(issue.get("key")) or "",
         "summary": _text(fields.get("summary")) or "",
         "status": _text(status.get("name")) or "",
@@ -203,6 +203,44 @@ def snapshot_of(issue: Mapping[str, Any]) -> dict[str, Any]:
         "assignee": _text(assignee.get("displayName")),
         "updated": _text(fields.get("updated")),
     }
+    comments = _object(fields.get("comment")).get("comments")
+    if isinstance(comments, list):  # asked for: the newest comment flows back to the case
+        last = comment_of(comments[-1]) if comments else None
+        snapshot["last_comment"] = last
+    return snapshot
+
+
+def plain_text(body: object) -> str:
+    """A comment body as plain text: wiki text as it is, an ADF document's text nodes."""
+    if isinstance(body, str):
+        return body
+    parts: list[str] = []
+
+    def walk(node: object, depth: int) -> None:
+        if not isinstance(node, dict) or depth > 40:
+            return
+        if node.get("type") == "text" and isinstance(node.get("text"), str):
+            parts.append(node["text"])
+        elif node.get("type") == "hardBreak":
+            parts.append("\n")
+        children = node.get("content")
+        for child in children if isinstance(children, list) else []:
+            walk(child, depth + 1)
+        if node.get("type") in ("paragraph", "heading"):
+            parts.append("\n")
+
+    walk(body, 0)
+    return "".join(parts).strip()
+
+
+def comment_of(comment: object) -> dict[str, Any] | None:
+    """The bounded summary of a JIRA comment: who, when, the start of its text."""
+    if not isinstance(comment, dict):
+        return None
+    author = _object(comment.get("author"))
+    return {"id": _text(str(comment.get("id") or "")), "author": _text(author.get("displayName")),
+            "at": _text(comment.get("created")),
+            "text": clip(plain_text(comment.get("body")), 500)}
 
 
 def record_of(issue: Mapping[str, Any], base_url: str, now_ms: int,

@@ -166,13 +166,36 @@ class FakeJira:
         with self.lock:
             return [s for s in self.seen if s.method == method and re.search(path, s.path)]
 
-    def webhook(self, issue: Issue, event: str = "jira:issue_updated") -> dict[str, Any]:
-        """A webhook body as JIRA sends it for ``issue``."""
+    def rendered(self, issue: Issue) -> dict[str, Any]:
+        """The issue as GET /issue answers it."""
         with self.lock:
-            return {"timestamp": int(time.time() * 1000), "webhookEvent": event,
-                    "issue_event_type_name": "issue_generic",
-                    "issue": self._render(issue, "3" if self.deployment == "cloud" else "2"),
-                    "changelog": {"items": [{"field": "status", "toString": issue.status}]}}
+            return self._render(issue, "3" if self.deployment == "cloud" else "2")
+
+    def comment_as(self, key: str, body: Any, author: str) -> dict[str, Any]:
+        """Someone in JIRA comments on the issue."""
+        with self.lock:
+            issue = self._find(key)
+            assert issue is not None, key
+            comment = {"id": str(30000 + len(issue.comments)), "body": body,
+                       "author": {"displayName": author}, "created": jira_time(),
+                       "properties": []}
+            issue.comments.append(comment)
+            return comment
+
+    def webhook(self, issue: Issue, event: str = "jira:issue_updated") -> dict[str, Any]:
+        """A webhook body as JIRA sends it for ``issue`` (its fields hold no comments; a
+        comment event carries the comment beside the issue)."""
+        with self.lock:
+            rendered = self._render(issue, "3" if self.deployment == "cloud" else "2")
+            rendered["fields"].pop("comment")
+            body: dict[str, Any] = {
+                "timestamp": int(time.time() * 1000), "webhookEvent": event,
+                "issue_event_type_name": "issue_generic", "issue": rendered,
+                "changelog": {"items": [{"field": "status", "toString": issue.status}]}}
+            if event.startswith("comment_") and issue.comments:
+                body["comment"] = {k: v for k, v in issue.comments[-1].items()
+                                   if k != "properties"}
+            return body
 
     # --- the model (call with the lock held) -------------------------------------------
     def _new_key(self, project: str) -> str:
@@ -212,6 +235,9 @@ class FakeJira:
                 "assignee": ({"displayName": issue.assignee, "accountId": "acc-1"}
                              if issue.assignee else None),
                 "updated": issue.updated,
+                "comment": {"startAt": 0, "maxResults": 5000, "total": len(issue.comments),
+                            "comments": [{k: v for k, v in c.items() if k != "properties"}
+                                         for c in issue.comments]},
             },
         }
 
@@ -309,6 +335,7 @@ class FakeJira:
             return 400, {"errorMessages": [], "errors": {"comment": bad or "Comment body can not be empty!"}}
         comment = {"id": str(20000 + sum(len(i.comments) for i in self.issues.values())),
                    "body": value, "created": jira_time(),
+                   "author": {"displayName": "Support Integration"},
                    "properties": list(body.get("properties") or [])}
         issue.comments.append(comment)
         issue.updated = jira_time()

@@ -1,0 +1,47 @@
+"""The remote systems the server's job queue talks to (issue 11).
+
+The worker (sync_server/jobs) calls :func:`register_all` when it starts and runs each of
+:func:`periodic_tasks` every ``interval_s`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sync_server.settings import Settings
+
+PeriodicTask = tuple[float, Callable[[], Coroutine[Any, Any, Any]]]
+_INSTALLED: dict[str, Any] = {}  # db url -> the Jira of the configured site
+
+
+def _jira(settings: Settings) -> Any:
+    from sync_server.integrations import jira
+
+    if settings.jira is None:
+        return None
+    # Registered on every call (a test may have cleared the registry); the engine is kept.
+    found = _INSTALLED[settings.db_url] = jira.install(
+        settings.jira, settings.db_url, reuse=_INSTALLED.get(settings.db_url))
+    return found
+
+
+def register_all(settings: Settings) -> list[str]:
+    """Register the handlers of every configured system; the systems registered."""
+    return ["jira"] if _jira(settings) is not None else []
+
+
+def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
+    """(interval in seconds, a function making the coroutine to run) for each periodic job:
+    the refresh of linked JIRA issues (SMART_SUPPORT_JIRA_REFRESH_S)."""
+    found = _jira(settings)
+    if found is None or settings.jira is None:
+        return []
+    return [(settings.jira.refresh_s, found.refresh_linked)]
+
+
+def forget_all() -> None:
+    """Close the integrations' database engines and forget them (tests, shutdown)."""
+    for installed in _INSTALLED.values():
+        installed.dispose()
+    _INSTALLED.clear()
