@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from sync_server.db import make_engine, write_tx
 from sync_server.ids import ServerClock
@@ -44,12 +44,14 @@ from sync_server.jobs.api import (
     register_site,
 )
 from sync_server.settings import JiraSettings
-from sync_server.tables import jira_sends
+from sync_server.tables import breakers, counters, jira_sends
 
 SYSTEM = "jira"
 ISSUE_FIELDS = "summary,status,assignee,updated,labels,comment"
 COMMENT_PROPERTY = "smart-support"  # a comment's entity property: the request that made it
 MAX_REFRESH = 5_000  # linked issues one periodic refresh looks at
+REFRESH_ROUND = "jira_refresh_ms"  # counters row: when the last refresh round began
+KEEP_SENDS_MS = 7 * 24 * 3600 * 1000  # a job gives up long before (24 h by default)
 log = logging.getLogger(__name__)
 
 
@@ -125,6 +127,7 @@ class Jira:
 
     def _note_send(self, request_id: str, now_ms: int) -> None:
         with write_tx(self.engine) as conn:
+            conn.execute(delete(jira_sends).where(jira_sends.c.last_ms < now_ms - KEEP_SENDS_MS))
             if conn.execute(update(jira_sends).where(jira_sends.c.request_id == request_id)
                             .values(last_ms=now_ms)).rowcount == 0:
                 conn.execute(insert(jira_sends).values(request_id=request_id, first_ms=now_ms,
@@ -265,16 +268,40 @@ class Jira:
         return Done(f"refreshed {keys}", records[0])
 
     # --- the periodic refresh ----------------------------------------------------------
+    def _take_round(self, now_ms: int) -> bool:
+        """Whether this process runs this refresh round: not while JIRA's breaker is open,
+        and only one process per interval (a compare-and-set on a counters row)."""
+        site = self.config.url.rstrip("/")
+        due_before = now_ms - int(self.config.refresh_s * 1000 * 0.5)
+        with write_tx(self.engine) as conn:
+            breaker = conn.execute(select(breakers.c.state, breakers.c.reopen_ms).where(
+                breakers.c.system == SYSTEM, breakers.c.site == site)).first()
+            if breaker is not None and breaker.state == "open" and (
+                    breaker.reopen_ms or 0) > now_ms:
+                return False
+            taken = conn.execute(update(counters).where(
+                counters.c.name == REFRESH_ROUND, counters.c.value < due_before)
+                .values(value=now_ms)).rowcount
+            if taken:
+                return True
+            if conn.execute(select(counters.c.value)
+                            .where(counters.c.name == REFRESH_ROUND)).first() is None:
+                conn.execute(insert(counters).values(name=REFRESH_ROUND, value=now_ms))
+                return True
+        return False
+
     async def refresh_linked(self) -> int:
         """GET every linked issue once; record ``integration.record`` events on the cases
         whose snapshot changed. Returns the number of events recorded."""
+        now_ms = int(time.time() * 1000)
+        if not await _thread(self._take_round, now_ms):
+            return 0
         found = await _thread(links_db.links_of, self.engine, SYSTEM)
         by_issue: dict[str, list[links_db.Link]] = {}
         for link in found:
             if link.linked:
                 by_issue.setdefault(link.remote_id, []).append(link)
         changed: list[tuple[links_db.Link, dict[str, Any]]] = []
-        now_ms = int(time.time() * 1000)
         async with self.client() as jira:
             for remote_id in list(by_issue)[:MAX_REFRESH]:
                 try:
@@ -282,6 +309,9 @@ class Jira:
                 except Permanent as exc:  # deleted, or hidden from the integration user
                     log.warning("JIRA refresh of issue %s: %s", remote_id, exc.reason)
                     continue
+                except Transient as exc:  # JIRA is struggling: keep what was read, stop
+                    log.warning("JIRA refresh stopped: %s", exc.reason)
+                    break
                 record = self.record(issue, now_ms)
                 changed.extend((link, record) for link in by_issue[remote_id])
         stored: links_db.Recorded = await _thread(links_db.record_changes, self.engine,

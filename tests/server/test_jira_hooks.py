@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, update
 
 from app.operations import cases as ops
 from app.store.repo import Store
@@ -28,6 +28,7 @@ from sync_server.integrations.jira_format import record_of
 from sync_server.integrations.links import Link, links_of, record_events
 from sync_server.main import create_app
 from sync_server.settings import JiraSettings, Settings
+from sync_server.tables import breakers, counters
 from tests.fakes.fake_jira import FakeJira, Issue, sign
 
 from .helpers import World, bearer, created, login, pull_all, push
@@ -155,13 +156,14 @@ def test_a_deleted_issue_is_recorded_as_unlinked(settings: Settings, engine: Eng
 
 def test_the_periodic_refresh_records_a_status_change_once(settings: Settings, engine: Engine,
                                                            world: World) -> None:
-    with FakeJira() as fake, server(settings, engine, fake) as (client, configured):
+    with FakeJira() as fake, server(settings, engine, fake,
+                                                 refresh_s=0.001) as (client, configured):
         alice = bearer(login(client, "alice@example.com"))
         case_id = new_case(client, alice, "alice@example.com", world.alpha)
         issue = fake.add_issue(summary="Sync stalls")
         link_case(engine, fake, issue, case_id, world.alpha)
         [(interval, task)] = periodic_tasks(configured)
-        assert interval == 42
+        assert interval == 0.001
         before = len(records(client, alice))
         assert asyncio.run(task()) == 0  # nothing changed since it was linked
         fake.transition(issue.key, "In Review", "indeterminate", assignee="Ivo")
@@ -176,9 +178,40 @@ def test_the_periodic_refresh_records_a_status_change_once(settings: Settings, e
         assert asyncio.run(task()) == 0
 
 
+def test_one_refresh_round_per_interval_and_none_while_the_breaker_is_open(
+        settings: Settings, engine: Engine, world: World) -> None:
+    """Every worker process runs the periodic task: only one of them calls JIRA per
+    interval, and none while JIRA's breaker is open."""
+    with FakeJira() as fake, server(settings, engine, fake) as (client, configured):
+        alice = bearer(login(client, "alice@example.com"))
+        case_id = new_case(client, alice, "alice@example.com", world.alpha)
+        issue = fake.add_issue()
+        link_case(engine, fake, issue, case_id, world.alpha)
+        [(interval, task)] = periodic_tasks(configured)
+        assert interval == 42
+        fake.transition(issue.key, "Done", "done")
+        assert asyncio.run(task()) == 1
+        fake.transition(issue.key, "Reopened", "new")
+        calls = len(fake.requests("GET", "/issue/"))
+        assert asyncio.run(task()) == 0  # another process's round, 21 s not yet passed
+        assert len(fake.requests("GET", "/issue/")) == calls
+        with write_tx(engine) as conn:
+            conn.execute(update(counters).where(counters.c.name == "jira_refresh_ms")
+                         .values(value=0))  # the interval passed
+            conn.execute(insert(breakers).values(
+                system="jira", site=fake.url, state="open", failures=5, opened_ms=0,
+                reopen_ms=int(time.time() * 1000) + 60_000, probes_in_flight=0, updated_ms=0))
+        assert asyncio.run(task()) == 0
+        assert len(fake.requests("GET", "/issue/")) == calls
+        with write_tx(engine) as conn:
+            conn.execute(update(breakers).values(state="closed", reopen_ms=None))
+        assert asyncio.run(task()) == 1
+
+
 def test_comments_flow_back_by_refresh_and_webhook_without_ping_pong(
         settings: Settings, engine: Engine, world: World) -> None:
-    with FakeJira() as fake, server(settings, engine, fake) as (client, configured):
+    with FakeJira() as fake, server(settings, engine, fake,
+                                                 refresh_s=0.001) as (client, configured):
         alice = bearer(login(client, "alice@example.com"))
         case_id = new_case(client, alice, "alice@example.com", world.alpha)
         issue = fake.add_issue()
@@ -214,7 +247,7 @@ def test_no_credential_reaches_a_laptop(tmp_path: Path) -> None:
     with FakeJira() as fake:
         base = Settings(db_url=f"sqlite:///{tmp_path / 'server.sqlite3'}",
                         data_dir=tmp_path / "srv", secret="s" * 48)
-        configured = base.model_copy(update={"jira": jira_settings(fake)})
+        configured = base.model_copy(update={"jira": jira_settings(fake, refresh_s=0.001)})
         app = create_app(configured)
         engine = app.state.smart.engine
         accounts.add_user(engine, email="ana@example.com", name="Ana", role="agent",
