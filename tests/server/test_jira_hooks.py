@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, update
 
 from app.operations import cases as ops
+from app.operations import integrations as integration_ops
 from app.store.repo import Store
 from app.sync.api import SyncApi
 from app.sync.engine import sync_once
@@ -239,9 +240,12 @@ def test_comments_flow_back_by_refresh_and_webhook_without_ping_pong(
         assert asyncio.run(task()) == 0  # the refresh agrees with the webhook
 
 
-def test_no_credential_reaches_a_laptop(tmp_path: Path) -> None:
-    """A laptop syncs a case with a linked issue, refreshed and webhooked: neither the JIRA
-    token nor the webhook secret is anywhere in its data folder or in what it pulled."""
+def test_an_offline_request_reaches_jira_and_no_credential_reaches_the_laptop(
+        tmp_path: Path) -> None:
+    """A laptop asks for an issue offline, syncs; the server's worker creates it; the result,
+    a refresh and a webhook come back. Neither the JIRA token nor the webhook secret is
+    anywhere in the laptop's data folder."""
+    from sync_server.jobs.worker import Worker, WorkerConfig
     from sync_server.services import accounts
 
     with FakeJira() as fake:
@@ -252,7 +256,7 @@ def test_no_credential_reaches_a_laptop(tmp_path: Path) -> None:
         engine = app.state.smart.engine
         accounts.add_user(engine, email="ana@example.com", name="Ana", role="agent",
                           password="a long password 1")
-        team = accounts.add_team(engine, name="Support", prefix="SUP")
+        accounts.add_team(engine, name="Support", prefix="SUP")
         accounts.add_member(engine, team="Support", email="ana@example.com")
         laptop = tmp_path / "laptop"
         laptop.mkdir()
@@ -262,20 +266,24 @@ def test_no_credential_reaches_a_laptop(tmp_path: Path) -> None:
                 session = SyncSession(store, SyncApi("http://server", client=http))
                 session.login("ana@example.com", "a long password 1")
                 case_id, _key, _changes = ops.create_case(store, subject="Printer on fire")
+                request_id, _ = integration_ops.request_jira_create(store, case=case_id)
+                assert store.outbox_count() >= 2  # recorded offline, not yet sent
                 sync_once(store, session)
-                issue = fake.add_issue()
-                link_case(engine, fake, issue, case_id, team)
+                assert asyncio.run(Worker(engine, WorkerConfig(concurrency=1)).run_once()) == 1
+                [issue] = fake.issues.values()
                 fake.transition(issue.key, "Done", "done")
                 [(_, task)] = periodic_tasks(configured)
                 assert asyncio.run(task()) == 1
                 body = json.dumps(fake.webhook(issue)).encode()
                 assert deliver(http, body, identifier=uuid7()).status_code == 200
                 sync_once(store, session)
-            arrived = store.read(lambda c: c.exec_driver_sql(
-                "SELECT count(*) FROM events WHERE type = 'integration.record'").scalar())
-            assert arrived == 2  # the link and the refresh (the webhook changed nothing)
+            shown = store.read(lambda c: integration_ops.integrations_of(c, case_id))
         finally:
             store.close()
+        [link] = shown["links"]
+        assert (link["remote_id"], link["remote_key"], link["status_category"]) == (
+            issue.id, issue.key, "done")  # created, then refreshed
+        assert [(r["request_id"], r["state"]) for r in shown["requests"]] == [(request_id, "done")]
         for secret in (fake.token, WEBHOOK_SECRET):
             for path in laptop.rglob("*"):
                 if path.is_file():
