@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from sqlalchemy import Engine, delete, insert, select, update
 
+from app.core.event_schema import InvalidEvent, validate_payload
 from sync_server.db import make_engine, write_tx
 from sync_server.ids import ServerClock
 from sync_server.integrations import links as links_db
@@ -108,6 +109,10 @@ class Jira:
         record = record_of(issue, self.config.url, now_ms, linked=linked)
         if not record["remote_id"] or not record["remote_key"]:
             raise Transient("JIRA answered without the issue's id and key")
+        try:  # what every laptop will check: refuse it here rather than have it set aside
+            validate_payload("integration.record", 1, {"system": SYSTEM, "record": record})
+        except InvalidEvent as exc:
+            raise Permanent(f"JIRA's answer cannot be recorded: {exc.reason}") from None
         return record
 
     async def _issue(self, jira: JiraClient, id_or_key: str) -> dict[str, Any]:

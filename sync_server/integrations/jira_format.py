@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 MAX_SUMMARY = 255  # JIRA refuses longer summaries
 MAX_TEXT = 30_000  # JIRA's text fields hold 32,767 characters: room for the framing
 MAX_COMMENT_TEXT = 8_000  # one chosen comment in a description
 MAX_REASON = 1_000
 MAX_SNAPSHOT_TEXT = 255
+MAX_ID = 200  # a Record's remote_id and remote_key (app/core/event_schema.py MAX_KEY)
 CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 _WIKI_SPECIAL = re.compile(r"([\\{}\[\]*_+^~?|!#\-])")
 _SPACE = re.compile(r"\s+")
@@ -247,7 +249,9 @@ def record_of(issue: Mapping[str, Any], base_url: str, now_ms: int,
               *, linked: bool = True) -> dict[str, Any]:
     """The contract's Record of an issue (its immutable id, its key as of now)."""
     snapshot = snapshot_of(issue)
-    key = snapshot["key"]
-    return {"remote_id": str(issue.get("id") or ""), "remote_key": key, "kind": "issue",
-            "url": f"{base_url.rstrip('/')}/browse/{key}" if key else base_url,
+    key = snapshot["key"][:MAX_ID]
+    remote_id = issue.get("id")
+    return {"remote_id": str(remote_id)[:MAX_ID] if isinstance(remote_id, str | int) else "",
+            "remote_key": key, "kind": "issue",
+            "url": f"{base_url.rstrip('/')}/browse/{quote(key)}" if key else base_url,
             "linked": linked, "snapshot": snapshot, "fetched_ms": now_ms}

@@ -8,6 +8,7 @@ up to date (from a cursor) before it is read: it never decides anything the log 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE
+from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE, InvalidEvent, validate_payload
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
 from sync_server.schemas.events import payload_json
@@ -25,6 +26,7 @@ from sync_server.tables import EVENT_SEQ, LINKS_SEQ, cases, counters, events, in
 RECORD = "integration.record"
 DONE = "integration.done"
 _FOLD_PAGE = 2_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,22 @@ class Recorded:
     count: int = 0
 
 
+def _valid(payload: dict[str, Any]) -> bool:
+    """Whether every client will accept the event: what a remote system sent is checked
+    against the event schema before it is stored, never after (a laptop would set it aside)."""
+    try:
+        validate_payload(RECORD, 1, payload)
+    except InvalidEvent as exc:
+        log.warning("not recorded: %s", exc.reason)
+        return False
+    return True
+
+
 def record_events(conn: Connection, clock: ServerClock,
                   items: Sequence[tuple[Link, dict[str, Any]]]) -> Recorded:
     """Append one server-authored ``integration.record`` event per (link, payload), in the
     caller's write transaction (gap-free: the sequence lock is held to commit)."""
+    items = [item for item in items if _valid(item[1])]
     if not items:
         return Recorded(None, frozenset())
     seq = lock_counter(conn)

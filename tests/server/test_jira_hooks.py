@@ -135,6 +135,30 @@ def test_webhook_refuses_bad_bodies_and_ignores_what_is_not_an_issue(
                                                                   "recorded": 0}
 
 
+def test_webhook_text_is_bounded_and_checked_before_it_is_stored(
+        settings: Settings, engine: Engine, world: World) -> None:
+    """A key longer than a Record allows is cut to fit; text no client could store (a lone
+    surrogate) is not recorded at all; either way the delivery is answered."""
+    with FakeJira() as fake, server(settings, engine, fake) as (client, _):
+        alice = bearer(login(client, "alice@example.com"))
+        case_id = new_case(client, alice, "alice@example.com", world.alpha)
+        issue = fake.add_issue()
+        link_case(engine, fake, issue, case_id, world.alpha)
+        before = len(records(client, alice))
+        hook = fake.webhook(issue)
+        hook["issue"]["key"] = "ENG-" + "9" * 400
+        hook["issue"]["fields"]["summary"] = "s" * 10_000
+        body = json.dumps(hook).encode()
+        assert deliver(client, body, identifier="long").json()["recorded"] == 1
+        record = records(client, alice)[-1]["payload"]["record"]
+        assert len(record["remote_key"]) == 200 and len(record["snapshot"]["summary"]) == 255
+        hook["issue"]["fields"]["summary"] = "bad \ud800 text"
+        body = json.dumps(hook).encode()  # ASCII JSON holding the escape
+        answer = deliver(client, body, identifier="surrogate")
+        assert answer.status_code == 200 and answer.json()["recorded"] == 0
+        assert len(records(client, alice)) == before + 1
+
+
 def test_webhook_without_a_configured_secret_refuses_everything(
         settings: Settings, engine: Engine, world: World) -> None:
     with FakeJira() as fake, server(settings, engine, fake, webhook_secret=None) as (client, _):
