@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from app.core.changes import Changes
 from app.operations import cases as case_ops
-from app.store import intake_queries as iq
+from app.operations.case_queries import load_panel, signature_context
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
 from app.ui.widgets import plain_box, plain_label, plain_tip
@@ -38,17 +39,6 @@ CONTEXT_RADIUS = 5
 _LOADING = "loading"
 KIND_LABELS = {"python": "Python", "java": "Java", "javascript": "JavaScript", "dotnet": ".NET",
                "exception": "Exception", "http": "HTTP", "error_code": "Error code"}
-
-
-def load_panel(conn: Any, case_id: str) -> dict[str, Any]:
-    """Reader thread: the case key, its signatures and the related cases."""
-    from app.store import schema as s
-
-    key = conn.execute(s.cases.select().with_only_columns(s.cases.c.key)
-                       .where(s.cases.c.id == case_id)).scalar()
-    return {"key": key, "signatures": iq.case_signatures(conn, case_id),
-            "groups": iq.related_by_signature(conn, case_id),
-            "related": iq.related_cases(conn, case_id)}
 
 
 def _ask(question: str) -> bool:
@@ -231,14 +221,26 @@ class SignaturesPanel(QWidget):
                           on_done=lambda d: self._show(d) if case_id == self.case_id else None,
                           on_error=self._fail)
 
-    def _on_changes(self, changes: Any) -> None:
-        if not self.case_id or not (changes.rebuilt or changes.case_ids or changes.created):
+    def _on_changes(self, changes: Changes) -> None:
+        if not self.case_id or changes.made_by(self) or not self.shows_changed(changes):
             return
+        # Its own case's count shows on the tab even while hidden: refresh that now.
         if changes.rebuilt or self.case_id in changes.case_ids or self.isVisible():
             self.refresh()
         else:
-            # Another case changed (its signatures may now match): refresh when shown.
-            self._stale = True
+            self._stale = True  # another case changed: refresh when shown
+
+    def shows_changed(self, changes: Changes) -> bool:
+        """Whether ``changes`` may alter what the panel shows: signatures come from
+        comments and attachments (of any case: another may now share one), related rows
+        show other cases' key, subject, status and product, and link or merge state."""
+        if changes.rebuilt or changes.membership or changes.comment_case_ids:
+            return True
+        if changes.fields & {"attachments", "links", "key"}:
+            return bool(changes.case_ids)
+        shown = {str(r.get("id")) for r in self.data.get("related", [])}
+        return bool(changes.fields & {"subject", "status", "product"}
+                    and changes.case_ids & shown)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)
@@ -327,7 +329,7 @@ class SignaturesPanel(QWidget):
         first.setData(0, Qt.ItemDataRole.UserRole, "")
         if not sig.get("sha256") or not sig.get("first_line"):
             return
-        self.bridge.read(iq.signature_context, self.data_dir, sig["sha256"],
+        self.bridge.read(signature_context, self.data_dir, sig["sha256"],
                          int(sig["first_line"]), CONTEXT_RADIUS,
                          on_done=lambda lines: self._fill(item, sig, lines),
                          on_error=self._fail)
@@ -364,7 +366,7 @@ class SignaturesPanel(QWidget):
         if not self.case_key:
             return
         self.bridge.run(case_ops.link, case=self.case_key, other=case["key"], kind="related",
-                        on_done=lambda _c: self.refresh(), on_error=self._fail)
+                        initiator=self, on_done=lambda _c: self.refresh(), on_error=self._fail)
 
     def merge(self, case: dict[str, Any]) -> None:
         if not self.case_key:
@@ -373,7 +375,7 @@ class SignaturesPanel(QWidget):
                             f"{case['key']} is closed and its conversation shows here."):
             return
         self.bridge.run(case_ops.merge, source=case["key"], target=self.case_key,
-                        on_done=lambda _c: self.refresh(), on_error=self._fail)
+                        initiator=self, on_done=lambda _c: self.refresh(), on_error=self._fail)
 
     def _fail(self, exc: Exception | str) -> None:
         if not isValid(self):
