@@ -23,6 +23,7 @@ from app.core import events as ev
 from app.search import documents as docs
 from app.search.schema import KIND_CASE, SCHEMA_VERSION, facet, make_schema
 from app.search.state import IndexState
+from app.store import search_queries as sq
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool] | threading.Event
@@ -44,7 +45,7 @@ def cancelled(cancel: CancelFn | None) -> bool:
 
 
 def last_seq(conn: Connection) -> int:
-    return int(conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar() or 0)
+    return sq.last_event_seq(conn)
 
 
 def open_dir(index_dir: Path) -> Index:
@@ -132,8 +133,7 @@ def _build_single(store: Any, ix: Index, progress: ProgressFn | None,
 
 
 def _count(conn: Connection) -> int:
-    return int(conn.exec_driver_sql(
-        'SELECT COUNT(*) FROM cases WHERE "exists" = 1 AND deleted = 0').scalar() or 0)
+    return sq.live_case_count(conn)
 
 
 def _build_parallel(store: Any, tmp: Path, procs: int, progress: ProgressFn | None,
@@ -184,9 +184,7 @@ def catch_up(ix: Index, store: Any, state: IndexState, index_dir: Path,
     total = 0
     while True:
         def load(conn: Connection) -> tuple[list[Any], list[dict[str, Any]], set[str]]:
-            rows = list(conn.exec_driver_sql(
-                "SELECT seq, case_id, type, payload FROM events WHERE seq > ? "
-                "ORDER BY seq LIMIT ?", (state.seq, batch)))
+            rows: list[Any] = sq.events_after(conn, state.seq, batch)
             if not rows:
                 return rows, [], set()
             case_ids, directory = _touched(rows)

@@ -17,18 +17,15 @@ from whoosh import index as windex
 from whoosh.writing import SegmentWriter
 
 from app.search import documents as docs
+from app.store import search_queries as sq
 
-_RANGE_SQL = docs._CASES_SQL.replace("{where}", "AND c.id >= ? AND c.id < ?")
-_COMMENTS_SQL = docs._COMMENTS_SQL.replace("{where}", "AND case_id >= ? AND case_id < ?")
-_KEYS_SQL = "SELECT case_id, key FROM case_keys WHERE case_id >= ? AND case_id < ?"
 HIGH = "\uffff"
 SEGMENT_CASES = 12_500  # cases per segment: its postings sort in memory without spilling
 
 
 def split_ids(conn: Any, parts: int) -> list[tuple[str, str]]:
     """``parts`` contiguous [low, high) id ranges holding about as many cases each."""
-    ids = [r[0] for r in conn.exec_driver_sql(
-        'SELECT id FROM cases WHERE "exists" = 1 AND deleted = 0 ORDER BY id')]
+    ids = sq.live_case_ids(conn)
     if not ids:
         return [("", HIGH)]
     bounds = [""] + [ids[len(ids) * i // parts] for i in range(1, parts)] + [HIGH]
@@ -36,26 +33,14 @@ def split_ids(conn: Any, parts: int) -> list[tuple[str, str]]:
 
 
 def _cases(db: sqlite3.Connection, low: str, high: str) -> Iterator[dict[str, Any]]:
-    keys: dict[str, list[str]] = {}
-    for case_id, key in db.execute(_KEYS_SQL, (low, high)):
-        keys.setdefault(case_id, []).append(key)
-    comments = iter(db.execute(_COMMENTS_SQL, (low, high, low, high)))
-    pending = next(comments, None)
-    for row in db.execute(_RANGE_SQL, (low, high)):
-        bodies: list[str] = []
-        while pending is not None and pending[0] < row[0]:
-            pending = next(comments, None)
-        while pending is not None and pending[0] == row[0]:
-            bodies.append(pending[1])
-            pending = next(comments, None)
-        yield docs.case_document(row, keys.get(row[0], []), bodies)
+    return docs.merge_cases(sq.range_case_rows(db, low, high), sq.range_text_rows(db, low, high),
+                            sq.range_case_keys(db, low, high))
 
 
 def _worker(db_path: str, index_dir: str, ranges: list[tuple[str, str]], directory: bool,
             limitmb: int, done: Any, stop: Any, results: Any) -> None:
     """Index ``ranges`` one after the other, one segment each (small enough to sort in RAM)."""
-    db = sqlite3.connect(db_path)
-    db.execute("BEGIN")
+    db = sq.open_snapshot(db_path)
     ix = windex.open_dir(index_dir)
     segments = []
     try:
@@ -88,11 +73,7 @@ def _worker(db_path: str, index_dir: str, ranges: list[tuple[str, str]], directo
 
 
 def _directory(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    class _Conn:  # documents.iter_directory wants exec_driver_sql
-        def exec_driver_sql(self, sql: str) -> Any:
-            return db.execute(sql)
-
-    return docs.iter_directory(_Conn())  # type: ignore[arg-type]
+    return docs.directory_documents(lambda table: sq.range_directory_rows(db, table))
 
 
 def build_parallel(db_path: Path, index_dir: Path, ranges: list[tuple[str, str]], total: int,

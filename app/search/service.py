@@ -28,6 +28,7 @@ from app.search.schema import facet
 from app.search.snippets import MARK_CLOSE, MARK_OPEN, best_snippet
 from app.search.state import IndexState
 from app.search.verify import verify_index
+from app.store import search_queries as sq
 
 REBUILD_BEHIND = 200_000  # events; further behind than this, rebuild instead of catching up
 
@@ -172,22 +173,12 @@ class SearchService:
         if not ranked:
             return []
         ids = [stored["id"] for _, stored in ranked]
-        marks = ",".join("?" * len(ids))
 
         def load(conn: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-            rows = {r[0]: r for r in conn.exec_driver_sql(
-                "SELECT id, key, subject, description, status, priority, assignee_id, "
-                f"updated_ms FROM cases WHERE id IN ({marks})", tuple(ids))}
-            comments: dict[str, list[str]] = {}
+            rows = sq.hit_rows(conn, ids)
             need = [i for i in ids if i in rows and c.highlight
                     and not _has_match(rows[i], c)]
-            if need:
-                m2 = ",".join("?" * len(need))
-                for case_id, body in conn.exec_driver_sql(
-                        f"SELECT case_id, body FROM comments WHERE case_id IN ({m2}) AND "
-                        "known = 1 AND redacted = 0 ORDER BY created_ms DESC, id", tuple(need)):
-                    comments.setdefault(case_id, []).append(body)
-            return rows, comments
+            return rows, sq.recent_comments(conn, need) if need else {}
 
         rows, comments = self.store.read(load)
         hits = []

@@ -11,6 +11,7 @@ from whoosh.query import Term
 from app.search.documents import load_cases
 from app.search.schema import KIND_CASE, KIND_CUSTOMER, KIND_ORGANIZATION, facet
 from app.search.state import IndexState
+from app.store import search_queries as sq
 
 SAMPLE = 200
 
@@ -21,14 +22,9 @@ def verify_index(ix: Index, state: IndexState | None, store: Any,
     problems: list[str] = []
 
     def counts(conn: Any) -> tuple[int, int, int, int, list[str]]:
-        seq = int(conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM events").scalar())
-        cases = int(conn.exec_driver_sql(
-            'SELECT COUNT(*) FROM cases WHERE "exists" = 1 AND deleted = 0').scalar())
-        cust = int(conn.exec_driver_sql("SELECT COUNT(*) FROM customers").scalar())
-        orgs = int(conn.exec_driver_sql("SELECT COUNT(*) FROM organizations").scalar())
-        ids = [r[0] for r in conn.exec_driver_sql(
-            'SELECT id FROM cases WHERE "exists" = 1 AND deleted = 0')]
-        return seq, cases, cust, orgs, ids
+        ids = sq.live_case_ids(conn)
+        return (sq.last_event_seq(conn), len(ids), sq.directory_count(conn, "customers"),
+                sq.directory_count(conn, "organizations"), ids)
 
     seq, n_cases, n_cust, n_orgs, ids = store.read(counts)
     if state is not None and state.seq < seq:
