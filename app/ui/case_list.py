@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.operations import lists
 from app.ui import theme
 from app.ui.widgets import plain_tip
 
@@ -75,8 +76,7 @@ def _span(ms: int) -> str:
         return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
-PRIORITY_ORDER = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
-STATUS_ORDER = {"new": 0, "open": 1, "pending": 2, "on-hold": 3, "solved": 4, "closed": 5}
+PRIORITY_ORDER, STATUS_ORDER = lists.PRIORITY_ORDER, lists.STATUS_ORDER
 
 
 def relative_time(ms: int | None, now: float | None = None) -> str:
@@ -109,37 +109,8 @@ def full_time(ms: int | None) -> str:
 
 def sort_rows(rows: list[Row], column: int, descending: bool,
               deadlines: dict[str, Due] | None = None) -> list[Row]:
-    """A sorted copy (run on the worker for columns the query cannot sort). The "Due in"
-    column sorts by ``deadlines`` (soonest first ascending; cases without a clock last)."""
-    index = COLUMNS[column][1]
-    if index == DUE:
-        far = 1 << 62
-        dl = deadlines or {}
-
-        def due_key(row: Row) -> int:
-            deadline = dl.get(row[ID], (None, ""))[0]
-            return far if deadline is None else deadline
-
-        ordered = sorted(rows, key=due_key)
-        if descending:
-            with_clock = [r for r in ordered if due_key(r) != far]
-            return with_clock[::-1] + [r for r in ordered if due_key(r) == far]
-        return ordered
-
-    def key(row: Row) -> Any:
-        value = row[index]
-        if index == KEY:  # SUP-9 before SUP-10
-            prefix, _, number = str(value or "").rpartition("-")
-            return (prefix, int(number) if number.isdigit() else 0, str(value or ""))
-        if index == PRIORITY:
-            return PRIORITY_ORDER.get(value, 0)
-        if index == STATUS:
-            return STATUS_ORDER.get(value, 0)
-        if isinstance(value, str):
-            return value.casefold()
-        return value or 0
-
-    return sorted(rows, key=key, reverse=descending)
+    """A sorted copy by a header column (see :func:`app.operations.lists.sort_rows`)."""
+    return lists.sort_rows(rows, COLUMNS[column][1], descending, deadlines)
 
 
 class CaseTableModel(QAbstractTableModel):
@@ -180,6 +151,24 @@ class CaseTableModel(QAbstractTableModel):
         self._now = time.time()
         if rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+
+    def reorder_rows(self, rows: list[Row]) -> None:
+        """The same cases in a new order (an edit moved their sort key): a layout change, so
+        the selection and the current row follow their cases and the view keeps its place."""
+        if sorted(r[ID] for r in rows) != sorted(r[ID] for r in self._rows):
+            self.set_rows(rows)
+            return
+        self.layoutAboutToBeChanged.emit()
+        before = self.persistentIndexList()
+        ids = [self._rows[i.row()][ID] if 0 <= i.row() < len(self._rows) else None
+               for i in before]
+        self._rows = rows
+        self._index = {r[ID]: i for i, r in enumerate(rows)}
+        self._now = time.time()
+        after = [self.index(self._index[c], i.column()) if c is not None else QModelIndex()
+                 for c, i in zip(ids, before, strict=True)]
+        self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
 
     def rows(self) -> list[Row]:
         return self._rows

@@ -273,7 +273,7 @@ def test_sync_runs_off_the_writer_thread(window: Any, qtbot: Any) -> None:
 
 
 def test_old_tabs_are_parked_and_keep_their_drafts(window: Any, qtbot: Any) -> None:
-    from app.ui.main_window import MAX_LIVE_TABS
+    from app.ui.case_tabs import MAX_LIVE_TABS
 
     ids = [window.model.case_id(i) for i in range(MAX_LIVE_TABS + 3)]
     first = window.open_case_tab(ids[0])
@@ -297,7 +297,7 @@ def test_a_parked_tabs_view_is_reused_clean_for_the_next_case(window: Any, qtbot
     # Opening a tab takes the spare view built in idle time; a parked tab's view becomes
     # the spare, emptied: nothing of the case it showed may leak into the next one.
     from app.ui.case_detail import TAB_CONVERSATION, TAB_HISTORY
-    from app.ui.main_window import MAX_LIVE_TABS
+    from app.ui.case_tabs import MAX_LIVE_TABS
 
     qtbot.waitUntil(lambda: window.spare_detail is not None, timeout=WAIT)
     ids = [window.model.case_id(i) for i in range(MAX_LIVE_TABS + 2)]

@@ -1,0 +1,66 @@
+"""The window's commands: its keyboard shortcuts and the command palette's actions."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from app.operations.navigation import BUILTIN_VIEWS
+from app.ui.palette import Action
+from app.ui.shortcuts import Entry
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+def shortcut_entries(w: MainWindow) -> list[Entry]:
+    """(keys, what it does, slot); keys with "" are left off the cheat sheet."""
+    return [
+        ("Ctrl+N", "New case", w.new_case),
+        ("Ctrl+K", "Command palette: jump to a case or run a command", w.open_palette),
+        ("Ctrl+F", "Search every case (as you type)", w.focus_search),
+        ("Ctrl+L", "Filter the current view", w.focus_filter),
+        ("J", "Next case in the list", lambda: w.move_selection(1)),
+        ("K", "Previous case in the list", lambda: w.move_selection(-1)),
+        ("Return", "Open the selected case in a tab", w.open_current_in_tab),
+        ("R", "Reply to the requester", lambda: w.focus_composer(False)),
+        ("N", "Write an internal note", lambda: w.focus_composer(True)),
+        ("Ctrl+Return", "Send the reply or note", lambda: None),
+        ("Ctrl+Shift+L", "Ask the LLM about the case (redacted prompt)", lambda: None),
+        ("Ctrl+Z", "Undo the last change", w.undo),
+        ("Ctrl+E", "Edit the selected cases together", w.bulk_edit),
+        ("Ctrl+W", "Close the case tab", lambda: w.close_tab(w.tabs.currentIndex())),
+        ("Ctrl+Tab", "Next tab", lambda: w.case_tabs.cycle(1)),
+        ("Ctrl+Shift+Tab", "Previous tab", lambda: w.case_tabs.cycle(-1)),
+        ("Ctrl+`", "Show or hide the terminal", w.toggle_terminal),
+        ("F5", "Refresh", w.refresh_all),
+        ("F1", "This cheat sheet (also ?)", w.show_cheatsheet),
+        ("?", "", w.show_cheatsheet),
+    ]
+
+
+def palette_actions(w: MainWindow) -> list[Action]:
+    go = w.sidebar.select
+    actions = [
+        Action("New case", "Ctrl+N", w.new_case),
+        Action("Undo the last change", "Ctrl+Z", w.undo),
+        Action("Search…", "Ctrl+F", w.focus_search),
+        Action("Filter the current view", "Ctrl+L", w.focus_filter),
+        Action("Go to the dashboard", "", partial(go, "dashboard")),
+        Action("Go to view: SLA at risk", "", partial(go, "sla:at_risk")),
+        Action("Go to view: Breached", "", partial(go, "sla:breached")),
+        Action("Notifications", "", w.notifications.toggle_panel),
+        Action("Reply to the current case", "R", lambda: w.focus_composer(False)),
+        Action("Internal note on the current case", "N", lambda: w.focus_composer(True)),
+        Action("Save current filter as view", "", w.save_current_view),
+        Action("Edit the selected cases", "Ctrl+E", w.bulk_edit),
+        Action("Sync now", "", w.sync.sync_now),
+        Action("Sign in to sync…", "", w.open_sign_in),
+        Action("Sign out", "", w.sync.sign_out),
+        Action("Show the terminal", "Ctrl+`", w.toggle_terminal),
+        Action("Keyboard shortcuts", "F1", w.show_cheatsheet),
+        Action("Refresh", "F5", w.refresh_all),
+    ]
+    for view_id, (title, _f, _s) in BUILTIN_VIEWS.items():
+        actions.append(Action(f"Go to view: {title}", "", partial(go, view_id)))
+    return actions
