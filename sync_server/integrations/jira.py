@@ -148,7 +148,10 @@ class Jira:
             answer = await jira.call("POST", "search", json_body={
                 "jql": jql, "fields": ISSUE_FIELDS.split(","), "maxResults": 10})
         issues = answer.get("issues") if isinstance(answer, dict) else None
-        found = [i for i in issues or [] if isinstance(i, dict) and i.get("id")]
+        if not isinstance(issues, list):  # not knowing is not "none found": never create twice
+            raise Transient("JIRA's search answered something that is not a search result",
+                            unknown_outcome=True)
+        found = [i for i in issues if isinstance(i, dict) and i.get("id")]
         found.sort(key=lambda i: int(i["id"]) if str(i["id"]).isdigit() else 0)
         return found[0] if found else None
 

@@ -163,6 +163,25 @@ def test_a_lost_answer_is_adopted_even_when_the_job_does_not_know_it_was_sent(
         assert isinstance(outcome, Done) and len(fake.issues) == 1
 
 
+def test_a_search_answer_that_is_no_search_result_never_leads_to_a_second_create(
+        engine: Engine) -> None:
+    with FakeJira() as fake:
+        jira = Jira(settings_for(fake, search_settle_s=0), engine)
+        fake.inject("POST", r"/issue$", lose_response=True)
+        request_id = uuid7()
+        with pytest.raises(Transient):
+            run(jira.create(job("create", request_id=request_id), Ctx()))
+        fake.inject("POST", "/search", status=200, body=b"<html>maintenance</html>")
+        with pytest.raises(Transient) as caught:
+            run(jira.create(job("create", request_id=request_id, unknown=True), Ctx()))
+        assert "not JSON" in caught.value.reason
+        fake.inject("POST", "/search", status=200, body={"warningMessages": ["busy"]})
+        with pytest.raises(Transient) as caught:
+            run(jira.create(job("create", request_id=request_id, unknown=True), Ctx()))
+        assert "not a search result" in caught.value.reason
+        assert len(fake.issues) == 1 and len(fake.requests("POST", r"/issue$")) == 1
+
+
 def test_an_unknown_project_or_issue_type_fails_with_jiras_message(engine: Engine) -> None:
     with FakeJira() as fake:
         jira = Jira(settings_for(fake), engine)
