@@ -117,14 +117,14 @@ class CaseDetail(QWidget):
         hl.setSpacing(2)
         self.header = CaseHeader()
         self.header.sig_subject.connect(lambda text: self._set_fields({"subject": text}))
-        self.header.sig_link.connect(self._link)
+        self.header.sig_link.connect(self.sig_open_case.emit)
         self.header.sig_action.connect(self._action)
         hl.addWidget(self.header)
         hl.addSpacing(8)
         self.fields = CaseFields()
         self.fields.sig_fields.connect(self._set_fields)
         self.fields.sig_tags.connect(self._tags_done)
-        self.fields.sig_link.connect(self._link)
+        self.fields.sig_link.connect(self.sig_open_case.emit)
         hl.addWidget(self.fields)
         lay.addWidget(top)
         self.conflicts_box = ConflictBanner()
@@ -151,7 +151,7 @@ class CaseDetail(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.conversation = Conversation()
-        self.conversation.sig_case_link.connect(self._link)
+        self.conversation.sig_case_link.connect(self.sig_open_case.emit)
         self.conversation.sig_split.connect(self.split_comment)
         self.conversation.sig_paste.connect(self.paste)
         self.tabs.addTab(self.conversation, "Conversation")
@@ -194,16 +194,12 @@ class CaseDetail(QWidget):
         return self.header.compact
 
     def _action(self, action: str) -> None:
-        if action in ("link", "merge"):
-            self.pick_case(action)
-        elif action == "llm":
-            self.open_llm()
-        elif action == "macros":
-            self.open_macros()
-        elif action == "attach":
-            self._choose_files()
-        elif action == "open_tab":
-            self.sig_open_case.emit(self.case_id or "")
+        """A header button or menu entry (see ``case_header.ACTIONS``)."""
+        run: dict[str, Callable[[], Any]] = {
+            "link": lambda: self.pick_case("link"), "merge": lambda: self.pick_case("merge"),
+            "llm": self.open_llm, "macros": self.open_macros, "attach": self._choose_files,
+            "open_tab": lambda: self.sig_open_case.emit(self.case_id or "")}
+        run[action]()
 
     # --- loading ------------------------------------------------------------------------
     def load(self, case_id: str | None) -> None:
@@ -393,9 +389,6 @@ class CaseDetail(QWidget):
         self.bridge.run(ops.comment, case=self.case_ref, body=body, internal=internal,
                         initiator=self, on_done=lambda _r: self.composer.sent(),
                         on_error=lambda e: self.composer.show_error(describe(e)))
-
-    def _link(self, target: str) -> None:
-        self.sig_open_case.emit(target)
 
     # --- conflicts, presence, link / merge / split --------------------------------------
     def restore_conflict(self, conflict_id: str) -> None:

@@ -335,7 +335,7 @@ def test_plain_box_shows_text_literally(qapp: Any) -> None:
 
 
 def test_filter_error_and_sla_badge_tooltips_are_plain(window: Any, qtbot: Any) -> None:
-    from app.ui.case_detail import SlaBadge
+    from app.ui.sla_badge import SlaBadge
 
     window._filter_invalid(f"unknown field '{EVIL}'")
     assert shown(window.filter_edit.toolTip()) == f"unknown field '{EVIL}'"
