@@ -69,6 +69,11 @@ def measure(window: Any, store: Any, view_id: str, field: str, n: int) -> dict[s
     def count(*_a: Any) -> None:
         statements[0] += 1
 
+    applied = [0.0]
+    window.bridge.sig_changes_applied.connect(lambda _c: applied.__setitem__(0,
+                                                                         time.perf_counter()))
+    to_write: list[float] = []
+    applied_to_row: list[float] = []
     to_row: list[float] = []
     to_idle: list[float] = []
     sql: list[int] = []
@@ -91,8 +96,12 @@ def measure(window: Any, store: Any, view_id: str, field: str, n: int) -> dict[s
                 r = window.model.row_of(c)
                 return r >= 0 and bool(window.model.rows()[r][index] == v)
 
+            applied[0] = 0.0
             pump_until(shown)
-            to_row.append((time.perf_counter() - t) * 1000)
+            now = time.perf_counter()
+            to_row.append((now - t) * 1000)
+            to_write.append((applied[0] - t) * 1000)
+            applied_to_row.append((now - applied[0]) * 1000)
             pump_until(window.is_idle)
             to_idle.append((time.perf_counter() - t) * 1000)
             sql.append(statements[0])
@@ -102,6 +111,7 @@ def measure(window: Any, store: Any, view_id: str, field: str, n: int) -> dict[s
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
     return {"rows_in_view": window.model.rowCount(), "to_row": summary(to_row),
+            "write": summary(to_write), "applied_to_row": summary(applied_to_row),
             "to_idle": summary(to_idle), "sql_statements": counts(sql)}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QMenu
 
 from app.core.changes import Changes
 from app.operations.insights import SLA_VIEWS, load_due
@@ -63,6 +64,12 @@ class ListController(QObject):
     sig_error = Signal(str)
     """str: a read failed; the message is meant for the agent."""
 
+    sig_open_case = Signal(str)
+    """str: open this case in a tab (a double click, Return, the context menu)."""
+
+    sig_edit_selected = Signal()
+    """Edit the selected cases together (the context menu)."""
+
     def __init__(self, bridge: Bridge, analytics: Any, parent: QObject | None = None, *,
                  filter_text: Callable[[], str] = lambda: "",
                  pane_case: Callable[[], str | None] = lambda: None) -> None:
@@ -90,6 +97,9 @@ class ListController(QObject):
         self.table = CaseTable(self.model)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.sig_visible_changed.connect(self.load_visible_due)
+        self.table.sig_activated_case.connect(self.sig_open_case)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
         self.table.setMinimumWidth(360)
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setSingleShot(True)
@@ -409,6 +419,18 @@ class ListController(QObject):
         row = max(0, min(self.model.rowCount() - 1, row + step if row >= 0 else 0))
         self.table.selectRow(row)
         self.table.scrollTo(self.model.index(row, 0))
+
+    def _menu(self, pos: Any) -> None:
+        ids = self.table.selected_case_ids()
+        if not ids:
+            return
+        menu = QMenu(self.table)
+        if len(ids) > 1:
+            menu.addAction(f"Edit {len(ids)} cases…", self.sig_edit_selected.emit)
+        else:
+            menu.addAction("Open in a tab", lambda: self.sig_open_case.emit(ids[0]))
+            menu.addAction("Edit…", self.sig_edit_selected.emit)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
 
     def current_case(self) -> str | None:
         return self.model.case_id(self.table.currentIndex().row())

@@ -166,14 +166,13 @@ class MainWindow(QMainWindow):
         self._wire()
 
     def _build_status(self) -> None:
-        self.status = StatusArea(self.bridge, self.sync, self.statusBar(), self.banner, self)
-        self.sync_status = self.sync_label = self.status.sync_status  # round-1 name
+        status = self.status = StatusArea(self.bridge, self.sync, self.statusBar(), self.banner,
+                                          self)
+        self.sync_status = self.sync_label = status.sync_status  # round-1 name
         self.sync_status.sign_in_action.triggered.connect(self.open_sign_in)
-        self.outbox_label, self.message_label = self.status.outbox_label, \
-            self.status.message_label
-        self.index_label, self.index_cancel = self.status.index_label, self.status.index_cancel
-        self.undo_hint = self.status.undo_hint
-        self.index_cancel.clicked.connect(self.search.cancel_indexing)
+        self.outbox_label, self.message_label = status.outbox_label, status.message_label
+        self.index_label, self.undo_hint = status.index_label, status.undo_hint
+        status.index_cancel.clicked.connect(self.search.cancel_indexing)
 
     def _wire(self) -> None:
         header = self.header
@@ -200,11 +199,10 @@ class MainWindow(QMainWindow):
         lists.sig_current_case.connect(self.detail.load)
         lists.sig_filter_invalid.connect(self._filter_invalid)
         lists.sig_error.connect(self.show_error)
-        self.table.sig_activated_case.connect(self.open_case_tab)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._table_menu)
+        lists.sig_open_case.connect(self.open_case_tab)
+        lists.sig_edit_selected.connect(self.bulk_edit)
         self.results.sig_open_case.connect(self.open_case_tab)
-        self.results.sig_current_case.connect(self._search_current)
+        self.results.sig_current_case.connect(self._show_in_pane)
         self.results.sig_save_view.connect(
             lambda: self.saved_views.ask_save_search(self.search_query))
         self.search_box.sig_text.connect(self._search_text_changed)
@@ -237,10 +235,6 @@ class MainWindow(QMainWindow):
     outbox = _part("status", "outbox")
 
     # --- views and the list -------------------------------------------------------------
-    def current_filter(self) -> Any:
-        """The filter of the current view and filter field; raises on a bad field."""
-        return self.lists.current_filter()
-
     def _show_list_area(self) -> None:
         self.filter_edit.show()
         if self.main_stack.currentIndex() != 0:
@@ -340,6 +334,10 @@ class MainWindow(QMainWindow):
         detail.sig_split_done.connect(self.open_case_tab)
         detail.sig_loaded.connect(lambda _cid: self._update_viewing())
 
+    def _show_in_pane(self, case_id: str) -> None:
+        if case_id != self.detail.case_id:
+            self.detail.load(case_id)
+
     def _update_viewing(self) -> None:
         self.sync.set_viewing(self.current_detail().case_id)
 
@@ -395,7 +393,7 @@ class MainWindow(QMainWindow):
 
     def save_current_view(self) -> None:
         try:
-            query = filter_to_query(self.current_filter())
+            query = filter_to_query(self.lists.current_filter())
         except ValueError as exc:
             self.show_error(str(exc))
             return
@@ -405,20 +403,6 @@ class MainWindow(QMainWindow):
         if self.view.id == "saved:" + name:
             self.sidebar.select(DEFAULT_VIEW)
         self.saved_views.delete(name)
-
-    def _table_menu(self, pos: Any) -> None:
-        from PySide6.QtWidgets import QMenu
-
-        ids = self.table.selected_case_ids()
-        if not ids:
-            return
-        menu = QMenu(self)
-        if len(ids) > 1:
-            menu.addAction(f"Edit {len(ids)} cases…", self.bulk_edit)
-        else:
-            menu.addAction("Open in a tab", lambda: self.open_case_tab(ids[0]))
-            menu.addAction("Edit…", self.bulk_edit)
-        menu.exec(self.table.viewport().mapToGlobal(pos))
 
     def bulk_edit(self) -> None:
         from app.ui.widgets import BulkEditDialog
@@ -510,17 +494,10 @@ class MainWindow(QMainWindow):
                 item.setData(COUNT_ROLE, int(result.total))
         self.sig_search_shown.emit(result.query)
 
-    def _search_current(self, case_id: str) -> None:
-        if case_id != self.detail.case_id:
-            self.detail.load(case_id)
-
     def _index_failed(self, message: str) -> None:
         self.status.index_done()
         self.search_box.index_failed(message)
         self.show_message(message)
-
-    def show_search_help(self) -> None:
-        self.search_box.show_help()
 
     def save_search(self, name: str, query: str) -> None:
         self.saved_views.save_search(name, query)
