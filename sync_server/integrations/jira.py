@@ -138,6 +138,14 @@ class Jira:
                 conn.execute(insert(jira_sends).values(request_id=request_id, first_ms=now_ms,
                                                        last_ms=now_ms))
 
+    def _unnote_send(self, request_id: str, previous_ms: int | None) -> None:
+        with write_tx(self.engine) as conn:
+            where = jira_sends.c.request_id == request_id
+            if previous_ms is None:
+                conn.execute(delete(jira_sends).where(where))
+            else:
+                conn.execute(update(jira_sends).where(where).values(last_ms=previous_ms))
+
     async def _adopt(self, jira: JiraClient, label: str, api: int) -> dict[str, Any] | None:
         """The issue an earlier attempt created (the oldest carrying the label), if found."""
         jql = f'labels = "{label}"'
@@ -189,7 +197,12 @@ class Jira:
                 "labels": [label, "smart-support"],
             }
             await _thread(self._note_send, job.request_id, ctx.now_ms)
-            made = await jira.call("POST", "issue", json_body={"fields": fields})
+            try:
+                made = await jira.call("POST", "issue", json_body={"fields": fields})
+            except Transient as exc:
+                if not exc.unknown_outcome:  # surely not applied: the next try need not wait
+                    await _thread(self._unnote_send, job.request_id, sent_ms)
+                raise
             if not isinstance(made, dict) or not made.get("id"):
                 raise Transient("JIRA created the issue but did not say which",
                                 unknown_outcome=True)

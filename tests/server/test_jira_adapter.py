@@ -98,7 +98,7 @@ def test_create_on_cloud_sends_adf_with_the_case_link_and_the_chosen_comments(
         doc = issue.description
         assert doc["type"] == "doc" and doc["version"] == 1
         text = repr(doc)
-        assert CASE.url in text and "first reply" in text
+        assert str(CASE.url) in text and "first reply" in text
         assert "secret internal note" not in text  # not chosen
         posted = fake.requests("POST", r"/rest/api/3/issue$")
         expected = base64.b64encode(f"{fake.user}:{fake.token}".encode()).decode()
@@ -180,6 +180,21 @@ def test_a_search_answer_that_is_no_search_result_never_leads_to_a_second_create
             run(jira.create(job("create", request_id=request_id, unknown=True), Ctx()))
         assert "not a search result" in caught.value.reason
         assert len(fake.issues) == 1 and len(fake.requests("POST", r"/issue$")) == 1
+
+
+def test_a_create_surely_not_applied_is_retried_without_waiting_for_the_search(
+        engine: Engine) -> None:
+    """A 503 or a refused connection says the create was not taken: the next attempt
+    creates at once instead of waiting out JIRA's search lag."""
+    with FakeJira() as fake:
+        jira = Jira(settings_for(fake, search_settle_s=30), engine)
+        request_id = uuid7()
+        fake.inject("POST", r"/issue$", status=503, body={"errorMessages": ["maintenance"]})
+        with pytest.raises(Transient) as caught:
+            run(jira.create(job("create", request_id=request_id), Ctx()))
+        assert not caught.value.unknown_outcome
+        outcome = run(jira.create(job("create", request_id=request_id, attempts=1), Ctx()))
+        assert isinstance(outcome, Done) and len(fake.issues) == 1
 
 
 def test_an_unknown_project_or_issue_type_fails_with_jiras_message(engine: Engine) -> None:
