@@ -32,22 +32,19 @@ from app.operations import case_queries as cq
 from app.operations import cases as ops
 from app.ui.attachments_bar import AttachmentsBar
 from app.ui.bridge import Bridge, describe
-from app.ui.case_fields import UNASSIGNED, CaseFields
+from app.ui.case_fields import CaseFields
 from app.ui.case_header import CaseHeader
 from app.ui.case_history_view import CaseHistory
 from app.ui.case_notices import ConflictBanner, RefusedNotice
-from app.ui.composer import Composer, ComposerEdit, mention_prefix, reply_prefix
+from app.ui.composer import Composer
 from app.ui.conversation_view import Conversation
 from app.ui.signatures_panel import SignaturesPanel
-from app.ui.sla_badge import SlaBadge, sla_badge
 
-__all__ = ["UNASSIGNED", "CaseDetail", "Composer", "ComposerEdit", "Conversation",
-           "SlaBadge", "mention_prefix", "reply_prefix", "sla_badge"]
+__all__ = ["COMPACT_BELOW", "TAB_CONVERSATION", "TAB_HISTORY", "TAB_SIGNATURES", "CaseDetail"]
 
 TAB_CONVERSATION, TAB_HISTORY, TAB_SIGNATURES = 0, 1, 2
 SLA_REFRESH_MS = 60_000
 COMPACT_BELOW = 640  # px: narrower than this, the header buttons show their icon only
-now_ms = cq.now_ms
 
 
 class CaseDetail(QWidget):
@@ -80,7 +77,7 @@ class CaseDetail(QWidget):
         self.loading = False
         self._stale = False  # changed while hidden: load when shown
         self._whole_pending = False  # a whole load is in flight (a small read may not cut in)
-        self.clock: Callable[[], int] = now_ms
+        self.clock: Callable[[], int] = cq.now_ms
         """The time the SLA badge is computed for (tests pin it)."""
         self.llm_dialog: Any = None
         self.macro_dialog: Any = None
@@ -453,7 +450,9 @@ class CaseDetail(QWidget):
         broad = changes.rebuilt or changes.directory or case_id in changes.conflict_case_ids
         if not (broad or case_id in changes.case_ids or case_id in changes.comment_case_ids):
             return
-        if not self.isVisible() and not changes.made_by(self):
+        # Hidden (a tab behind another): load when shown, unless its tab title changed.
+        if not self.isVisible() and not changes.made_by(self) and \
+                not changes.fields & {"subject", "key"}:
             self._stale = True
             return
         # A field with an open conflict notice may have resolved it (restore my value).
