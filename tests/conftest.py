@@ -1,14 +1,26 @@
-"""Shared fixtures: a temporary data folder, a seeded store, and a non-system keyring."""
+"""Shared fixtures: a temporary data folder and store (tests/support/stores.py), a
+temporary default data home for every test (tests/support/data_home.py), a seeded store,
+and a non-system keyring."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
+
+from tests.support.data_home import data_home, session_data_home
+from tests.support.stores import data_dir, seeded_templates, store, store_seed
+
+if TYPE_CHECKING:
+    from app.store.repo import Store
+
+# Fixtures defined in tests/support, collected here for every test package.
+__all__ = ["data_dir", "data_home", "seeded_templates", "session_data_home", "store",
+           "store_seed"]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -42,25 +54,8 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def store(data_dir: Path) -> Iterator[object]:
-    from app.paths import db_path
-    from app.store.repo import Store
-
-    s = Store(db_path(data_dir))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def demo_store(store: object) -> object:
+def demo_store(store: Store) -> Store:
     from app.store.demo import seed_demo
 
-    seed_demo(store, cases=120, seed=7)  # type: ignore[arg-type]
+    seed_demo(store, cases=120, seed=7)
     return store

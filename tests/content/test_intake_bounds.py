@@ -13,7 +13,6 @@ import sys
 import textwrap
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +29,16 @@ from app.operations import attachments as att
 from app.operations import intake
 from app.operations.errors import OperationError
 from app.paths import private_dir
-from tests.support.seeded import DB_NAME, copy_store, seed_folder
+from tests.support.stores import Seed
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = (b"From: Maria Schneider <maria@acme.example>\r\nSubject: Printer down\r\n"
         b"Message-ID: <m-%d@acme.example>\r\nMIME-Version: 1.0\r\n")
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seed_folder(tmp_path_factory.mktemp("bounds"), cases=3)
-
-
 @pytest.fixture
-def store(seeded: Path, tmp_path: Path) -> Iterator[Any]:
-    from app.store.repo import Store
-
-    st = Store(copy_store(seeded, tmp_path / "data") / DB_NAME)
-    yield st
-    st.close()
+def store_seed() -> Seed:
+    return Seed(cases=3)
 
 
 def _tmp_listing(store: Any) -> list[str]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.support.seeded import DB_NAME, copy_store, intake_module, seed_folder
+from tests.support.seeded import DB_NAME, intake_module
+from tests.support.stores import Seed
 
 __all__ = ["DB_NAME", "case_id", "snapshot"]
 
@@ -25,23 +25,9 @@ def files(make: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return make.write_all(tmp_path_factory.mktemp("intake"))  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="session")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seed_folder(tmp_path_factory.mktemp("seeded"), cases=50)
-
-
 @pytest.fixture
-def data_dir(seeded: Path, tmp_path: Path) -> Path:
-    return copy_store(seeded, tmp_path / "data")
-
-
-@pytest.fixture
-def store(data_dir: Path) -> Iterator[Any]:
-    from app.store.repo import Store
-
-    st = Store(data_dir / DB_NAME)
-    yield st
-    st.close()
+def store_seed() -> Seed:
+    return Seed(cases=50)
 
 
 def snapshot(store: Any) -> tuple[int, dict[str, int]]:

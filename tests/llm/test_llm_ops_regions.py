@@ -6,7 +6,7 @@ import pytest
 
 from app.operations import llm
 from app.operations.errors import OperationError
-from tests.intake_ops.conftest import data_dir, seeded, store  # noqa: F401  (fixtures)
+from tests.intake_ops.conftest import store_seed  # noqa: F401  (fixture)
 
 
 def test_unknown_phone_region_is_an_operation_error(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811

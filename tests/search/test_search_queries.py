@@ -5,7 +5,6 @@ id range) give the same documents on a real seeded store."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from app.search import documents as docs
 from app.search import parallel
 from app.store import search_queries as sq
 from app.store.repo import Store
-from tests.support.seeded import DB_NAME, copy_store, seed_folder
+from tests.support.stores import Seed
 
 SEARCH = Path(__file__).resolve().parents[2] / "app" / "search"
 SQL_WORDS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", " FROM ")
@@ -48,23 +47,21 @@ def test_the_sql_finder_finds_sql(tmp_path: Path) -> None:
                               "m.py:3: .exec_driver_sql()"]
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seed_folder(tmp_path_factory.mktemp("seeded"), cases=60)
+@pytest.fixture
+def store_seed() -> Seed:
+    return Seed(cases=60)
 
 
 @pytest.fixture
-def store(seeded: Path, tmp_path: Path) -> Iterator[Store]:
+def store(store: Store, tmp_path: Path) -> Store:
     from app.operations import attachments as att
     from app.operations import cases as ops
 
-    st = Store(copy_store(seeded, tmp_path / "data") / DB_NAME)
     log = tmp_path / "sync.log"
     log.write_text("10:00 sync failed with ERR-1042\n")
-    att.attach(st, case="SUP-3", path=log)  # attachment text is searched with comments
-    ops.comment(st, case="SUP-4", body="A reply that mentions the export timeout")
-    yield st
-    st.close()
+    att.attach(store, case="SUP-3", path=log)  # attachment text is searched with comments
+    ops.comment(store, case="SUP-4", body="A reply that mentions the export timeout")
+    return store
 
 
 def test_full_build_catch_up_and_parallel_read_the_same_documents(store: Store) -> None:

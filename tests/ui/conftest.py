@@ -8,31 +8,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SMART_SUPPORT_THEME", "light")
 
 from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.support.seeded import DB_NAME, copy_store, seed_folder  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seed_folder(tmp_path_factory.mktemp("seed"), cases=300, seed=1)
+from tests.support.stores import Seed  # noqa: E402
 
 
 @pytest.fixture
-def data_dir(seeded_template: Path, tmp_path: Path) -> Path:
-    return copy_store(seeded_template, tmp_path / "data")
-
-
-@pytest.fixture
-def store(data_dir: Path) -> Iterator[Any]:
-    from app.store.repo import Store
-
-    st = Store(data_dir / DB_NAME)
-    yield st
-    st.close()
+def store_seed() -> Seed:
+    return Seed(cases=300, seed=1)
 
 
 @pytest.fixture
