@@ -29,7 +29,9 @@ def _event(row: Any) -> ev.Event | None:
 
 
 def _case_events(conn: Connection, case_id: str) -> list[ev.Event]:
-    rows = conn.execute(select(events).where(events.c.case_id == case_id)
+    # Only what folds into the case: a case with many integration outcomes stays cheap.
+    rows = conn.execute(select(events).where(events.c.case_id == case_id,
+                                             events.c.type.in_(sorted(ev.CASE_EVENT_TYPES)))
                         .order_by(events.c.server_seq))
     return [e for e in map(_event, rows) if e is not None]
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import random
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -39,6 +41,7 @@ from sync_server.settings import Settings
 log = logging.getLogger(__name__)
 Clock = Callable[[], int]
 OnEvent = Callable[[int, frozenset[str]], None]
+T = TypeVar("T")
 
 
 def wall_ms() -> int:
@@ -92,13 +95,22 @@ class Worker:
         self.uniform = uniform
         self.case_url = case_url
         self.calls = 0  # handler calls made (figures, tests)
+        # SQLite has one writer: this worker's transactions run one at a time on one thread
+        # (contending threads would wait in SQLite's busy handler, which sleeps up to 100 ms).
+        self._executor = (ThreadPoolExecutor(1, thread_name_prefix="jobs-db")
+                          if engine.dialect.name == "sqlite" else None)
+
+    async def _db(self, function: Callable[..., T], *args: Any) -> T:
+        """Run blocking database work off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(function, *args))
 
     # --- one pass --------------------------------------------------------------------------
     async def run_once(self, limit: int | None = None) -> int:
         """Claim up to ``limit`` (default: concurrency) due jobs and run them to the end of
         this attempt, concurrently. Returns how many were claimed."""
         now = self.clock()
-        claimed = await asyncio.to_thread(queue.claim, self.engine, self.owner, now,
+        claimed = await self._db(queue.claim, self.engine, self.owner, now,
                                           self.config.lease_ms, limit or self.config.concurrency)
         if claimed:
             await asyncio.gather(*(self._attempt(c) for c in claimed))
@@ -141,7 +153,7 @@ class Worker:
     async def _attempt(self, claimed: queue.Claimed) -> None:
         job = claimed.job
         now = self.clock()
-        verdict, detail = await asyncio.to_thread(self._admit, claimed, now)
+        verdict, detail = await self._db(self._admit, claimed, now)
         if verdict in ("released", "lost"):
             return
         if verdict == "give_up":
@@ -166,7 +178,7 @@ class Worker:
         attempt = replace(job, attempts=job.attempts + 1)
         ctx = DbJobContext(self.engine, attempt, self.clock(), self.case_url)
         try:
-            await asyncio.to_thread(ctx.load)
+            await self._db(ctx.load)
             self.calls += 1
             result = await asyncio.wait_for(handler(attempt, ctx),
                                             self.config.handler_timeout_s)
@@ -209,7 +221,7 @@ class Worker:
 
     async def _finish(self, job: Job, outcome: queue.Outcome, *, remote: str = "",
                       probe: bool = False) -> None:
-        await asyncio.to_thread(self._write, job, outcome, remote, probe)
+        await self._db(self._write, job, outcome, remote, probe)
 
     def _write(self, job: Job, outcome: queue.Outcome, remote: str, probe: bool) -> None:
         now = self.clock()

@@ -14,6 +14,7 @@ The handler is registered in a server process by SMART_SUPPORT_JOB_HANDLERS=
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -173,22 +174,30 @@ def label_of(job: Job) -> str:
 
 
 def make_create(base: str, timeout_s: float = 1.0):  # type: ignore[no-untyped-def]
+    clients: dict[int, httpx.AsyncClient] = {}  # one per event loop (making one costs ~0.2 s)
+
+    def client_for_loop() -> httpx.AsyncClient:
+        loop = id(asyncio.get_running_loop())
+        if loop not in clients:
+            clients[loop] = httpx.AsyncClient(base_url=base, timeout=timeout_s)
+        return clients[loop]
+
     async def create(job: Job, ctx: JobContext) -> Done:
         label = label_of(job)
-        async with httpx.AsyncClient(base_url=base, timeout=timeout_s) as client:
-            try:
-                if job.unknown_outcome:  # an earlier attempt may have made it: adopt
-                    found = (await client.get("/objects", params={"label": label})).json()
-                    if found["objects"]:
-                        return _done(base, found["objects"][0], ctx, adopted=True)
-                answer = await client.post("/objects", json={
-                    "label": label, "title": ctx.case().subject},
-                    headers={"X-Unknown-Outcome": "1" if job.unknown_outcome else "0"})
-            except httpx.TimeoutException:
-                raise Transient("the remote did not answer in time", unknown_outcome=True) \
-                    from None
-            except httpx.TransportError as exc:
-                raise Transient(f"cannot reach the remote: {type(exc).__name__}") from None
+        client = client_for_loop()
+        try:
+            if job.unknown_outcome:  # an earlier attempt may have made it: adopt
+                found = (await client.get("/objects", params={"label": label})).json()
+                if found["objects"]:
+                    return _done(base, found["objects"][0], ctx, adopted=True)
+            answer = await client.post("/objects", json={
+                "label": label, "title": ctx.case().subject},
+                headers={"X-Unknown-Outcome": "1" if job.unknown_outcome else "0"})
+        except httpx.TimeoutException:
+            raise Transient("the remote did not answer in time", unknown_outcome=True) \
+                from None
+        except httpx.TransportError as exc:
+            raise Transient(f"cannot reach the remote: {type(exc).__name__}") from None
         data = answer.json()
         message = "; ".join(data.get("errorMessages", [])) if isinstance(data, dict) else ""
         if answer.status_code == 429:
