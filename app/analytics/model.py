@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,8 +27,10 @@ from app.core.hlc import hlc_ms
 from app.core.model import OPEN_STATUSES
 from app.core.sla import (
     DONE_STATUSES,
+    CaseClocks,
     CaseTimeline,
     SlaConfig,
+    TargetClock,
     risk_threshold,
     sla_clocks,
 )
@@ -53,89 +56,120 @@ def fold_case(case_id: str, events: Iterable[ev.Event], config: SlaConfig) -> Ca
     """Everything the reports need about one case, from its events (any order, duplicates ok).
     None for a case that does not exist (yet) or was deleted."""
     ordered = sorted({e.id: e for e in events}.values(), key=lambda e: (e.hlc, e.id))
-    zone = config.report_zone  # days are the team's local days
-    state = CaseState(id=case_id)
-    timeline = CaseTimeline(case_id=case_id)
-    solves: list[dict[str, Any]] = []
-    reopens = 0
-    status = "new"
-    first_solved: int | None = None
-    last_done: int | None = None
+    history = _History(case_id, config.report_zone)  # days are the team's local days
     for e in ordered:
-        apply_case_event(state, e)
-        ms = hlc_ms(e.hlc)
-        p = e.payload
-        new_status: str | None = None
-        if e.type == ev.CASE_CREATED:
-            timeline.exists = True
-            created = p.get("created_ms")
-            timeline.created_ms = int(created) if isinstance(created, int) else ms
-            new_status = str((p.get("fields") or {}).get("status") or "new")
-            ms = timeline.created_ms
-        elif e.type == ev.CASE_UPDATED and p.get("field") == "status" and p.get("value"):
-            new_status = str(p.get("value"))
-        elif e.type == ev.CASE_MERGED:
-            new_status = "closed"
-        elif e.type == ev.COMMENT_ADDED:
-            if not p.get("internal") and p.get("author_kind", "agent") == "agent":
-                if timeline.first_response_ms is None:
-                    timeline.first_response_ms = ms
-        if new_status is None:
-            continue
-        if timeline.created_ms is not None:
-            ms = max(ms, timeline.created_ms)
-        timeline.statuses.append((ms, new_status))
-        was_done, now_done = status in DONE_STATUSES, new_status in DONE_STATUSES
-        if now_done and not was_done and e.type != ev.CASE_MERGED:
-            if first_solved is None:
-                first_solved = ms
-            solves.append({"case_id": case_id, "n": len(solves), "solved_ms": ms,
-                           "solved_day": day_number(ms, zone),
-                           "agent_id": state.fields.get("assignee_id") or e.actor,
-                           "team_id": state.fields.get("team_id")})
-        if now_done and not was_done:
-            last_done = ms
-        if was_done and not now_done and e.type != ev.CASE_CREATED:
-            reopens += 1
-        status = new_status
+        history.add(e)
+    state = history.state
     if not state.exists or state.fields.get("deleted") or state.created_ms is None:
         return None
-    f = state.fields
-    status = str(f["status"])
-    timeline.status = status
-    timeline.priority = str(f["priority"])
-    timeline.organization_id = f.get("organization_id")
-    timeline.team_id = f.get("team_id")
-    created_ms = int(timeline.created_ms or state.created_ms)
-    first_response = timeline.first_response_ms
-    if first_response is not None:
-        first_response = max(first_response, created_ms)
-        timeline.first_response_ms = first_response
-    is_open = status in OPEN_STATUSES
-    clocks = sla_clocks(timeline, config)
-    sla_rows = []
-    for c in clocks.clocks:
-        sla_rows.append({
-            "case_id": case_id, "target": c.target,
-            "policy": clocks.policy.name if clocks.policy else None, "target_ms": c.target_ms,
-            "deadline_ms": c.deadline_ms, "risk_ms": c.risk_ms, "outcome": c.outcome,
-            "stopped_ms": c.stopped_ms, "paused_left_ms": c.paused_left_ms,
-            "paused_at_risk": bool(c.is_paused and (c.paused_left_ms or 0)
-                                   < risk_threshold(c.target_ms)),
-            "case_open": is_open, "created_day": day_number(created_ms, zone),
-            "team_id": f.get("team_id"), "assignee_id": f.get("assignee_id")})
-    row = {
-        "case_id": case_id, "key": f.get("key"), "subject": f.get("subject") or "",
-        "status": status, "is_open": is_open, "priority": f["priority"],
-        "team_id": f.get("team_id"), "assignee_id": f.get("assignee_id"),
-        "organization_id": f.get("organization_id"), "product": f.get("product"),
-        "created_ms": created_ms, "created_day": day_number(created_ms, zone),
-        "first_response_ms": first_response,
-        "solved_ms": last_done if status in DONE_STATUSES else None,
-        "first_solved_ms": first_solved, "reopens": reopens,
-        "next_deadline_ms": clocks.next_deadline() if is_open else None,
-    }
-    return CaseFacts(case=row, tags=state.tag_list(), solves=solves, sla=sla_rows)
+    return history.facts(config, state.created_ms)
+
+
+@dataclass(slots=True)
+class _History:
+    """One case's fold for the reports: its state, status timeline, solves and reopens."""
+
+    case_id: str
+    zone: tzinfo
+    state: CaseState = field(init=False)
+    timeline: CaseTimeline = field(init=False)
+    solves: list[dict[str, Any]] = field(default_factory=list)
+    reopens: int = 0
+    status: str = "new"
+    first_solved: int | None = None
+    last_done: int | None = None
+
+    def __post_init__(self) -> None:
+        self.state = CaseState(id=self.case_id)
+        self.timeline = CaseTimeline(case_id=self.case_id)
+
+    def add(self, e: ev.Event) -> None:
+        apply_case_event(self.state, e)
+        ms, new_status = self._status_change(e)
+        if new_status is None:
+            return
+        if self.timeline.created_ms is not None:
+            ms = max(ms, self.timeline.created_ms)
+        self.timeline.statuses.append((ms, new_status))
+        was_done, now_done = self.status in DONE_STATUSES, new_status in DONE_STATUSES
+        if now_done and not was_done:
+            if e.type != ev.CASE_MERGED:  # a merge closes the case; nobody solved it
+                self._solved(e, ms)
+            self.last_done = ms
+        if was_done and not now_done and e.type != ev.CASE_CREATED:
+            self.reopens += 1
+        self.status = new_status
+
+    def _status_change(self, e: ev.Event) -> tuple[int, str | None]:
+        """When ``e`` happened and the status it set (None: no change of status); notes the
+        creation time and the first agent reply on the timeline."""
+        ms = hlc_ms(e.hlc)
+        p = e.payload
+        if e.type == ev.CASE_CREATED:
+            self.timeline.exists = True
+            created = p.get("created_ms")
+            self.timeline.created_ms = int(created) if isinstance(created, int) else ms
+            return self.timeline.created_ms, str((p.get("fields") or {}).get("status") or "new")
+        if e.type == ev.CASE_UPDATED and p.get("field") == "status" and p.get("value"):
+            return ms, str(p.get("value"))
+        if e.type == ev.CASE_MERGED:
+            return ms, "closed"
+        if (e.type == ev.COMMENT_ADDED and not p.get("internal")
+                and p.get("author_kind", "agent") == "agent"
+                and self.timeline.first_response_ms is None):
+            self.timeline.first_response_ms = ms
+        return ms, None
+
+    def _solved(self, e: ev.Event, ms: int) -> None:
+        if self.first_solved is None:
+            self.first_solved = ms
+        self.solves.append({"case_id": self.case_id, "n": len(self.solves), "solved_ms": ms,
+                            "solved_day": day_number(ms, self.zone),
+                            "agent_id": self.state.fields.get("assignee_id") or e.actor,
+                            "team_id": self.state.fields.get("team_id")})
+
+    def facts(self, config: SlaConfig, state_created_ms: int) -> CaseFacts:
+        f = self.state.fields
+        timeline = self.timeline
+        status = str(f["status"])
+        timeline.status = status
+        timeline.priority = str(f["priority"])
+        timeline.organization_id = f.get("organization_id")
+        timeline.team_id = f.get("team_id")
+        created_ms = int(timeline.created_ms or state_created_ms)
+        if timeline.first_response_ms is not None:
+            timeline.first_response_ms = max(timeline.first_response_ms, created_ms)
+        is_open = status in OPEN_STATUSES
+        clocks = sla_clocks(timeline, config)
+        created_day = day_number(created_ms, self.zone)
+        sla_rows = [_sla_row(self.case_id, c, clocks, f, is_open=is_open,
+                             created_day=created_day) for c in clocks.clocks]
+        row = {
+            "case_id": self.case_id, "key": f.get("key"), "subject": f.get("subject") or "",
+            "status": status, "is_open": is_open, "priority": f["priority"],
+            "team_id": f.get("team_id"), "assignee_id": f.get("assignee_id"),
+            "organization_id": f.get("organization_id"), "product": f.get("product"),
+            "created_ms": created_ms, "created_day": created_day,
+            "first_response_ms": timeline.first_response_ms,
+            "solved_ms": self.last_done if status in DONE_STATUSES else None,
+            "first_solved_ms": self.first_solved, "reopens": self.reopens,
+            "next_deadline_ms": clocks.next_deadline() if is_open else None,
+        }
+        return CaseFacts(case=row, tags=self.state.tag_list(), solves=self.solves,
+                         sla=sla_rows)
+
+
+def _sla_row(case_id: str, c: TargetClock, clocks: CaseClocks, f: dict[str, Any], *,
+             is_open: bool, created_day: int) -> dict[str, Any]:
+    return {
+        "case_id": case_id, "target": c.target,
+        "policy": clocks.policy.name if clocks.policy else None, "target_ms": c.target_ms,
+        "deadline_ms": c.deadline_ms, "risk_ms": c.risk_ms, "outcome": c.outcome,
+        "stopped_ms": c.stopped_ms, "paused_left_ms": c.paused_left_ms,
+        "paused_at_risk": bool(c.is_paused and (c.paused_left_ms or 0)
+                               < risk_threshold(c.target_ms)),
+        "case_open": is_open, "created_day": created_day,
+        "team_id": f.get("team_id"), "assignee_id": f.get("assignee_id")}
 
 
 def fold_macro_event(conn: Connection, e: ev.Event) -> None:

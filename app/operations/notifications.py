@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -132,68 +132,120 @@ def notifications_for(events: Iterable[ev.Event], me: Me, *,
     each case's assignee before these events (the batch's own assignments are followed),
     ``requests`` each integration request's (case id, requester), ``links`` the linked
     records as they were before these events (a resolution is a change of status)."""
-    owner: dict[str, str | None] = dict(assignees or {})
-    asked: dict[str, tuple[str, str]] = dict(requests or {})
-    fold = IntegrationFold(links={k: replace(v, snapshot=dict(v.snapshot))
-                                  for k, v in (links or {}).items()})
-    names: dict[str, str | None] = dict(keys or {})
-    patterns = me.mention_patterns()
-    mine = me.id.lower()
-    out: list[Notification] = []
+    rules = _Rules(
+        mine=me.id.lower(), patterns=me.mention_patterns(), owner=dict(assignees or {}),
+        names=dict(keys or {}), asked=dict(requests or {}),
+        fold=IntegrationFold(links={k: replace(v, snapshot=dict(v.snapshot))
+                                    for k, v in (links or {}).items()}))
     for e in events:
-        p = e.payload
-        ms = hlc_ms(e.hlc)
-        by_me = e.actor.lower() == mine
-        cid = e.case_id
-        if e.type == ev.CASE_CREATED:
-            fields = dict(p.get("fields") or {})
-            owner[cid or ""] = fields.get("assignee_id")
-            names[cid or ""] = fields.get("key")
-            if str(fields.get("assignee_id") or "").lower() == mine and not by_me:
-                out.append(Notification(
-                    "assigned", f"New case assigned to you: {fields.get('key') or ''}",
-                    str(fields.get("subject") or ""), ms, f"assigned:{e.id}", cid,
-                    fields.get("key")))
-            continue
-        if e.type == ev.CASE_KEY_ASSIGNED and cid:
-            names[cid] = p.get("key")
-            continue
-        key = names.get(cid or "") if cid else None
-        label = key or "a case"
-        if e.type == ev.CASE_UPDATED and p.get("field") == "assignee_id":
-            owner[cid or ""] = p.get("value")
-            if str(p.get("value") or "").lower() == mine and not by_me:
-                out.append(Notification("assigned", f"{label} was assigned to you",
-                                        f"by {e.actor}", ms, f"assigned:{e.id}", cid, key))
-        elif e.type == ev.COMMENT_ADDED:
-            body = str(p.get("body", ""))
-            if not by_me and any(pt.search(body) for pt in patterns):
-                where = "an internal note" if p.get("internal") else "a reply"
-                out.append(Notification("mention", f"{e.actor} mentioned you on {label}",
-                                        f"in {where}: {_first_line(body)}", ms,
-                                        f"mention:{e.id}", cid, key))
-            elif (p.get("author_kind") == "customer"
-                  and str(owner.get(cid or "") or "").lower() == mine):
-                out.append(Notification("customer_reply", f"Customer replied on {label}",
-                                        _first_line(body), ms, f"reply:{e.id}", cid, key))
-        elif e.type == ev.INTEGRATION_REQUESTED:
-            rid = str(p.get("request_id") or "")
-            if rid and cid and rid not in asked:
-                asked[rid] = (cid, e.actor)
+        rules.add(e)
+    return rules.out
+
+
+@dataclass(slots=True)
+class _Rules:
+    """The state :func:`notifications_for` follows through a batch: each case's assignee
+    and key, who asked for each integration request, the linked records."""
+
+    mine: str
+    patterns: list[re.Pattern[str]]
+    owner: dict[str, str | None]
+    names: dict[str, str | None]
+    asked: dict[str, tuple[str, str]]
+    fold: IntegrationFold
+    out: list[Notification] = field(default_factory=list)
+
+    def add(self, e: ev.Event) -> None:
+        rule = _RULES.get(e.type)
+        if rule is not None:
+            rule(self, e)
         elif e.type in _INTEGRATION_OUTCOMES:
-            out += _integration_notes(e, fold, asked, mine=mine,
-                                      owned=str(owner.get(cid or "") or "").lower() == mine,
-                                      label=label, key=key)
+            self._integration_outcome(e)
         elif e.type.startswith("integration."):  # a type of a newer build: result, generic
-            requested_by = str(p.get("requested_by") or "").lower()
-            if requested_by == mine or (cid and str(owner.get(cid) or "").lower() == mine):
-                what = e.type.removeprefix("integration.").replace("_", " ")
-                system = p.get("system") or p.get("integration") or "integration"
-                detail = p.get("message") or p.get("status") or p.get("error") or ""
-                out.append(Notification("integration", f"{system}: {what} on {label}"
-                                        if cid else f"{system}: {what}", str(detail), ms,
-                                        f"integration:{e.id}", cid, key))
-    return out
+            self._integration_other(e)
+
+    def _by_me(self, e: ev.Event) -> bool:
+        return e.actor.lower() == self.mine
+
+    def _owned(self, cid: str | None) -> bool:
+        return str(self.owner.get(cid or "") or "").lower() == self.mine
+
+    def _key(self, cid: str | None) -> str | None:
+        return self.names.get(cid) if cid else None
+
+    def _note(self, e: ev.Event, kind: str, title: str, body: str, dedupe: str) -> None:
+        self.out.append(Notification(kind, title, body, hlc_ms(e.hlc), dedupe, e.case_id,
+                                     self._key(e.case_id)))
+
+    def _case_created(self, e: ev.Event) -> None:
+        fields = dict(e.payload.get("fields") or {})
+        cid = e.case_id or ""
+        self.owner[cid] = fields.get("assignee_id")
+        self.names[cid] = fields.get("key")
+        if str(fields.get("assignee_id") or "").lower() == self.mine and not self._by_me(e):
+            self.out.append(Notification(
+                "assigned", f"New case assigned to you: {fields.get('key') or ''}",
+                str(fields.get("subject") or ""), hlc_ms(e.hlc), f"assigned:{e.id}",
+                e.case_id, fields.get("key")))
+
+    def _key_assigned(self, e: ev.Event) -> None:
+        if e.case_id:
+            self.names[e.case_id] = e.payload.get("key")
+
+    def _case_updated(self, e: ev.Event) -> None:
+        p = e.payload
+        if p.get("field") != "assignee_id":
+            return
+        self.owner[e.case_id or ""] = p.get("value")
+        if str(p.get("value") or "").lower() == self.mine and not self._by_me(e):
+            label = self._key(e.case_id) or "a case"
+            self._note(e, "assigned", f"{label} was assigned to you", f"by {e.actor}",
+                       f"assigned:{e.id}")
+
+    def _comment_added(self, e: ev.Event) -> None:
+        p = e.payload
+        body = str(p.get("body", ""))
+        label = self._key(e.case_id) or "a case"
+        if not self._by_me(e) and any(pt.search(body) for pt in self.patterns):
+            where = "an internal note" if p.get("internal") else "a reply"
+            self._note(e, "mention", f"{e.actor} mentioned you on {label}",
+                       f"in {where}: {_first_line(body)}", f"mention:{e.id}")
+        elif p.get("author_kind") == "customer" and self._owned(e.case_id):
+            self._note(e, "customer_reply", f"Customer replied on {label}", _first_line(body),
+                       f"reply:{e.id}")
+
+    def _integration_requested(self, e: ev.Event) -> None:
+        rid = str(e.payload.get("request_id") or "")
+        if rid and e.case_id and rid not in self.asked:
+            self.asked[rid] = (e.case_id, e.actor)
+
+    def _integration_outcome(self, e: ev.Event) -> None:
+        key = self._key(e.case_id)
+        self.out += _integration_notes(e, self.fold, self.asked, mine=self.mine,
+                                       owned=self._owned(e.case_id), label=key or "a case",
+                                       key=key)
+
+    def _integration_other(self, e: ev.Event) -> None:
+        p = e.payload
+        cid = e.case_id
+        requested_by = str(p.get("requested_by") or "").lower()
+        if requested_by != self.mine and not (cid and self._owned(cid)):
+            return
+        what = e.type.removeprefix("integration.").replace("_", " ")
+        system = p.get("system") or p.get("integration") or "integration"
+        detail = p.get("message") or p.get("status") or p.get("error") or ""
+        label = self._key(cid) or "a case"
+        self._note(e, "integration", f"{system}: {what} on {label}" if cid
+                   else f"{system}: {what}", str(detail), f"integration:{e.id}")
+
+
+_RULES: dict[str, Callable[[_Rules, ev.Event], None]] = {
+    ev.CASE_CREATED: _Rules._case_created,
+    ev.CASE_KEY_ASSIGNED: _Rules._key_assigned,
+    ev.CASE_UPDATED: _Rules._case_updated,
+    ev.COMMENT_ADDED: _Rules._comment_added,
+    ev.INTEGRATION_REQUESTED: _Rules._integration_requested,
+}
 
 
 _INTEGRATION_OUTCOMES = frozenset({ev.INTEGRATION_DONE, ev.INTEGRATION_FAILED,

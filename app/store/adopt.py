@@ -16,6 +16,7 @@ they stay exactly what a rebuild of the rewritten log gives (tests compare the t
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -45,55 +46,89 @@ def adopt_unsynced(conn: Connection, team_id: str, *, actor: str | None = None,
     e = s.events.c
     rows = conn.execute(select(e.id, e.type, e.actor, e.team_id, e.payload, e.case_id, e.hlc)
                         .where(e.server_seq.is_(None)).order_by(e.seq)).all()
-    updates: list[tuple[str, str, str, str]] = []
-    created_clock: dict[str, str] = {}  # case id -> clock of a case.created now in the team
-    comments: list[tuple[str, str]] = []  # (author, comment id)
-    attachments: list[tuple[str, str]] = []  # (author, attachment id)
-    requests: list[tuple[str, str]] = []  # (requested_by, clock of the request event)
+    adoption = _Adoption(team_id, actor, placeholder, anyone)
     for r in rows:
-        reattribute = (actor is not None and r.actor != actor
-                       and (r.actor == placeholder or anyone))
+        adoption.add(r)
+    adoption.write(conn)
+    return len(adoption.updates)
+
+
+@dataclass(slots=True)
+class _Adoption:
+    """The rewrites of the unsent events, and the projection rows they change."""
+
+    team_id: str
+    actor: str | None
+    placeholder: str
+    anyone: bool
+    updates: list[tuple[str, str, str, str]] = field(default_factory=list)
+    created_clock: dict[str, str] = field(default_factory=dict)  # case id -> clock of a
+    # case.created now in the team
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (author, comment id)
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (author, attachment id)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (requested_by, request clock)
+
+    def add(self, r: Any) -> None:
+        reattribute = (self.actor is not None and r.actor != self.actor
+                       and (r.actor == self.placeholder or self.anyone))
         payload: dict[str, Any] | None = None
         if r.type == ev.CASE_CREATED or reattribute:
             payload = json.loads(r.payload)
-        team_in_payload = False
-        if r.type == ev.CASE_CREATED and payload is not None and r.case_id:
-            fields = payload.get("fields")
-            if isinstance(fields, dict) and not fields.get("team_id"):
-                fields["team_id"] = team_id
-                team_in_payload = True
-                created_clock[r.case_id] = f"{r.hlc}|{r.id}"
-        new_actor = r.actor
-        if reattribute and payload is not None and actor is not None:
-            payload["offline_actor"] = r.actor
-            if r.type == ev.COMMENT_ADDED and r.actor != placeholder and not payload.get("author"):
-                payload["author"] = r.actor  # a customer's words stay the customer's
-            new_actor = actor
+        team_in_payload = payload is not None and self._team_into_created(r, payload)
+        new_actor = (self._take_over(r, payload) if reattribute and payload is not None
+                     else r.actor)
         if not (reattribute or team_in_payload or r.team_id is None):
-            continue
-        changed = ev.Event(id=r.id, type=r.type, payload=payload or {}, actor=new_actor,
-                           device_id="", hlc=r.hlc, case_id=r.case_id)
-        if reattribute and r.type == ev.COMMENT_ADDED:
-            comments.append((comment_author(changed), r.id))
-        elif reattribute and r.type == ev.ATTACHMENT_ADDED:
-            attachments.append((new_actor, r.id))
-        elif reattribute and r.type == ev.INTEGRATION_REQUESTED:
-            requests.append((new_actor, f"{r.hlc}|{r.id}"))
-        updates.append((r.team_id or team_id, new_actor,
-                        _dump(payload) if payload is not None else r.payload, r.id))
-    if updates:
-        # A refusal for the old actor or a missing team no longer applies: send them again.
-        conn.exec_driver_sql("UPDATE events SET team_id = ?, actor = ?, payload = ?, "
-                             "sync_error = NULL WHERE id = ? AND server_seq IS NULL", updates)
-    if comments:
-        conn.exec_driver_sql("UPDATE comments SET author = ? WHERE id = ?", comments)
-    if attachments:
-        conn.exec_driver_sql("UPDATE attachments SET author = ? WHERE id = ?", attachments)
-    if requests:
-        conn.exec_driver_sql("UPDATE integration_requests SET requested_by = ? "
-                             "WHERE request_clock = ?", requests)
-    _team_from_created(conn, team_id, created_clock)
-    return len(updates)
+            return
+        if reattribute:
+            self._reattributed(r, payload or {}, new_actor)
+        self.updates.append((r.team_id or self.team_id, new_actor,
+                             _dump(payload) if payload is not None else r.payload, r.id))
+
+    def _take_over(self, r: Any, payload: dict[str, Any]) -> str:
+        """The signed-in agent as the event's actor; the original kept in the payload."""
+        if self.actor is None:
+            return str(r.actor)
+        payload["offline_actor"] = r.actor
+        if r.type == ev.COMMENT_ADDED and r.actor != self.placeholder and not payload.get("author"):
+            payload["author"] = r.actor  # a customer's words stay the customer's
+        return self.actor
+
+    def _team_into_created(self, r: Any, payload: dict[str, Any]) -> bool:
+        """A case.created without a team gets this one inside its fields."""
+        if r.type != ev.CASE_CREATED or not r.case_id:
+            return False
+        fields = payload.get("fields")
+        if not isinstance(fields, dict) or fields.get("team_id"):
+            return False
+        fields["team_id"] = self.team_id
+        self.created_clock[r.case_id] = f"{r.hlc}|{r.id}"
+        return True
+
+    def _reattributed(self, r: Any, payload: dict[str, Any], new_actor: str) -> None:
+        if r.type == ev.COMMENT_ADDED:
+            changed = ev.Event(id=r.id, type=r.type, payload=payload, actor=new_actor,
+                               device_id="", hlc=r.hlc, case_id=r.case_id)
+            self.comments.append((comment_author(changed), r.id))
+        elif r.type == ev.ATTACHMENT_ADDED:
+            self.attachments.append((new_actor, r.id))
+        elif r.type == ev.INTEGRATION_REQUESTED:
+            self.requests.append((new_actor, f"{r.hlc}|{r.id}"))
+
+    def write(self, conn: Connection) -> None:
+        if self.updates:
+            # A refusal for the old actor or a missing team no longer applies: send them again.
+            conn.exec_driver_sql("UPDATE events SET team_id = ?, actor = ?, payload = ?, "
+                                 "sync_error = NULL WHERE id = ? AND server_seq IS NULL",
+                                 self.updates)
+        if self.comments:
+            conn.exec_driver_sql("UPDATE comments SET author = ? WHERE id = ?", self.comments)
+        if self.attachments:
+            conn.exec_driver_sql("UPDATE attachments SET author = ? WHERE id = ?",
+                                 self.attachments)
+        if self.requests:
+            conn.exec_driver_sql("UPDATE integration_requests SET requested_by = ? "
+                                 "WHERE request_clock = ?", self.requests)
+        _team_from_created(conn, self.team_id, self.created_clock)
 
 
 def _team_from_created(conn: Connection, team_id: str, created: dict[str, str]) -> None:

@@ -214,6 +214,27 @@ def _author(value: Any, i: int) -> str | None:
 def validate(line: int, record: dict[str, Any], now_ms: int) -> CaseSpec:
     """A case to import from one record; raises InvalidValue with a message for the agent."""
     external_id = _external_id(record)
+    fields = _fields(record)
+    tags = _tags(record.get("tags") or [])
+    created = _ms(record.get("created_at"), "created_at", now_ms)
+    requester = _requester(record.get("requester"))
+    org = record.get("organization")
+    organization = " ".join(str(org).split())[:200] if org else None
+    raw_comments = record.get("comments") or []
+    if not isinstance(raw_comments, list):
+        raise InvalidValue("comments must be a list")
+    comments = []
+    last = created
+    for i, c in enumerate(raw_comments, 1):
+        comment = _comment(i, c, after=last, created=created, requester=requester,
+                           now_ms=now_ms)
+        last = comment["ms"]
+        comments.append(comment)
+    return CaseSpec(line, fields, tags, created, requester, organization, comments,
+                    external_id=external_id, dated=bool(parse_datetime(record.get("created_at"))))
+
+
+def _fields(record: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in CASE_FIELDS:
         if record.get(name) not in (None, ""):
@@ -222,51 +243,50 @@ def validate(line: int, record: dict[str, Any], now_ms: int) -> CaseSpec:
         raise InvalidValue("subject is missing")
     if record.get("assignee"):
         fields["assignee_id"] = parse_field("assignee_id", record["assignee"])
-    raw_tags = record.get("tags") or []
+    return fields
+
+
+def _tags(raw_tags: Any) -> list[str]:
     if isinstance(raw_tags, str):
         raw_tags = raw_tags.replace(";", ",").split(",")
     if not isinstance(raw_tags, list):
         raise InvalidValue("tags must be a list")
-    tags = sorted({normalize_tag(str(t)) for t in raw_tags if str(t).strip()})
-    created = _ms(record.get("created_at"), "created_at", now_ms)
-    requester = None
-    req = record.get("requester")
+    return sorted({normalize_tag(str(t)) for t in raw_tags if str(t).strip()})
+
+
+def _requester(req: Any) -> tuple[str, str] | None:
+    """(email, name) from an address or an object with name and email."""
     if isinstance(req, str):
         req = {"email": req}
     if isinstance(req, dict) and (req.get("email") or req.get("name")):
         email = _email(req.get("email"))
-        requester = (email, str(req.get("name") or email.split("@")[0]).strip())
-    elif req not in (None, {}):
+        return email, str(req.get("name") or email.split("@")[0]).strip()
+    if req not in (None, {}):
         raise InvalidValue("requester must be an object with name and email")
-    org = record.get("organization")
-    organization = " ".join(str(org).split())[:200] if org else None
-    comments = []
-    raw_comments = record.get("comments") or []
-    if not isinstance(raw_comments, list):
-        raise InvalidValue("comments must be a list")
-    last = created
-    for i, c in enumerate(raw_comments, 1):
-        if not isinstance(c, dict):
-            raise InvalidValue(f"comment {i} must be an object")
-        body = str(c.get("body") or "")
-        if not body.strip():
-            raise InvalidValue(f"comment {i} has no body")
-        if "\x00" in body or len(body) > 100_000:
-            raise InvalidValue(f"comment {i}: the body is too long or holds a NUL character")
-        at = _ms(c.get("created_at"), f"comment {i} created_at", now_ms) \
-            if c.get("created_at") else last + 1000
-        at = max(at, created)
-        last = at
-        author = _author(c.get("author"), i) or (requester[0] if requester else None)
-        public = c.get("public", True)
-        if not isinstance(public, bool):
-            raise InvalidValue(f"comment {i}: public must be true or false")
-        kind = ("customer" if requester and author and author.lower() == requester[0].lower()
-                else "agent")
-        comments.append({"author": author, "ms": at, "body": body, "internal": not public,
-                         "author_kind": kind})
-    return CaseSpec(line, fields, tags, created, requester, organization, comments,
-                    external_id=external_id, dated=bool(parse_datetime(record.get("created_at"))))
+    return None
+
+
+def _comment(i: int, c: Any, *, after: int, created: int, requester: tuple[str, str] | None,
+             now_ms: int) -> dict[str, Any]:
+    """Comment ``i``; one without a time comes a second ``after`` the one before it."""
+    if not isinstance(c, dict):
+        raise InvalidValue(f"comment {i} must be an object")
+    body = str(c.get("body") or "")
+    if not body.strip():
+        raise InvalidValue(f"comment {i} has no body")
+    if "\x00" in body or len(body) > 100_000:
+        raise InvalidValue(f"comment {i}: the body is too long or holds a NUL character")
+    at = _ms(c.get("created_at"), f"comment {i} created_at", now_ms) \
+        if c.get("created_at") else after + 1000
+    at = max(at, created)
+    author = _author(c.get("author"), i) or (requester[0] if requester else None)
+    public = c.get("public", True)
+    if not isinstance(public, bool):
+        raise InvalidValue(f"comment {i}: public must be true or false")
+    kind = ("customer" if requester and author and author.lower() == requester[0].lower()
+            else "agent")
+    return {"author": author, "ms": at, "body": body, "internal": not public,
+            "author_kind": kind}
 
 
 # --- writing -----------------------------------------------------------------------------
