@@ -24,7 +24,8 @@ class Changes:
     message: str = ""
     fields: set[str] = field(default_factory=set)
     """Case fields that changed ("status", "priority", ... and "tags", "links",
-    "attachments", "key"): a list whose filter and sort use none of them keeps its rows."""
+    "attachments", "key", "integrations": JIRA/Salesforce links and requests): a list whose
+    filter and sort use none of them keeps its rows."""
     comment_case_ids: set[str] = field(default_factory=set)
     """Cases that got (or lost) a comment: only their conversations redraw."""
     membership: bool = False
