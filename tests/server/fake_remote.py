@@ -62,6 +62,7 @@ class FakeRemote:
         self.max_in_flight = 0  # the most calls for one label at once
         self.unknown_calls = 0  # creates sent by an attempt flagged unknown_outcome
         self.call_times: list[float] = []  # time.time() of each create's arrival
+        self.first_call_at: dict[str, float] = {}  # label -> time.time() of its first create
         self.base = ""
 
     # --- the HTTP side -------------------------------------------------------------------
@@ -70,6 +71,7 @@ class FakeRemote:
         with self.lock:
             self.calls += 1
             self.call_times.append(time.time())
+            self.first_call_at.setdefault(label, self.call_times[-1])
             if headers.get("X-Unknown-Outcome") == "1":
                 self.unknown_calls += 1
             self.in_flight[label] += 1
