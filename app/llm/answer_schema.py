@@ -71,43 +71,58 @@ def _type_name(value: Any) -> str:
 
 def validate(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
     """Every way ``value`` does not fit ``schema``, as messages naming the field."""
-    errors: list[str] = []
     types = schema.get("type")
     if types is not None:
         allowed = types if isinstance(types, list) else [types]
         if not any(_type_ok(value, t) for t in allowed):
             return [f"{where}: expected {' or '.join(allowed)}, got {_type_name(value)}"]
+    errors: list[str] = []
     if "enum" in schema and value not in schema["enum"]:
         options = ", ".join(str(o) for o in schema["enum"])
         errors.append(f"{where}: expected one of {options}, got {value!r}")
     if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errors.append(f"{where}: must have at least {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{where}: must have at most {schema['maxLength']} characters")
+        errors += _bounds(len(value), schema, where, "minLength", "maxLength", "characters")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: must be >= {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}: must be <= {schema['maximum']}")
+        errors += _range(value, schema, where)
     if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{where}: must have at least {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{where}: must have at most {schema['maxItems']} items")
+        errors += _bounds(len(value), schema, where, "minItems", "maxItems", "items")
         if "items" in schema:
             for i, item in enumerate(value):
                 errors += validate(item, schema["items"], f"{where}[{i}]")
     if isinstance(value, dict):
-        props: dict[str, Any] = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                errors.append(f"{where}: missing required field {name!r}")
-        for name, item in value.items():
-            if name in props:
-                errors += validate(item, props[name], f"{where}.{name}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{where}: unexpected field {name!r}")
+        errors += _object_errors(value, schema, where)
+    return errors
+
+
+def _bounds(size: int, schema: dict[str, Any], where: str, low: str, high: str,
+            unit: str) -> list[str]:
+    """A length against the schema's ``low``/``high`` keywords (minLength, maxItems...)."""
+    errors = []
+    if size < schema.get(low, 0):
+        errors.append(f"{where}: must have at least {schema[low]} {unit}")
+    if high in schema and size > schema[high]:
+        errors.append(f"{where}: must have at most {schema[high]} {unit}")
+    return errors
+
+
+def _range(value: float, schema: dict[str, Any], where: str) -> list[str]:
+    errors = []
+    if "minimum" in schema and value < schema["minimum"]:
+        errors.append(f"{where}: must be >= {schema['minimum']}")
+    if "maximum" in schema and value > schema["maximum"]:
+        errors.append(f"{where}: must be <= {schema['maximum']}")
+    return errors
+
+
+def _object_errors(value: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:
+    props: dict[str, Any] = schema.get("properties", {})
+    errors = [f"{where}: missing required field {name!r}"
+              for name in schema.get("required", []) if name not in value]
+    for name, item in value.items():
+        if name in props:
+            errors += validate(item, props[name], f"{where}.{name}")
+        elif schema.get("additionalProperties") is False:
+            errors.append(f"{where}: unexpected field {name!r}")
     return errors
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.core import events as ev
@@ -120,93 +121,16 @@ def seed_demo(store: Store, *, cases: int, seed: int = 1,
               progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Generate and store demo data; returns counts. Rebuilds projections once at the end."""
     g = _Gen(seed, store.device_id)
-    r = g.r
     now = int(time.time() * 1000)
     start = now - 180 * 86_400_000
-    system = "system@smart-support.example"
-    agent_ids: list[tuple[str, str, str]] = []
-    for team_id, name, prefix in TEAMS:
-        members = [_email(a, "support.example") for a, _, t in AGENTS if t == team_id]
-        g.add(ev.TEAM_UPSERTED, {"id": team_id, "name": name, "prefix": prefix,
-                                 "members": members}, start, system)
-    for name, role, team in AGENTS:
-        email = _email(name, "support.example")
-        agent_ids.append((email, name, team))
-        g.add(ev.AGENT_UPSERTED, {"id": email, "name": name, "email": email, "role": role},
-              start, system)
-    orgs = []
-    for i in range(max(5, min(400, cases // 50))):
-        name = f"{ORG_WORDS[i % len(ORG_WORDS)]} {ORG_SUFFIX[(i // len(ORG_WORDS)) % 10]}"
-        if i >= len(ORG_WORDS) * 10:
-            name += f" {i}"
-        domain = name.lower().replace(" ", "-") + ".example"
-        org_id = uuid7()
-        orgs.append((org_id, domain))
-        g.add(ev.ORGANIZATION_UPSERTED, {"id": org_id, "name": name, "domain": domain},
-              start, system)
-    customers = []
-    for _ in range(max(10, min(8000, cases // 8))):
-        org_id, domain = r.choice(orgs)
-        name = f"{r.choice(FIRST)} {r.choice(LAST)}"
-        cust_id = uuid7()
-        email = _email(name, domain)
-        customers.append((cust_id, name, email, org_id))
-        phone = f"+1 555 {r.randint(100, 999)} {r.randint(1000, 9999)}"
-        g.add(ev.CUSTOMER_UPSERTED, {"id": cust_id, "name": name, "email": email,
-                                     "organization_id": org_id, "phone": phone}, start, system)
+    agent_ids = _teams_and_agents(g, start)
+    orgs = _organizations(g, start, cases)
+    customers = _customers(g, start, cases, orgs)
     counters = {t[0]: 0 for t in TEAMS}
-    prefixes = {t[0]: t[2] for t in TEAMS}
     n_comments = 0
     for i in range(cases):
-        team = r.choices([t[0] for t in TEAMS], [6, 2, 2])[0]
-        counters[team] += 1
-        key = f"{prefixes[team]}-{counters[team]}"
-        created = start + int((now - start - 3_600_000) * (i / max(1, cases))) + r.randint(0, 60_000)
-        cust_id, cust_name, cust_email, org_id = r.choice(customers)
-        product = r.choice(PRODUCTS)
-        subj_t, desc_t = r.choice(PROBLEMS)
-        values = {"p": product, "code": r.randint(1000, 1099), "n": r.randint(2, 40),
-                  "dept": r.choice(["finance", "sales", "ops", "HR"]),
-                  "inv": f"INV-2026-{r.randint(1, 9999):04d}", "ver": f"{r.randint(2, 5)}."
-                  f"{r.randint(0, 12)}.{r.randint(0, 9)}", "order": r.randint(100000, 999999)}
-        status = g.pick(STATUS_WEIGHTS)
-        team_agents = [a for a in agent_ids if a[2] == team]
-        assignee = None if status == "new" or r.random() < 0.1 else r.choice(team_agents)[0]
-        fields = {"key": key, "subject": subj_t.format(**values),
-                  "description": desc_t.format(**values), "status": "new",
-                  "priority": g.pick(PRIORITY_WEIGHTS),
-                  "type": r.choice(["question", "incident", "problem", "task"]),
-                  "requester_id": cust_id, "organization_id": org_id, "assignee_id": assignee,
-                  "team_id": team, "product": product, "due_at": None}
-        tags = sorted(set(r.sample(TAGS, r.randint(0, 3))))
-        case_id = uuid7()
-        g.add(ev.CASE_CREATED, {"fields": fields, "tags": tags, "created_ms": created},
-              created, cust_email, case_id, team)
-        t = created
-        first = cust_name.split()[0]
-        agent = assignee or r.choice(team_agents)[0]
-        for j in range(r.randint(2, 6)):
-            t += r.randint(600_000, 2 * 86_400_000)
-            if t >= now:
-                break
-            if j % 2 == 0:
-                body = r.choice(REPLIES).format(first=first)
-                if r.random() < 0.2:
-                    g.add(ev.COMMENT_ADDED, {"body": r.choice(NOTES).format(**values),
-                                             "internal": True, "author_kind": "agent"},
-                          t, agent, case_id, team)
-                    n_comments += 1
-                    t += 60_000
-                g.add(ev.COMMENT_ADDED, {"body": body, "internal": False, "author_kind": "agent"},
-                      t, agent, case_id, team)
-            else:
-                g.add(ev.COMMENT_ADDED, {"body": r.choice(CUSTOMER_FOLLOWUPS), "internal": False,
-                                         "author_kind": "customer"}, t, cust_email, case_id, team)
-            n_comments += 1
-        if status != "new":
-            t = min(now - 1000, t + r.randint(60_000, 3_600_000))
-            g.add(ev.CASE_UPDATED, {"field": "status", "value": status, "prev": "new"},
-                  t, agent, case_id, team)
+        created = start + int((now - start - 3_600_000) * (i / max(1, cases)))
+        n_comments += _demo_case(g, created, now, counters, customers, agent_ids)
         if progress and i % 5000 == 0:
             progress("generating", i, cases)
     if progress:
@@ -219,3 +143,134 @@ def seed_demo(store: Store, *, cases: int, seed: int = 1,
     store.set_meta("demo", "1")
     return {"cases": cases, "comments": n_comments, "events": len(g.events),
             "customers": len(customers), "organizations": len(orgs), "agents": len(agent_ids)}
+
+
+_SYSTEM = "system@smart-support.example"
+_PREFIXES = {t[0]: t[2] for t in TEAMS}
+_Customer = tuple[str, str, str, str]  # id, name, email, organization id
+
+
+def _teams_and_agents(g: _Gen, start: int) -> list[tuple[str, str, str]]:
+    """The teams and their agents; (email, name, team) of each agent."""
+    for team_id, name, prefix in TEAMS:
+        members = [_email(a, "support.example") for a, _, t in AGENTS if t == team_id]
+        g.add(ev.TEAM_UPSERTED, {"id": team_id, "name": name, "prefix": prefix,
+                                 "members": members}, start, _SYSTEM)
+    agent_ids: list[tuple[str, str, str]] = []
+    for name, role, team in AGENTS:
+        email = _email(name, "support.example")
+        agent_ids.append((email, name, team))
+        g.add(ev.AGENT_UPSERTED, {"id": email, "name": name, "email": email, "role": role},
+              start, _SYSTEM)
+    return agent_ids
+
+
+def _organizations(g: _Gen, start: int, cases: int) -> list[tuple[str, str]]:
+    """(id, domain) of each organisation, one per 50 cases (5 to 400)."""
+    orgs = []
+    for i in range(max(5, min(400, cases // 50))):
+        name = f"{ORG_WORDS[i % len(ORG_WORDS)]} {ORG_SUFFIX[(i // len(ORG_WORDS)) % 10]}"
+        if i >= len(ORG_WORDS) * 10:
+            name += f" {i}"
+        domain = name.lower().replace(" ", "-") + ".example"
+        org_id = uuid7()
+        orgs.append((org_id, domain))
+        g.add(ev.ORGANIZATION_UPSERTED, {"id": org_id, "name": name, "domain": domain},
+              start, _SYSTEM)
+    return orgs
+
+
+def _customers(g: _Gen, start: int, cases: int,
+               orgs: list[tuple[str, str]]) -> list[_Customer]:
+    """One customer per 8 cases (10 to 8000), each in one of ``orgs``."""
+    r = g.r
+    customers = []
+    for _ in range(max(10, min(8000, cases // 8))):
+        org_id, domain = r.choice(orgs)
+        name = f"{r.choice(FIRST)} {r.choice(LAST)}"
+        cust_id = uuid7()
+        email = _email(name, domain)
+        customers.append((cust_id, name, email, org_id))
+        phone = f"+1 555 {r.randint(100, 999)} {r.randint(1000, 9999)}"
+        g.add(ev.CUSTOMER_UPSERTED, {"id": cust_id, "name": name, "email": email,
+                                     "organization_id": org_id, "phone": phone}, start, _SYSTEM)
+    return customers
+
+
+def _demo_case(g: _Gen, created: int, now: int, counters: dict[str, int],
+               customers: list[_Customer], agent_ids: list[tuple[str, str, str]]) -> int:
+    """One case created about ``created``, its conversation and its status; returns how
+    many comments it got. (The order of the random draws is the demo data: keep it.)"""
+    r = g.r
+    team = r.choices([t[0] for t in TEAMS], [6, 2, 2])[0]
+    counters[team] += 1
+    key = f"{_PREFIXES[team]}-{counters[team]}"
+    created += r.randint(0, 60_000)
+    cust_id, cust_name, cust_email, org_id = r.choice(customers)
+    product = r.choice(PRODUCTS)
+    subj_t, desc_t = r.choice(PROBLEMS)
+    values = {"p": product, "code": r.randint(1000, 1099), "n": r.randint(2, 40),
+              "dept": r.choice(["finance", "sales", "ops", "HR"]),
+              "inv": f"INV-2026-{r.randint(1, 9999):04d}", "ver": f"{r.randint(2, 5)}."
+              f"{r.randint(0, 12)}.{r.randint(0, 9)}", "order": r.randint(100000, 999999)}
+    status = g.pick(STATUS_WEIGHTS)
+    team_agents = [a for a in agent_ids if a[2] == team]
+    assignee = None if status == "new" or r.random() < 0.1 else r.choice(team_agents)[0]
+    fields = {"key": key, "subject": subj_t.format(**values),
+              "description": desc_t.format(**values), "status": "new",
+              "priority": g.pick(PRIORITY_WEIGHTS),
+              "type": r.choice(["question", "incident", "problem", "task"]),
+              "requester_id": cust_id, "organization_id": org_id, "assignee_id": assignee,
+              "team_id": team, "product": product, "due_at": None}
+    tags = sorted(set(r.sample(TAGS, r.randint(0, 3))))
+    case_id = uuid7()
+    g.add(ev.CASE_CREATED, {"fields": fields, "tags": tags, "created_ms": created},
+          created, cust_email, case_id, team)
+    agent = assignee or r.choice(team_agents)[0]
+    talk = _Talk(case_id, team, agent, cust_email, cust_name.split()[0], values)
+    t, n_comments = talk.conversation(g, created, now)
+    if status != "new":
+        t = min(now - 1000, t + r.randint(60_000, 3_600_000))
+        g.add(ev.CASE_UPDATED, {"field": "status", "value": status, "prev": "new"},
+              t, agent, case_id, team)
+    return n_comments
+
+
+@dataclass(frozen=True, slots=True)
+class _Talk:
+    """Who speaks on one demo case."""
+
+    case_id: str
+    team: str
+    agent: str
+    customer_email: str
+    first_name: str
+    values: dict[str, Any]
+
+    def conversation(self, g: _Gen, t: int, now: int) -> tuple[int, int]:
+        """Alternating agent replies (some after an internal note) and customer follow-ups
+        until ``now``; the time of the last and how many comments were added."""
+        r = g.r
+        n_comments = 0
+        for j in range(r.randint(2, 6)):
+            t += r.randint(600_000, 2 * 86_400_000)
+            if t >= now:
+                break
+            if j % 2 == 0:
+                body = r.choice(REPLIES).format(first=self.first_name)
+                if r.random() < 0.2:
+                    self._comment(g, t, self.agent, r.choice(NOTES).format(**self.values),
+                                  internal=True, kind="agent")
+                    n_comments += 1
+                    t += 60_000
+                self._comment(g, t, self.agent, body, internal=False, kind="agent")
+            else:
+                self._comment(g, t, self.customer_email, r.choice(CUSTOMER_FOLLOWUPS),
+                              internal=False, kind="customer")
+            n_comments += 1
+        return t, n_comments
+
+    def _comment(self, g: _Gen, t: int, actor: str, body: str, *, internal: bool,
+                 kind: str) -> None:
+        g.add(ev.COMMENT_ADDED, {"body": body, "internal": internal, "author_kind": kind},
+              t, actor, self.case_id, self.team)

@@ -130,41 +130,80 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
     if not present:  # an older file without this table: nothing to read, nothing lost
         result.max_rowid = 0
         return result
-    cols = [c for c in wanted if c in present]
-    select = ", ".join(f'"{c}"' for c in cols)
-    by_range = f'SELECT rowid, {select} FROM "{table}" NOT INDEXED WHERE rowid BETWEEN ? AND ?'
-    by_one = f'SELECT rowid, {select} FROM "{table}" NOT INDEXED WHERE rowid = ?'
-    top = _scalar(con, f'SELECT max(rowid) FROM "{table}" NOT INDEXED')
-    if isinstance(top, int):
-        result.max_rowid = top
-    elif _scalar(con, f'SELECT count(*) FROM (SELECT 1 FROM "{table}" NOT INDEXED LIMIT 1)') == 0:
-        result.max_rowid = 0  # max() was NULL: an empty table, not a failed read
+    reader = _TableReader(con, table, [c for c in wanted if c in present], result,
+                          validate, cap, sink)
+    result.max_rowid = reader.reported_end()
+    if result.max_rowid is not None and result.max_rowid > cap:
+        result.max_rowid = None  # a damaged rightmost path: more rows than the file can hold
+    end = max(result.max_rowid or 0, hint_max if hint_max <= cap else 0)
+    start = 1
+    while start <= end:
+        reader.read_span(start, min(start + WINDOW - 1, end))
+        start += WINDOW
+    if result.max_rowid is None:
+        # The table's end is unknown: go on until a long stretch yields nothing.
+        empty = 0
+        while empty < _STOP_AFTER_EMPTY:
+            empty = 0 if reader.read_span(start, start + WINDOW - 1) else empty + 1
+            start += WINDOW
+        result.failed = {r for r in result.failed if r <= max(result.kept, default=end)}
+    reader.read_tail(max(max(result.kept, default=0), end))
+    reader.read_gaps(min(max(max(result.kept, default=0), end), cap))
+    result.failed -= result.kept | set(result.rejected)
+    return result
 
-    def keep(raw: Row) -> None:
-        rowid, values = int(raw[0]), dict(zip(cols, raw[1:], strict=True))
-        if rowid in result.kept:
-            # Two cells with one rowid (a damaged rowid in another cell): the one a lookup
-            # of the rowid finds is the row; the other is left out.
-            try:
-                found = con.execute(by_one, (rowid,)).fetchall()
-            except sqlite3.DatabaseError:
-                return
-            if not found or tuple(found[0]) != tuple(raw):
-                return
-        checked = validate(values) if validate and 0 < rowid <= cap else values
-        if not 0 < rowid <= cap:
-            checked = None
+
+class _TableReader:
+    """The reads :func:`read_table` makes of one table, and the rows they keep."""
+
+    def __init__(self, con: sqlite3.Connection, table: str, cols: list[str],
+                 result: TableRead, validate: Validator | None, cap: int,
+                 sink: Sink | None) -> None:
+        self.con, self.table, self.cols, self.result = con, table, cols, result
+        self.validate, self.cap, self.sink = validate, cap, sink
+        self.select = ", ".join(f'"{c}"' for c in cols)
+        self.by_range = (f'SELECT rowid, {self.select} FROM "{table}" NOT INDEXED '
+                         "WHERE rowid BETWEEN ? AND ?")
+        self.by_one = f'SELECT rowid, {self.select} FROM "{table}" NOT INDEXED WHERE rowid = ?'
+
+    def reported_end(self) -> int | None:
+        """max(rowid) as the file tells it; 0 for an empty table, None when unknown."""
+        top = _scalar(self.con, f'SELECT max(rowid) FROM "{self.table}" NOT INDEXED')
+        if isinstance(top, int):
+            return top
+        if _scalar(self.con, f'SELECT count(*) FROM (SELECT 1 FROM "{self.table}" '
+                             "NOT INDEXED LIMIT 1)") == 0:
+            return 0  # max() was NULL: an empty table, not a failed read
+        return None
+
+    def keep(self, raw: Row) -> None:
+        result = self.result
+        rowid, values = int(raw[0]), dict(zip(self.cols, raw[1:], strict=True))
+        if rowid in result.kept and not self._the_row_of(rowid, raw):
+            return
+        checked = None
+        if 0 < rowid <= self.cap:
+            checked = self.validate(values) if self.validate else values
         if checked is None:
             result.rejected[rowid] = values
+            return
+        result.kept.add(rowid)
+        if self.sink is None:
+            result.rows[rowid] = checked
         else:
-            result.kept.add(rowid)
-            if sink is None:
-                result.rows[rowid] = checked
-            else:
-                sink(rowid, checked)
-            result.rejected.pop(rowid, None)
+            self.sink(rowid, checked)
+        result.rejected.pop(rowid, None)
 
-    def read_span(lo: int, hi: int) -> bool:
+    def _the_row_of(self, rowid: int, raw: Row) -> bool:
+        """Two cells with one rowid (a damaged rowid in another cell): the one a lookup of
+        the rowid finds is the row; the other is left out."""
+        try:
+            found = self.con.execute(self.by_one, (rowid,)).fetchall()
+        except sqlite3.DatabaseError:
+            return False
+        return bool(found) and tuple(found[0]) == tuple(raw)
+
+    def read_span(self, lo: int, hi: int) -> bool:
         """Read [lo, hi]; True when at least one row came back."""
         found = False
         stack = [(lo, hi)]
@@ -173,62 +212,49 @@ def read_table(con: sqlite3.Connection, table: str, wanted: Iterable[str],
             try:
                 # one row by equality: a range read steps on to the next row, which may sit
                 # on the damaged page even when this one does not
-                rows = (con.execute(by_one, (a,)) if a == b
-                        else con.execute(by_range, (a, b))).fetchall()
+                rows = (self.con.execute(self.by_one, (a,)) if a == b
+                        else self.con.execute(self.by_range, (a, b))).fetchall()
             except sqlite3.DatabaseError:
                 if a == b:
-                    result.failed.add(a)
+                    self.result.failed.add(a)
                 else:
                     mid = (a + b) // 2
                     stack += [(mid + 1, b), (a, mid)]
                 continue
             for raw in rows:
-                keep(raw)
+                self.keep(raw)
             found = found or bool(rows)
         return found
 
-    if result.max_rowid is not None and result.max_rowid > cap:
-        result.max_rowid = None  # a damaged rightmost path: more rows than the file can hold
-    end = max(result.max_rowid or 0, hint_max if hint_max <= cap else 0)
-    start = 1
-    while start <= end:
-        read_span(start, min(start + WINDOW - 1, end))
-        start += WINDOW
-    if result.max_rowid is None:
-        # The table's end is unknown: go on until a long stretch yields nothing.
-        empty = 0
-        while empty < _STOP_AFTER_EMPTY:
-            empty = 0 if read_span(start, start + WINDOW - 1) else empty + 1
-            start += WINDOW
-        result.failed = {r for r in result.failed if r <= max(result.kept, default=end)}
-    # Rows past the end max() reported (a damaged rightmost path can under-report it).
-    last = max(max(result.kept, default=0), end)
-    while True:
-        try:
-            tail = con.execute(f'SELECT rowid, {select} FROM "{table}" NOT INDEXED '
-                               "WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, WINDOW)).fetchall()
-        except sqlite3.DatabaseError:
-            break
-        if not tail:
-            break
-        for raw in tail:
-            keep(raw)
-        last = int(tail[-1][0])
-    # Anything in the span no read returned: one lookup each (normally none or a few gaps).
-    span = min(max(max(result.kept, default=0), end), cap)
-    seen = result.kept | set(result.rejected)
-    for rowid in range(1, span + 1):
-        if rowid in seen or rowid in result.failed:
-            continue
-        try:
-            one = con.execute(by_one, (rowid,)).fetchall()
-        except sqlite3.DatabaseError:
-            result.failed.add(rowid)
-            continue
-        for raw in one:
-            keep(raw)
-    result.failed -= result.kept | set(result.rejected)
-    return result
+    def read_tail(self, last: int) -> None:
+        """Rows past the end max() reported (a damaged rightmost path can under-report it)."""
+        while True:
+            try:
+                tail = self.con.execute(
+                    f'SELECT rowid, {self.select} FROM "{self.table}" NOT INDEXED '
+                    "WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, WINDOW)).fetchall()
+            except sqlite3.DatabaseError:
+                return
+            if not tail:
+                return
+            for raw in tail:
+                self.keep(raw)
+            last = int(tail[-1][0])
+
+    def read_gaps(self, span: int) -> None:
+        """Anything in [1, span] no read returned: one lookup each (normally none or a few)."""
+        result = self.result
+        seen = result.kept | set(result.rejected)
+        for rowid in range(1, span + 1):
+            if rowid in seen or rowid in result.failed:
+                continue
+            try:
+                one = self.con.execute(self.by_one, (rowid,)).fetchall()
+            except sqlite3.DatabaseError:
+                result.failed.add(rowid)
+                continue
+            for raw in one:
+                self.keep(raw)
 
 
 def _fill(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any] | None:
