@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -195,3 +196,42 @@ jira_sends = Table(
 )
 
 LINKS_SEQ = "integration_links_seq"
+
+# The team mailbox, mail in (migration 0005_mailboxes, sync_server/mail). One row per
+# mailbox; the password encrypted (sync_server/mail/secrets.py). lease_*: which process polls
+# it now, so two servers on one database never fetch at once.
+mailboxes = Table(
+    "mailboxes", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("team_id", String(36), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("imap_url", Text, nullable=False),
+    Column("smtp_url", Text, nullable=False),
+    Column("password_enc", Text, nullable=False),
+    Column("settings", Text, nullable=False),  # JSON: undo_s, burst_per_hour, move_to
+    Column("state", String(16), nullable=False),  # new|ok|failing|auth_failed|gone
+    Column("last_poll_ms", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("uidvalidity", BigInteger, nullable=True),
+    Column("last_uid", BigInteger, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("team_id", "address", name="uq_mailboxes_team_address"),
+)
+
+# Each fetched message once: its row is inserted in the transaction of its events.
+mail_messages = Table(
+    "mail_messages", metadata,
+    Column("mailbox_id", String(36), primary_key=True),
+    Column("uidvalidity", BigInteger, primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("message_id", String(998), nullable=True),
+    Column("sender", String(320), nullable=True),
+    Column("case_id", String(36), nullable=True),
+    Column("disposition", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("processed_ms", BigInteger, nullable=False),
+    Index("ix_mail_messages_message_id", "message_id"),
+    Index("ix_mail_messages_sender", "mailbox_id", "sender", "processed_ms"),
+)
