@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -350,45 +350,64 @@ def case_timeline(events: Iterable[ev.Event]) -> CaseTimeline:
     ordered = sorted({e.id: e for e in events}.values(), key=lambda e: (e.hlc, e.id))
     t = CaseTimeline()
     for e in ordered:
-        ms = hlc_ms(e.hlc)
-        p = e.payload
-        if e.type == ev.CASE_CREATED:
-            t.case_id = e.case_id
-            t.exists = True
-            created = p.get("created_ms")
-            t.created_ms = int(created) if isinstance(created, int) else ms
-            fields = dict(p.get("fields") or {})
-            t.priority = str(fields.get("priority") or "normal")
-            t.organization_id = fields.get("organization_id")
-            t.team_id = fields.get("team_id")
-            t.status = str(fields.get("status") or "new")
-            t.statuses.append((t.created_ms, t.status))
-        elif e.type == ev.CASE_UPDATED:
-            name, value = p.get("field"), p.get("value")
-            if name == "priority" and value:
-                t.priority = str(value)
-            elif name == "organization_id":
-                t.organization_id = value
-            elif name == "team_id":
-                t.team_id = value
-            elif name == "deleted":
-                t.deleted = bool(value)
-            elif name == "status" and value:
-                t.status = str(value)
-                t.statuses.append((ms, t.status))
-        elif e.type == ev.CASE_MERGED:
-            t.status = "closed"
-            t.statuses.append((ms, "closed"))
-        elif e.type == ev.COMMENT_ADDED:
-            if not p.get("internal") and p.get("author_kind", "agent") == "agent":
-                if t.first_response_ms is None:
-                    t.first_response_ms = ms
+        step = _TIMELINE_STEPS.get(e.type)
+        if step is not None:
+            step(t, e, hlc_ms(e.hlc))
     if t.created_ms is not None:
         # Events stamped before the creation moment (clock skew) count from creation.
         t.statuses = [(max(ms, t.created_ms), s) for ms, s in t.statuses]
         if t.first_response_ms is not None:
             t.first_response_ms = max(t.first_response_ms, t.created_ms)
     return t
+
+
+def _timeline_created(t: CaseTimeline, e: ev.Event, ms: int) -> None:
+    p = e.payload
+    t.case_id = e.case_id
+    t.exists = True
+    created = p.get("created_ms")
+    t.created_ms = int(created) if isinstance(created, int) else ms
+    fields = dict(p.get("fields") or {})
+    t.priority = str(fields.get("priority") or "normal")
+    t.organization_id = fields.get("organization_id")
+    t.team_id = fields.get("team_id")
+    t.status = str(fields.get("status") or "new")
+    t.statuses.append((t.created_ms, t.status))
+
+
+def _timeline_updated(t: CaseTimeline, e: ev.Event, ms: int) -> None:
+    name, value = e.payload.get("field"), e.payload.get("value")
+    if name == "priority" and value:
+        t.priority = str(value)
+    elif name == "organization_id":
+        t.organization_id = value
+    elif name == "team_id":
+        t.team_id = value
+    elif name == "deleted":
+        t.deleted = bool(value)
+    elif name == "status" and value:
+        t.status = str(value)
+        t.statuses.append((ms, t.status))
+
+
+def _timeline_merged(t: CaseTimeline, e: ev.Event, ms: int) -> None:
+    t.status = "closed"
+    t.statuses.append((ms, "closed"))
+
+
+def _timeline_commented(t: CaseTimeline, e: ev.Event, ms: int) -> None:
+    p = e.payload
+    public_agent_reply = not p.get("internal") and p.get("author_kind", "agent") == "agent"
+    if public_agent_reply and t.first_response_ms is None:
+        t.first_response_ms = ms
+
+
+_TIMELINE_STEPS: dict[str, Callable[[CaseTimeline, ev.Event, int], None]] = {
+    ev.CASE_CREATED: _timeline_created,
+    ev.CASE_UPDATED: _timeline_updated,
+    ev.CASE_MERGED: _timeline_merged,
+    ev.COMMENT_ADDED: _timeline_commented,
+}
 
 
 # --- clocks ------------------------------------------------------------------------------

@@ -66,16 +66,7 @@ class TemplateSet:
 
 def load_template(path: Path) -> PromptTemplate:
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TemplateError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise TemplateError(path, f"is not UTF-8 ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise TemplateError(path, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    if not isinstance(raw, dict):
-        raise TemplateError(path, "must hold a JSON object")
+    raw = _read_json(path)
     missing = [k for k in ("name", "title", "prompt", "answer_schema") if k not in raw]
     if missing:
         raise TemplateError(path, f"missing field(s): {', '.join(missing)}")
@@ -84,15 +75,7 @@ def load_template(path: Path) -> PromptTemplate:
         raise TemplateError(path, f"name {name!r} must be lower_snake_case")
     if name != path.stem:
         raise TemplateError(path, f"name {name!r} does not match the file name {path.stem!r}")
-    prompt = raw["prompt"]
-    if isinstance(prompt, list) and all(isinstance(line, str) for line in prompt):
-        prompt = "\n".join(prompt)
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise TemplateError(path, "prompt must be a non-empty string or a list of strings")
-    for match in PLACEHOLDER.finditer(prompt):
-        field_name = match.group("name")
-        if field_name not in _GLOBAL_FIELDS and not re.fullmatch(r"case\.[A-Za-z_]\w*", field_name):
-            raise TemplateError(path, f"unknown placeholder {{{{{field_name}}}}}")
+    prompt = _prompt(path, raw["prompt"])
     schema = raw["answer_schema"]
     problems = check_schema(schema)
     if not problems and schema.get("type") != "object":
@@ -111,6 +94,34 @@ def load_template(path: Path) -> PromptTemplate:
         source=path,
         max_attachment_chars=max_chars,
     )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """The file's JSON object; a TemplateError saying why it cannot be one."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TemplateError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise TemplateError(path, f"is not UTF-8 ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise TemplateError(path, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(raw, dict):
+        raise TemplateError(path, "must hold a JSON object")
+    return raw
+
+
+def _prompt(path: Path, prompt: Any) -> str:
+    """The prompt text (a string, or a list of lines); every placeholder must be known."""
+    if isinstance(prompt, list) and all(isinstance(line, str) for line in prompt):
+        prompt = "\n".join(prompt)
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise TemplateError(path, "prompt must be a non-empty string or a list of strings")
+    for match in PLACEHOLDER.finditer(prompt):
+        field_name = match.group("name")
+        if field_name not in _GLOBAL_FIELDS and not re.fullmatch(r"case\.[A-Za-z_]\w*", field_name):
+            raise TemplateError(path, f"unknown placeholder {{{{{field_name}}}}}")
+    return prompt
 
 
 def load_templates(extra_dirs: Sequence[Path] = (), builtin_dir: Path | None = None) -> TemplateSet:

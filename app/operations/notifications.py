@@ -259,39 +259,56 @@ def _integration_notes(e: ev.Event, fold: IntegrationFold, asked: Mapping[str, t
     one I asked about) that became resolved (status category done)."""
     p = e.payload
     cid = e.case_id
-    ms = hlc_ms(e.hlc)
     system = SYSTEM_NAMES.get(str(p.get("system")), str(p.get("system") or "integration"))
     rid = str(p.get("request_id") or "")
     asked_by_me = asked.get(rid, ("", ""))[1].lower() == mine
-    mine_too = owned or asked_by_me or any(
-        c == cid and who.lower() == mine for c, who in asked.values())
     out: list[Notification] = []
     if e.type != ev.INTEGRATION_RECORD and (owned or asked_by_me):
-        what = {ev.INTEGRATION_DONE: "done", ev.INTEGRATION_FAILED: "failed",
-                ev.INTEGRATION_WAITING: "waiting"}[e.type]
-        detail = p.get("message") if e.type == ev.INTEGRATION_DONE else p.get("reason")
-        if e.type == ev.INTEGRATION_WAITING and isinstance(p.get("next_try_ms"), int):
-            when = time.strftime("%H:%M UTC", time.gmtime(int(p["next_try_ms"]) / 1000))
-            detail = f"{detail or 'waiting'}; next try at {when}"
-        # One notice per request while it waits (a job may wait several times).
-        dedupe = (f"integration-waiting:{rid}" if e.type == ev.INTEGRATION_WAITING
-                  else f"integration:{e.id}")
-        out.append(Notification("integration", f"{system} {p.get('action')} {what} on {label}",
-                                _first_line(str(detail or "")), ms, dedupe, cid, key))
+        out.append(_outcome_note(e, system, label, key))
+    mine_too = owned or asked_by_me or any(
+        c == cid and who.lower() == mine for c, who in asked.values())
+    resolved = _resolved_note(e, fold, system, label, key)
+    if resolved is not None and mine_too:
+        out.append(resolved)
+    return out
+
+
+_OUTCOME_WORDS = {ev.INTEGRATION_DONE: "done", ev.INTEGRATION_FAILED: "failed",
+                  ev.INTEGRATION_WAITING: "waiting"}
+
+
+def _outcome_note(e: ev.Event, system: str, label: str, key: str | None) -> Notification:
+    """Done, failed or waiting (with the next try's time)."""
+    p = e.payload
+    detail = p.get("message") if e.type == ev.INTEGRATION_DONE else p.get("reason")
+    if e.type == ev.INTEGRATION_WAITING and isinstance(p.get("next_try_ms"), int):
+        when = time.strftime("%H:%M UTC", time.gmtime(int(p["next_try_ms"]) / 1000))
+        detail = f"{detail or 'waiting'}; next try at {when}"
+    # One notice per request while it waits (a job may wait several times).
+    dedupe = (f"integration-waiting:{p.get('request_id') or ''}"
+              if e.type == ev.INTEGRATION_WAITING else f"integration:{e.id}")
+    return Notification("integration",
+                        f"{system} {p.get('action')} {_OUTCOME_WORDS[e.type]} on {label}",
+                        _first_line(str(detail or "")), hlc_ms(e.hlc), dedupe, e.case_id, key)
+
+
+def _resolved_note(e: ev.Event, fold: IntegrationFold, system: str, label: str,
+                   key: str | None) -> Notification | None:
+    """Folds ``e`` into ``fold``; a notice when it turned a linked record's status to done."""
     link_key = link_key_of(e)
     if link_key is None:
-        return out
+        return None
     before = fold.links.get(link_key)
     was = before.status_category if before is not None and before.linked else None
     fold.add(e)
     now = fold.links[link_key]
-    if (mine_too and now.linked and now.status_category == "done"
-            and was is not None and was != "done"):
-        summary = str(now.snapshot.get("summary") or "")
-        out.append(Notification("integration", f"{now.remote_key} was resolved ({label})",
-                                _first_line(f"{system}: {summary}"), ms,
-                                f"resolved:{e.id}", cid, key))
-    return out
+    if not (now.linked and now.status_category == "done" and was is not None
+            and was != "done"):
+        return None
+    summary = str(now.snapshot.get("summary") or "")
+    return Notification("integration", f"{now.remote_key} was resolved ({label})",
+                        _first_line(f"{system}: {summary}"), hlc_ms(e.hlc),
+                        f"resolved:{e.id}", e.case_id, key)
 
 
 def sla_notifications(rows: Iterable[Mapping[str, Any]], now_ms: int) -> list[Notification]:

@@ -453,71 +453,91 @@ def import_file(store: Any, path: Path, progress: ProgressFn | None = None,
     ``report.already`` and not added again (see the module docstring)."""
     started = time.perf_counter()
     path = Path(path)
-    report = ImportReport()
-    total = _count(path)
-    now_ms = int(time.time() * 1000)
-    builder = _Builder(store)
-    pending: list[CaseSpec] = []
-    seen: dict[str, int] = {}  # line identity -> occurrences so far (or the line of an id)
+    run = _ImportRun(store, _Builder(store), int(time.time() * 1000), fast, progress,
+                     _count(path))
+    for line, record in _records(path):
+        spec = run.spec_of(line, record)
+        if spec is None:
+            continue
+        run.pending.append(spec)
+        if len(run.pending) >= batch:
+            run.flush()
+            if cancel and cancel():
+                run.report.cancelled = True
+                break
+    if not run.report.cancelled:
+        run.flush()
+    run.report.errors.sort(key=lambda e: e[0])  # write errors come at their batch's end
+    run.report.seconds = time.perf_counter() - started
+    return run.report
 
-    def write(specs: list[CaseSpec]) -> None:
-        written = _write_batch(store, builder, specs, now_ms, fast)
-        report.imported += written
-        report.already += len(specs) - written
 
-    def flush() -> None:
-        if not pending:
+class _ImportRun:
+    """One import: the lines validated so far, the batch waiting to be written, the report."""
+
+    def __init__(self, store: Any, builder: _Builder, now_ms: int, fast: bool,
+                 progress: ProgressFn | None, total: int) -> None:
+        self.store, self.builder, self.now_ms, self.fast = store, builder, now_ms, fast
+        self.progress, self.total = progress, total
+        self.report = ImportReport()
+        self.pending: list[CaseSpec] = []
+        self.seen: dict[str, int] = {}  # line identity -> occurrences so far (or an id's line)
+
+    def skip(self, line: int, reason: str) -> None:
+        self.report.errors.append((line, reason))
+        self.report.skipped += 1
+
+    def spec_of(self, line: int, record: dict[str, Any] | str) -> CaseSpec | None:
+        """The case of one line, its ids' seed set; None (and the reason reported) when the
+        line cannot be imported."""
+        if isinstance(record, str):
+            self.skip(line, record)
+            return None
+        try:
+            spec = validate(line, record, self.now_ms)
+        except (InvalidValue, TypeError, ValueError) as exc:
+            self.skip(line, str(exc))
+            return None
+        identity = line_identity(record, spec.external_id)
+        if spec.external_id is not None and identity in self.seen:
+            self.skip(line, f"the id {spec.external_id!r} was already used on "
+                            f"line {self.seen[identity]}")
+            return None
+        # Identical lines are distinct cases: the nth copy is the nth copy on a rerun too.
+        occurrence = 0 if spec.external_id is not None else self.seen.get(identity, 0)
+        self.seen[identity] = line if spec.external_id is not None else occurrence + 1
+        spec.seed = line_seed(self.store.device_id, identity, occurrence)
+        return spec
+
+    def _write(self, specs: list[CaseSpec]) -> None:
+        written = _write_batch(self.store, self.builder, specs, self.now_ms, self.fast)
+        self.report.imported += written
+        self.report.already += len(specs) - written
+
+    def flush(self) -> None:
+        if not self.pending:
             return
         try:
-            write(pending)
+            self._write(self.pending)
         except Exception:  # noqa: BLE001 - one bad case must not cost its whole batch
-            failures = 0
-            for spec in pending:
-                try:
-                    if failures < SINGLE_RETRIES:
-                        write([spec])
-                        failures = 0
-                        continue
-                    reason = (f"not saved: the {SINGLE_RETRIES} cases before it could not be "
-                              "saved either (is the disk full?)")
-                except Exception as exc:  # noqa: BLE001 - reported per line, the import goes on
-                    failures += 1
-                    reason = f"not saved: {exc}"
-                report.errors.append((spec.line, reason))
-                report.skipped += 1
-        pending.clear()
-        if progress:
-            progress(report.imported + report.already + report.skipped, total)
+            self._write_one_by_one(self.pending)
+        self.pending.clear()
+        if self.progress:
+            r = self.report
+            self.progress(r.imported + r.already + r.skipped, self.total)
 
-    for line, record in _records(path):
-        if isinstance(record, str):
-            report.errors.append((line, record))
-            report.skipped += 1
-            continue
-        try:
-            spec = validate(line, record, now_ms)
-        except (InvalidValue, TypeError, ValueError) as exc:
-            report.errors.append((line, str(exc)))
-            report.skipped += 1
-            continue
-        identity = line_identity(record, spec.external_id)
-        if spec.external_id is not None and identity in seen:
-            report.errors.append((line, f"the id {spec.external_id!r} was already used on "
-                                        f"line {seen[identity]}"))
-            report.skipped += 1
-            continue
-        # Identical lines are distinct cases: the nth copy is the nth copy on a rerun too.
-        occurrence = 0 if spec.external_id is not None else seen.get(identity, 0)
-        seen[identity] = line if spec.external_id is not None else occurrence + 1
-        spec.seed = line_seed(store.device_id, identity, occurrence)
-        pending.append(spec)
-        if len(pending) >= batch:
-            flush()
-            if cancel and cancel():
-                report.cancelled = True
-                break
-    if not report.cancelled:
-        flush()
-    report.errors.sort(key=lambda e: e[0])  # write errors come at their batch's end
-    report.seconds = time.perf_counter() - started
-    return report
+    def _write_one_by_one(self, specs: list[CaseSpec]) -> None:
+        """Each case alone; after SINGLE_RETRIES failures in a row the rest are not tried."""
+        failures = 0
+        for spec in specs:
+            try:
+                if failures < SINGLE_RETRIES:
+                    self._write([spec])
+                    failures = 0
+                    continue
+                reason = (f"not saved: the {SINGLE_RETRIES} cases before it could not be "
+                          "saved either (is the disk full?)")
+            except Exception as exc:  # noqa: BLE001 - reported per line, the import goes on
+                failures += 1
+                reason = f"not saved: {exc}"
+            self.skip(spec.line, reason)

@@ -7,8 +7,9 @@ once), then the whole result appended. Nothing here creates per-row widgets.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -218,47 +219,64 @@ class CaseTableModel(QAbstractTableModel):
         row = self._rows[index.row()]
         field = COLUMNS[index.column()][1]
         if field == DUE:
-            due = self.deadlines.get(row[ID])
-            if role == Qt.ItemDataRole.DisplayRole:
-                return due_text(due, int(self._now * 1000))
-            if role == DUE_STATE_ROLE:
-                if due is None:
-                    return None
-                if due[0] is not None and due[0] <= self._now * 1000:
-                    return "breached"
-                return due[1]
-            if role == Qt.ItemDataRole.ToolTipRole and due is not None and due[0]:
-                return f"Next SLA deadline: {full_time(due[0])}"
-            if role == CASE_ID_ROLE:
-                return row[ID]
-            return None
+            return self._due_data(row, role)
+        read = self._READERS.get(role)
+        return read(self, row, field) if read is not None else None
+
+    def _due_data(self, row: Row, role: int) -> Any:
+        due = self.deadlines.get(row[ID])
         if role == Qt.ItemDataRole.DisplayRole:
-            value = row[field]
-            if field == UPDATED:
-                return relative_time(value, self._now)
-            if field == TAGS:
-                return "  ".join(f"#{t}" for t in (value or "").split())
-            if field in (STATUS, PRIORITY):
-                return str(value).replace("-", " ").capitalize()
-            return value or ("Unassigned" if field == ASSIGNEE else "")
-        if role == RAW_ROLE:
-            return row[field]
+            return due_text(due, int(self._now * 1000))
+        if role == DUE_STATE_ROLE:
+            if due is None:
+                return None
+            if due[0] is not None and due[0] <= self._now * 1000:
+                return "breached"
+            return due[1]
+        if role == Qt.ItemDataRole.ToolTipRole and due is not None and due[0]:
+            return f"Next SLA deadline: {full_time(due[0])}"
         if role == CASE_ID_ROLE:
             return row[ID]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if field == UPDATED:
-                return full_time(row[UPDATED])
-            if field == SUBJECT:
-                return plain_tip(str(row[SUBJECT] or ""))  # a subject is the sender's text
-            return None
-        if role == Qt.ItemDataRole.FontRole and field == KEY:
-            return self._bold
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if field in (KEY, UPDATED, TAGS) or (field == ASSIGNEE and not row[ASSIGNEE]):
-                return QColor(theme.current().muted)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{row[KEY]}: {row[SUBJECT]}, {row[STATUS]}, {row[PRIORITY]} priority"
         return None
+
+    # What data() answers for each role of a column other than time left.
+    def _display(self, row: Row, field: int) -> Any:
+        value = row[field]
+        if field == UPDATED:
+            return relative_time(value, self._now)
+        if field == TAGS:
+            return "  ".join(f"#{t}" for t in (value or "").split())
+        if field in (STATUS, PRIORITY):
+            return str(value).replace("-", " ").capitalize()
+        return value or ("Unassigned" if field == ASSIGNEE else "")
+
+    def _tooltip(self, row: Row, field: int) -> Any:
+        if field == UPDATED:
+            return full_time(row[UPDATED])
+        if field == SUBJECT:
+            return plain_tip(str(row[SUBJECT] or ""))  # a subject is the sender's text
+        return None
+
+    def _font(self, row: Row, field: int) -> Any:
+        return self._bold if field == KEY else None
+
+    def _foreground(self, row: Row, field: int) -> Any:
+        if field in (KEY, UPDATED, TAGS) or (field == ASSIGNEE and not row[ASSIGNEE]):
+            return QColor(theme.current().muted)
+        return None
+
+    def _accessible(self, row: Row, field: int) -> Any:
+        return f"{row[KEY]}: {row[SUBJECT]}, {row[STATUS]}, {row[PRIORITY]} priority"
+
+    _READERS: ClassVar[dict[int, Callable[[CaseTableModel, Row, int], Any]]] = {
+        Qt.ItemDataRole.DisplayRole: _display,
+        RAW_ROLE: lambda self, row, field: row[field],
+        CASE_ID_ROLE: lambda self, row, field: row[ID],
+        Qt.ItemDataRole.ToolTipRole: _tooltip,
+        Qt.ItemDataRole.FontRole: _font,
+        Qt.ItemDataRole.ForegroundRole: _foreground,
+        Qt.ItemDataRole.AccessibleTextRole: _accessible,
+    }
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if self.suppress_sort:
