@@ -287,6 +287,28 @@ def _case_created(p: dict[str, Any]) -> None:
     _str_list(p, "tags", MAX_TAGS, MAX_TAG, _is_tag)
     _int(p, "created_ms", 0, MAX_MS)
     _text(p, "author", MAX_EMAIL)  # an import: who wrote it (the actor recorded it)
+    _mail(p)
+
+
+MAX_MESSAGE_ID = 998  # RFC 5322's line limit
+MAX_RECIPIENTS = 100
+
+
+def _mail(p: dict[str, Any]) -> None:
+    """The optional ``mail`` object of a case or comment made from a received e-mail:
+    {message_id, in_reply_to, from, to: [..], cc: [..], raw_sha256}, bounded."""
+    mail = p.get("mail")
+    if mail is None:
+        return
+    if not isinstance(mail, dict):
+        raise InvalidEvent("mail must be an object")
+    for key, limit in (("message_id", MAX_MESSAGE_ID), ("in_reply_to", MAX_MESSAGE_ID),
+                       ("from", MAX_EMAIL)):
+        _text(mail, key, limit, path=f"mail.{key}")
+    _str_list(mail, "to", MAX_RECIPIENTS, MAX_EMAIL)
+    _str_list(mail, "cc", MAX_RECIPIENTS, MAX_EMAIL)
+    if mail.get("raw_sha256") is not None:
+        _sha256(mail, "raw_sha256")
 
 
 def _case_updated(p: dict[str, Any]) -> None:
@@ -330,6 +352,7 @@ def _comment_added(p: dict[str, Any]) -> None:
     _ident(p, "split_from", required=False, limit=MAX_KEY)
     _int(p, "created_ms", 0, MAX_MS)
     _text(p, "author", MAX_EMAIL)  # an import: who wrote the words (fold.comment_author)
+    _mail(p)
 
 
 def _comment_redacted(p: dict[str, Any]) -> None:

@@ -1,0 +1,436 @@
+"""One fetched message → server-authored events (issue 17, mail in).
+
+The message is parsed with the client's own parser (app/content/email_intake.py). Its
+mail_messages row, its events, the case row and key, the blob refs and the mailbox's
+``last_uid`` are written in one transaction, so a crash before the commit leaves nothing and
+after it the UID is known: each message once. Threading: In-Reply-To / References against
+every Message-ID the team's cases sent (mail_out, when M2's table exists) or received, then
+the case key in the subject. Blobs are stored first (content-addressed: a retry rewrites the
+same bytes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from email.parser import BytesHeaderParser
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.content.email_intake import ParsedEmail, parse_eml
+from app.content.errors import IntakeError
+from app.content.mail_limits import MailLimits
+from app.core import events as ev
+from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE, InvalidEvent, validate_payload
+from sync_server.db import write_tx
+from sync_server.ids import ServerClock, uuid7
+from sync_server.jobs.queue import lock_counter
+from sync_server.mail import bounces, loops
+from sync_server.mail.store import Mailbox, own_addresses
+from sync_server.services.blobs import BlobStore, record_blob_refs
+from sync_server.tables import EVENT_SEQ, cases, counters, events, mail_messages, mailboxes, teams
+
+MAX_SUBJECT = 250
+MAX_TEXT = 100_000
+MAX_BODY = 256 * 1024
+_REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.I)
+_THREAD_IDS = 50  # References entries looked at (the newest)
+_TAKEN = ("case", "comment")
+DELIVERY = "mail.delivery"  # M2's type: a bounce marks the reply it answers
+
+
+@dataclass(slots=True)
+class Outcome:
+    disposition: str  # case|comment|auto_reply|own|burst|bounce|malformed|too_big|duplicate
+    case_id: str | None = None
+    reason: str | None = None
+    seq: int | None = None
+    teams: set[str] = field(default_factory=set)
+    already: bool = False  # another process took this UID first
+
+
+@dataclass(slots=True)
+class _Write:
+    """The rows of one message's transaction."""
+
+    conn: Connection
+    clock: ServerClock
+    seq: int
+    now_ms: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    case_teams: dict[str, str] = field(default_factory=dict)
+
+    def add(self, type_: str, payload: dict[str, Any], *, case_id: str | None,
+            team_id: str, after: str = "") -> str:
+        validate_payload(type_, 1, payload)  # mail is hostile input: never store a bad event
+        self.seq += 1
+        event_id = uuid7()
+        last = self.rows[-1]["hlc"] if self.rows else after
+        hlc = self.clock.after(last or f"{self.now_ms:013d}.000000")
+        self.rows.append({
+            "server_seq": self.seq, "id": event_id, "case_id": case_id, "team_id": team_id,
+            "type": type_, "payload": json.dumps(payload, ensure_ascii=False,
+                                                 separators=(",", ":")),
+            "actor": SERVER_ACTOR, "device_id": SERVER_DEVICE, "hlc": hlc,
+            "received_at": self.now_ms / 1000, "user_id": None, "v": 1})
+        return event_id
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        self.conn.execute(insert(events), self.rows)
+        self.conn.execute(update(counters).where(counters.c.name == EVENT_SEQ)
+                          .values(value=self.seq))
+        record_blob_refs(self.conn, self.rows, self.case_teams)
+
+
+def _limits(max_bytes: int) -> MailLimits:
+    return MailLimits(max_bytes=max_bytes)
+
+
+def _headers(raw: bytes) -> Message:
+    return BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:1024 * 1024])
+
+
+def _details(summary: str, text: str) -> str:
+    # The same collapsed sections as a hand import (app/operations/intake.py compose_body).
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+    return f"<details>\n<summary>{summary}</summary>\n\n{quoted}\n\n</details>"
+
+
+def compose_body(mail: ParsedEmail | None, notes: Iterable[str]) -> str:
+    parts = [(mail.text_body.strip() if mail else "") or "(no text)"]
+    if mail is not None and mail.signature.strip():
+        parts.append(_details("Signature", mail.signature.strip()))
+    if mail is not None and mail.quoted_history.strip():
+        lines = len(mail.quoted_history.strip().splitlines())
+        parts.append(_details(f"Quoted history ({lines} lines)", mail.quoted_history.strip()))
+    notes = [*notes, *(mail.notes if mail else [])]
+    if notes:
+        parts.append("Note from the mailbox: " + "; ".join(notes))
+    body = "\n\n".join(parts)
+    if len(body) > MAX_TEXT:
+        cut = f"\n\n[… {len(body) - MAX_TEXT + 200} characters cut on intake …]"
+        body = body[: MAX_TEXT - len(cut) - 200] + cut
+    return body
+
+
+def _subject(text: str) -> str:
+    subject = " ".join(_REPLY_PREFIX.sub("", text or "").split()) or "(no subject)"
+    return subject[:MAX_SUBJECT]
+
+
+def _clean(text: str, limit: int) -> str:
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+
+def _mail_object(mail: ParsedEmail | None, headers: Message, raw_sha: str) -> dict[str, Any]:
+    def header(name: str) -> str:
+        return _clean(" ".join(str(headers.get(name) or "").split()), 998)
+
+    if mail is None:
+        return {"message_id": header("message-id"), "in_reply_to": header("in-reply-to"),
+                "from": _clean(header("from"), 320), "to": [], "cc": [], "raw_sha256": raw_sha}
+    return {"message_id": _clean(mail.message_id, 998),
+            "in_reply_to": _clean(mail.in_reply_to, 998),
+            "from": _clean(mail.from_email, 320),
+            "to": [_clean(m.email, 320) for m in mail.to if m.email][:100],
+            "cc": [_clean(m.email, 320) for m in mail.cc if m.email][:100],
+            "raw_sha256": raw_sha}
+
+
+def _thread_ids(mail: ParsedEmail | None, headers: Message) -> list[str]:
+    if mail is not None:
+        ids = [mail.in_reply_to.strip(), *reversed(mail.references[-_THREAD_IDS:])]
+    else:
+        ids = [str(headers.get("in-reply-to") or "").strip(),
+               *reversed(str(headers.get("references") or "").split()[-_THREAD_IDS:])]
+    return [i[:998] for i in ids if i]
+
+
+def _live_case(conn: Connection, case_id: str | None, team_id: str) -> str | None:
+    if not case_id:
+        return None
+    row = conn.execute(select(cases.c.case_id).where(cases.c.case_id == case_id,
+                                                     cases.c.team_id == team_id)).first()
+    return str(row.case_id) if row else None
+
+
+def _sent_table() -> Any:
+    from sync_server import tables
+
+    return getattr(tables, "mail_out", None)  # M2's outgoing mail, once it exists
+
+
+def thread_case(conn: Connection, team_id: str, ids: list[str], key_hint: str | None) -> str | None:
+    """The case this mail answers: a Message-ID the case sent or received, then the key."""
+    if ids:
+        found = conn.execute(select(mail_messages.c.message_id, mail_messages.c.case_id).where(
+            mail_messages.c.message_id.in_(ids), mail_messages.c.case_id.is_not(None))).all()
+        by_id = {str(r.message_id): str(r.case_id) for r in found}
+        sent = _sent_table()
+        if sent is not None:
+            for r in conn.execute(select(sent.c.message_id, sent.c.case_id).where(
+                    sent.c.message_id.in_(ids))):
+                by_id.setdefault(str(r.message_id), str(r.case_id))
+        for message_id in ids:
+            case_id = _live_case(conn, by_id.get(message_id), team_id)
+            if case_id:
+                return case_id
+    if key_hint:
+        row = conn.execute(select(cases.c.case_id).where(
+            func.upper(cases.c.key) == key_hint.upper(), cases.c.team_id == team_id)).first()
+        if row is not None:
+            return str(row.case_id)
+    return None
+
+
+def _customer_id(conn: Connection, team_id: str, email: str) -> str | None:
+    needle = json.dumps(email, ensure_ascii=False)
+    rows = conn.execute(select(events.c.payload).where(
+        events.c.case_id.is_(None), events.c.type == ev.CUSTOMER_UPSERTED,
+        events.c.team_id == team_id, events.c.payload.contains(needle, autoescape=True)))
+    for (payload,) in rows:
+        data = json.loads(payload)
+        if isinstance(data, dict) and str(data.get("email", "")).lower() == email:
+            return str(data["id"])
+    return None
+
+
+def _store_blob(blobs: BlobStore, data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    if blobs.size(sha) is None:
+        blobs.put(sha, data)
+    return sha
+
+
+@dataclass(slots=True)
+class _Files:
+    """Attachments stored as blobs (name, mime, sha, size) and what was dropped."""
+
+    stored: list[tuple[str, str, str, int]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def _attachments(blobs: BlobStore, mail: ParsedEmail | None, raw: bytes, max_blob: int,
+                 uid: int) -> _Files:
+    files = _Files()
+    for item in (mail.attachments if mail else []):
+        if item.nbytes > max_blob:
+            files.dropped.append(f"{item.filename} ({item.nbytes:,} bytes: over the "
+                                 f"attachment limit of {max_blob:,})")
+            continue
+        data = item.data
+        files.stored.append((item.filename[:255], (item.mime or "application/octet-stream")[:127],
+                             _store_blob(blobs, data), len(data)))
+    if len(raw) <= max_blob:
+        files.stored.append((f"message-{uid}.eml", "message/rfc822", _store_blob(blobs, raw),
+                             len(raw)))
+    else:
+        files.dropped.append(f"the original message ({len(raw):,} bytes) is over the "
+                             f"attachment limit; it stays in the mailbox")
+    return files
+
+
+@dataclass(slots=True)
+class Fetched:
+    """What intake knows of one message before its transaction."""
+
+    uidvalidity: int
+    uid: int
+    raw: bytes
+    size: int
+    truncated: bool = False  # only its headers were fetched (too big)
+
+
+def _classify(conn: Connection, box: Mailbox, headers: Message, sender: str,
+              now_ms: int) -> tuple[str, str] | None:
+    if sender and sender in own_addresses(conn):
+        return "own", f"from our own address {sender}"
+    reason = loops.auto_reply_reason(headers)
+    if reason:
+        return "auto_reply", reason
+    burst = loops.burst_reason(conn, box.id, sender, int(box.settings.get("burst_per_hour")
+                                                         or 0), now_ms)
+    if burst:
+        return "burst", burst
+    return None
+
+
+def _record(w: _Write, box: Mailbox, msg: Fetched, message_id: str, sender: str,
+            outcome: Outcome) -> None:
+    w.conn.execute(insert(mail_messages).values(
+        mailbox_id=box.id, uidvalidity=msg.uidvalidity, uid=msg.uid,
+        message_id=message_id or None, sender=sender[:320] or None, case_id=outcome.case_id,
+        disposition=outcome.disposition, reason=(outcome.reason or "")[:500] or None,
+        processed_ms=w.now_ms))
+    w.conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(
+        uidvalidity=msg.uidvalidity,
+        last_uid=func.max(func.coalesce(mailboxes.c.last_uid, 0), msg.uid)
+        if w.conn.dialect.name == "sqlite" else
+        func.greatest(func.coalesce(mailboxes.c.last_uid, 0), msg.uid)))
+
+
+def _bounce(w: _Write, box: Mailbox, bounce: bounces.Bounce) -> str | None:
+    """Mark the reply M2 sent under this Message-ID as bounced; the case, if known."""
+    sent = _sent_table()
+    if sent is None or not bounce.message_id:
+        return None
+    row = w.conn.execute(select(sent).where(sent.c.message_id == bounce.message_id)).first()
+    if row is None:
+        return None
+    data = row._mapping
+    case_id = _live_case(w.conn, str(data["case_id"]), box.team_id)
+    if case_id is None:
+        return None
+    payload = {"comment_id": data["comment_id"], "state": "bounced", "at_ms": w.now_ms,
+               "message_id": bounce.message_id, "reason": bounce.reason}
+    try:
+        w.add(DELIVERY, payload, case_id=case_id, team_id=box.team_id)
+    except InvalidEvent:
+        return None  # M2's schema is not there (yet): the bounce is still counted
+    w.case_teams[case_id] = box.team_id
+    return case_id
+
+
+def _new_case(w: _Write, box: Mailbox, mail: ParsedEmail | None, headers: Message,
+              sender: str, body: str, mail_obj: dict[str, Any]) -> str:
+    conn = w.conn
+    requester: str | None = None
+    if sender:
+        requester = _customer_id(conn, box.team_id, sender)
+        if requester is None:
+            requester = uuid7()
+            name = _clean(mail.from_name if mail else "", 255) or sender.partition("@")[0]
+            w.add(ev.CUSTOMER_UPSERTED, {"id": requester, "name": name, "email": sender},
+                  case_id=None, team_id=box.team_id)
+    subject = _subject(mail.subject if mail else str(headers.get("subject") or ""))
+    case_id = uuid7()
+    fields: dict[str, Any] = {"subject": _clean(subject, MAX_SUBJECT) or "(no subject)",
+                              "description": body, "status": "new", "team_id": box.team_id,
+                              "requester_id": requester}
+    payload: dict[str, Any] = {"fields": fields, "tags": ["email"], "created_ms": w.now_ms,
+                               "mail": mail_obj}
+    if sender:
+        payload["author"] = sender
+    team = conn.execute(select(teams.c.prefix, teams.c.next_case_number)
+                        .where(teams.c.id == box.team_id)).one()
+    key = f"{team.prefix}-{team.next_case_number}"
+    conn.execute(update(teams).where(teams.c.id == box.team_id)
+                 .values(next_case_number=team.next_case_number + 1))
+    conn.execute(insert(cases).values(case_id=case_id, team_id=box.team_id, key=key))
+    w.case_teams[case_id] = box.team_id
+    w.add(ev.CASE_CREATED, payload, case_id=case_id, team_id=box.team_id)
+    w.add(ev.CASE_KEY_ASSIGNED, {"key": key}, case_id=case_id, team_id=box.team_id)
+    return case_id
+
+
+def _case_hlc(conn: Connection, case_id: str) -> str:
+    last = conn.execute(select(func.max(events.c.hlc)).where(events.c.case_id == case_id)).scalar()
+    return str(last or "")
+
+
+def take(engine: Engine, clock: ServerClock, blobs: BlobStore, box: Mailbox, msg: Fetched, *,
+         now_ms: int, max_blob_bytes: int, max_mail_bytes: int,
+         on_event: Callable[[int, frozenset[str]], None] | None = None) -> Outcome:
+    """Turn one message into events (or a counted drop); the mail_messages row says which."""
+    headers = _headers(msg.raw)
+    mail: ParsedEmail | None = None
+    notes: list[str] = []
+    disposition: tuple[str, str] | None = None
+    if msg.truncated:
+        disposition = ("too_big", f"{msg.size:,} bytes: over the limit of {max_mail_bytes:,}")
+        notes.append(f"the message is {msg.size:,} bytes, over the mailbox limit of "
+                     f"{max_mail_bytes:,}: only its headers were read; it stays in the mailbox")
+    else:
+        try:
+            mail = parse_eml(msg.raw, f"message-{msg.uid}.eml", limits=_limits(max_mail_bytes))
+        except IntakeError as exc:
+            disposition = ("malformed", str(exc)[:500])
+            notes.append(f"the message could not be read as an e-mail ({exc}); the original "
+                         f"is attached")
+    sender = (mail.from_email if mail else "").strip().lower()
+    if mail is None:
+        from email.utils import parseaddr
+
+        sender = parseaddr(str(headers.get("from") or ""))[1].strip().lower()
+    if "@" not in sender or len(sender) > 320:
+        if disposition is None:
+            disposition = ("malformed", "no sender address (From)")
+        notes.append("the message has no sender address (From): nobody will be answered")
+        sender = ""
+    message_id = (mail.message_id if mail else str(headers.get("message-id") or "")).strip()[:998]
+    full = message_from_bytes(msg.raw, policy=policy.compat32) if mail is not None else None
+    bounce = bounces.parse_bounce(full) if full is not None else None
+
+    files = _Files()
+    with engine.connect() as conn:  # reads only: the writes come in one transaction below
+        outcome = Outcome("case")
+        if bounce is not None:
+            outcome = Outcome("bounce", reason=bounce.reason)
+        elif message_id and conn.execute(select(mail_messages.c.uid).where(
+                mail_messages.c.message_id == message_id,
+                mail_messages.c.disposition.in_(_TAKEN)).limit(1)).first():
+            outcome = Outcome("duplicate", reason=f"Message-ID {message_id[:200]} was taken before")
+        elif (loop := _classify(conn, box, headers, sender, now_ms)) is not None:
+            outcome = Outcome(loop[0], reason=loop[1])
+    if outcome.disposition == "case":
+        # Blobs before the transaction that names them (content-addressed: idempotent).
+        files = _attachments(blobs, mail, msg.raw, max_blob_bytes, msg.uid)
+        notes += [f"dropped {d}" for d in files.dropped]
+    try:
+        with write_tx(engine) as conn:
+            w = _Write(conn, clock, lock_counter(conn), now_ms)
+            if outcome.disposition == "bounce" and bounce is not None:
+                outcome.case_id = _bounce(w, box, bounce)
+            elif outcome.disposition == "case":
+                if disposition is not None:
+                    outcome.disposition, outcome.reason = disposition
+                _to_case(w, box, mail, headers, sender, notes, files, outcome)
+            _record(w, box, msg, message_id, sender, outcome)
+            w.flush()
+            outcome.seq = w.seq if w.rows else None
+            outcome.teams = {box.team_id} if w.rows else set()
+    except IntegrityError:
+        return Outcome("duplicate", already=True, reason="taken by another process")
+    if outcome.seq is not None and on_event is not None:
+        on_event(outcome.seq, frozenset(outcome.teams))
+    return outcome
+
+
+def _to_case(w: _Write, box: Mailbox, mail: ParsedEmail | None, headers: Message, sender: str,
+             notes: list[str], files: _Files, outcome: Outcome) -> None:
+    body = compose_body(mail, notes)
+    mail_obj = _mail_object(mail, headers, next(
+        (sha for _n, mime, sha, _s in files.stored if mime == "message/rfc822"), ""))
+    if not mail_obj["raw_sha256"]:
+        del mail_obj["raw_sha256"]
+    key_hint = mail.case_key_hint if mail else None
+    case_id = thread_case(w.conn, box.team_id, _thread_ids(mail, headers), key_hint)
+    comment_id: str | None = None
+    if case_id is not None:
+        w.case_teams[case_id] = box.team_id
+        payload: dict[str, Any] = {"body": body[:MAX_BODY], "internal": False,
+                                   "author_kind": "customer", "created_ms": w.now_ms,
+                                   "mail": mail_obj}
+        if sender:
+            payload["author"] = sender
+        comment_id = w.add(ev.COMMENT_ADDED, payload, case_id=case_id, team_id=box.team_id,
+                           after=_case_hlc(w.conn, case_id))
+        if outcome.disposition == "case":
+            outcome.disposition = "comment"
+    else:
+        case_id = _new_case(w, box, mail, headers, sender, body, mail_obj)
+    outcome.case_id = case_id
+    for name, mime, sha, size in files.stored:
+        attachment: dict[str, Any] = {"sha256": sha, "name": name or "attachment.bin",
+                                      "size": size, "mime": mime}
+        if comment_id:
+            attachment["comment_id"] = comment_id
+        w.add(ev.ATTACHMENT_ADDED, attachment, case_id=case_id, team_id=box.team_id)
