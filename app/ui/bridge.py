@@ -11,7 +11,9 @@ subscribe once and refresh only the part the flags name (``cases``/``case_ids``,
 
 from __future__ import annotations
 
+import itertools
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -68,8 +70,7 @@ class Bridge(QObject):
     sig_busy = Signal(int)
     """int: how many jobs are in flight (0 when idle); tests and screenshots wait on it."""
 
-    _sig_done = Signal(object, object, object, object, bool)  # on_done, on_error, result, exc,
-    # tracked
+    _sig_done = Signal(object, object, object, bool)  # token, result, exc, tracked
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +81,11 @@ class Bridge(QObject):
         self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
         self._pending = 0
         self._closed = False
+        # The callbacks of jobs in flight, by token. They stay on the GUI thread: a callback
+        # holds widgets, and a widget whose last reference a worker thread dropped would be
+        # deleted twice (PySide defers it to the GUI thread, after Qt already deleted it).
+        self._callbacks: dict[int, tuple[Callback | None, ErrorCallback | None]] = {}
+        self._tokens = itertools.count()
         self._sig_done.connect(self._deliver)
 
     # --- public API ---------------------------------------------------------------------
@@ -165,22 +171,29 @@ class Bridge(QObject):
         if track:
             self._pending += 1
             self.sig_busy.emit(self._pending)
+        token = next(self._tokens)
+        self._callbacks[token] = (on_done, on_error)
+        bridge = weakref.ref(self)  # the worker holds no widget and no bridge
 
         def finished(f: Future[Any]) -> None:
             # Worker thread: hand over to the GUI thread through a queued signal.
             if f.cancelled():
                 return
             exc = f.exception()
+            target = bridge()
+            if target is None:
+                return
             try:
-                self._sig_done.emit(on_done, on_error, None if exc else f.result(), exc, track)
+                target._sig_done.emit(token, None if exc else f.result(), exc, track)
             except RuntimeError:  # the bridge was deleted while the job ran
                 pass
 
         future.add_done_callback(finished)
 
-    @Slot(object, object, object, object, bool)
-    def _deliver(self, on_done: Callback | None, on_error: ErrorCallback | None, result: Any,
-                 exc: Exception | None, tracked: bool = True) -> None:
+    @Slot(object, object, object, bool)
+    def _deliver(self, token: int, result: Any, exc: Exception | None,
+                 tracked: bool = True) -> None:
+        on_done, on_error = self._callbacks.pop(token, (None, None))
         if tracked:
             self._pending -= 1
         try:

@@ -11,6 +11,7 @@ a bar (the payload is a case-filter query string such as ``"status:pending team:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,24 @@ def _theme() -> Any:
     from app.ui import theme
 
     return theme.current()
+
+
+class ModelSlot:
+    """The dashboard's read model, or the factory that opens it on first use (on the worker:
+    opening analytics.db is I/O). Jobs hold this, never the widget: a widget released last
+    by a worker thread would be deleted off the GUI thread."""
+
+    def __init__(self, source: AnalyticsModel | Callable[[], AnalyticsModel]) -> None:
+        self._model: AnalyticsModel | None = source if is_model(source) else None
+        self._factory = None if is_model(source) else source
+        self._lock = threading.Lock()
+
+    def get(self) -> AnalyticsModel:
+        with self._lock:
+            if self._model is None:
+                assert callable(self._factory)
+                self._model = self._factory()
+            return self._model
 
 
 class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]
@@ -182,8 +201,7 @@ class Dashboard(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         # A factory is resolved on the worker thread (opening analytics.db is I/O).
-        self._model_source = model
-        self._model: AnalyticsModel | None = model if is_model(model) else None
+        self._slot = ModelSlot(model)
         self._executor = executor or ThreadPoolExecutor(max_workers=1,
                                                         thread_name_prefix="dashboard")
         self._own_executor = executor is None
@@ -231,7 +249,9 @@ class Dashboard(QWidget):
         for w in (self.csv_button, self.png_button, self.refresh_button):
             bar.addWidget(w)
         root.addLayout(bar)
+        self._build_figures(root)
 
+    def _build_figures(self, root: QVBoxLayout) -> None:
         cards = QHBoxLayout()
         cards.setSpacing(10)
         self.cards = {key: Card(label) for key, label in (
@@ -278,11 +298,7 @@ class Dashboard(QWidget):
     @property
     def model(self) -> AnalyticsModel:
         """The read model (opened on first use: call from the worker thread)."""
-        if self._model is None:
-            source = self._model_source
-            assert callable(source)
-            self._model = source()
-        return self._model
+        return self._slot.get()
 
     # --- filters ---------------------------------------------------------------------
     def current_days(self) -> int:
@@ -304,8 +320,10 @@ class Dashboard(QWidget):
         days, team, agent = self.current_days(), self.current_team(), self.current_agent()
         self.status.setText("Loading…")
         # The period is made on the worker: its days are those of the model's time zone.
+        # The job holds the model's slot, not the widget (see ModelSlot).
+        slot = self._slot
         self.bridge.background(
-            self._executor, lambda: load_dashboard(self.model, days=days, team=team,
+            self._executor, lambda: load_dashboard(slot.get(), days=days, team=team,
                                                    agent=agent),
             on_done=lambda data: self._loaded(generation, data),
             on_error=lambda exc: self._failed(generation, exc), track=False)
@@ -463,7 +481,9 @@ class Dashboard(QWidget):
             for i, (lb, p) in enumerate(zip(labels, pct, strict=True))]])
         panel.item.setYRange(0, max(met + breached + risk + [1]) * 1.2, padding=0)
         panel.item.setXRange(-0.6, len(labels) - 0.4, padding=0)
-        panel.subtitle.setText("■ met  ■ breached  ■ at risk")
+        # The legend is our own markup (constants only): rich text, unlike the other titles,
+        # which may name tags and teams. Shown plain it read as raw HTML.
+        panel.subtitle.setTextFormat(Qt.TextFormat.RichText)
         panel.subtitle.setText(
             f"<span style='color:{MET_COLOR}'>■</span> met &nbsp;"
             f"<span style='color:{BREACHED_COLOR}'>■</span> breached &nbsp;"
@@ -595,9 +615,13 @@ def build_dashboard(store: Store, data_dir: Path | None,
     ``model``: the window's read model (else one of its own, opened on the worker).
     ``bridge``: the window's; without one (the main window does not pass it yet) the
     dashboard makes a bridge of its own and shuts it down with itself."""
-    own = bridge is None
-    dash = Dashboard(bridge or Bridge(store), model or (lambda: own_model(store, data_dir)))
-    dash._own_bridge = own
+    own = Bridge(store) if bridge is None else None
+    dash = Dashboard(bridge or own, model or (lambda: own_model(store, data_dir)))  # type: ignore[arg-type]
+    if own is not None:
+        # Owned by the widget on the C++ side: deleted with it on the GUI thread, never by
+        # Python's garbage collector on whichever worker thread drops the last reference.
+        own.setParent(dash)
+        dash._own_bridge = True
     dash.reload()
     return dash
 

@@ -352,6 +352,15 @@ class BulkEditDialog(QDialog):
         sub.setObjectName("Meta")
         sub.setWordWrap(True)
         lay.addWidget(sub)
+        lay.addLayout(self._form(agents))
+        self._build_preview(lay)
+        self.previewed = False
+        for w in (self.status, self.priority, self.assignee):
+            w.currentIndexChanged.connect(lambda _i: self._dirty())
+        for e in (self.add_tags, self.remove_tags):
+            e.textChanged.connect(lambda _t: self._dirty())
+
+    def _form(self, agents: list[tuple[str, str]]) -> QFormLayout:
         form = QFormLayout()
         self.status = self._combo("Status", [(s.value, s.value.replace("-", " ").capitalize())
                                              for s in Status])
@@ -369,7 +378,9 @@ class BulkEditDialog(QDialog):
         form.addRow("Assignee", self.assignee)
         form.addRow("Add tags", self.add_tags)
         form.addRow("Remove tags", self.remove_tags)
-        lay.addLayout(form)
+        return form
+
+    def _build_preview(self, lay: QVBoxLayout) -> None:
         self.preview = QListWidget()
         self.preview.setAccessibleName("Preview of the changes")
         lay.addWidget(QLabel("Preview"))
@@ -391,11 +402,6 @@ class BulkEditDialog(QDialog):
         self.preview_button.clicked.connect(self.run_preview)
         self.apply_button.clicked.connect(self.apply)
         lay.addWidget(buttons)
-        self.previewed = False
-        for w in (self.status, self.priority, self.assignee):
-            w.currentIndexChanged.connect(lambda _i: self._dirty())
-        for e in (self.add_tags, self.remove_tags):
-            e.textChanged.connect(lambda _t: self._dirty())
 
     def _combo(self, name: str, items: list[tuple[str, str]]) -> QComboBox:
         combo = QComboBox()

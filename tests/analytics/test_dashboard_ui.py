@@ -93,6 +93,20 @@ def test_every_tag_bar_is_named_and_the_period_shows(qtbot, dashboard) -> None:
     assert "loaded in" in dash.status.toolTip()
 
 
+def test_sla_legend_shows_coloured_squares_not_markup(dashboard) -> None:
+    # The plain-text sweep made every chart subtitle plain: the SLA legend showed its HTML.
+    from PySide6.QtGui import QTextDocument
+
+    dash, _data = dashboard
+    legend = dash.sla_chart.subtitle
+    assert legend.textFormat() == Qt.TextFormat.RichText
+    doc = QTextDocument()
+    doc.setHtml(legend.text())
+    assert doc.toPlainText().replace("\xa0", " ") == "■ met  ■ breached  ■ at risk"
+    # the subtitles that may name tags or teams stay plain
+    assert dash.tags_chart.subtitle.textFormat() == Qt.TextFormat.PlainText
+
+
 def test_notification_centre(qtbot, demo_store, bridge) -> None:
     from app.ui.notification_center import NotificationPanel, TrayNotifier
 

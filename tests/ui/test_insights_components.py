@@ -143,3 +143,45 @@ def test_bulk_edit_dialog_is_one_undo_step(qtbot: Any, bridge: Any, store: Any) 
     assert set(announced[0].case_ids) == set(ids)
     ops.undo(store)
     assert state() == before
+
+
+def test_a_finished_job_holds_no_callback_off_the_gui_thread(qtbot: Any, bridge: Any) -> None:
+    # A callback holds widgets. When the job's future (kept by its worker thread) held the
+    # callback, the worker could drop the last reference to a widget: PySide then deleted
+    # it again on the GUI thread after Qt had (a segfault seen in the panel and dialog tests).
+    import gc
+    import threading
+    import weakref
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    class KeepingExecutor(ThreadPoolExecutor):
+        def __init__(self) -> None:
+            super().__init__(max_workers=1)
+            self.kept: list[Future[Any]] = []
+
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future = super().submit(fn, *args, **kwargs)
+            self.kept.append(future)  # as a worker thread still holding its work item
+            return future
+
+    class Callback:
+        def __init__(self) -> None:
+            self.results: list[Any] = []
+
+        def __call__(self, result: Any) -> None:
+            self.results.append(result)
+
+    executor = KeepingExecutor()
+    on_done, on_error = Callback(), Callback()
+    done_ref, error_ref = weakref.ref(on_done), weakref.ref(on_error)
+    gate = threading.Event()  # the job ends after its callbacks are registered
+    bridge.background(executor, lambda: 42 if gate.wait(5) else 0, on_done=on_done,
+                      on_error=on_error)
+    gate.set()
+    results = on_done.results
+    qtbot.waitUntil(lambda: results == [42], timeout=WAIT)
+    del on_done, on_error
+    gc.collect()
+    assert executor.kept and executor.kept[0].done()
+    assert done_ref() is None and error_ref() is None
+    executor.shutdown()
