@@ -7,6 +7,7 @@ data folder.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
@@ -42,6 +43,7 @@ JOB_ENV = {
     "breaker_threshold": "SMART_SUPPORT_BREAKER_THRESHOLD",
     "breaker_open_s": "SMART_SUPPORT_BREAKER_OPEN_S",
     "breaker_half_open_probes": "SMART_SUPPORT_BREAKER_HALF_OPEN_PROBES",
+    "mail_poll_s": "SMART_SUPPORT_MAIL_POLL_S",  # the team mailboxes (docs/mailbox.md)
 }
 JOB_HANDLERS_ENV = "SMART_SUPPORT_JOB_HANDLERS"  # extra "module:function" registrars
 DEV_SECRET = "development-only-insecure-secret-do-not-use-in-production"
@@ -54,6 +56,11 @@ JIRA_ENV = {  # JiraSettings field -> environment variable (the [jira] table of 
     name: f"SMART_SUPPORT_JIRA_{name.upper()}"
     for name in ("url", "user", "token", "api", "webhook_secret", "project", "issue_type",
                  "refresh_s", "timeout_s", "search_settle_s")
+}
+SALESFORCE_ENV = {  # SalesforceSettings field -> environment variable ([salesforce] table)
+    name: f"SMART_SUPPORT_SALESFORCE_{name.upper()}"
+    for name in ("url", "client_id", "client_secret", "external_id_field", "api_version",
+                 "mapping", "timeout_s", "limit_pct", "limit_backoff_s", "tier_field")
 }
 
 Environment = Literal["development", "production"]
@@ -79,6 +86,53 @@ class JiraSettings(BaseModel):
     refresh_s: float = Field(default=300.0, gt=0)  # periodic refresh of linked issues
     timeout_s: float = Field(default=30.0, gt=0)  # one HTTP request
     search_settle_s: float = Field(default=60.0, ge=0)  # how far JIRA's search may lag writes
+
+
+class FieldRule(BaseModel):
+    """One mapped field: which side owns it (only the owner's changes are written; the
+    other side's are recorded as conflicts) and case value -> Salesforce value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    owner: Literal["case", "salesforce"] = "case"
+    values: dict[str, str] = Field(default_factory=dict)
+    # Salesforce value -> case value; unset: the first case value mapped to it.
+    back: dict[str, str] = Field(default_factory=dict)
+
+
+def _status_rule() -> FieldRule:
+    return FieldRule(values={"new": "New", "open": "Working", "pending": "Working",
+                             "on-hold": "Working", "solved": "Closed", "closed": "Closed"})
+
+
+def _priority_rule() -> FieldRule:
+    return FieldRule(values={"low": "Low", "normal": "Medium", "high": "High",
+                             "urgent": "High"})
+
+
+class SalesforceMapping(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: FieldRule = Field(default_factory=_status_rule)
+    priority: FieldRule = Field(default_factory=_priority_rule)
+
+
+class SalesforceSettings(BaseModel):
+    """Salesforce on the server only (docs/salesforce.md): OAuth 2.0 client credentials."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(min_length=1)  # the org's My Domain URL (the token endpoint's host)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    external_id_field: str = Field(default="Support_Case_Id__c",
+                                   pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+    api_version: str = Field(default="v60.0", pattern=r"^v[0-9]{2,3}\.0$")
+    mapping: SalesforceMapping = Field(default_factory=SalesforceMapping)
+    timeout_s: float = Field(default=30.0, gt=0)
+    limit_pct: float = Field(default=90.0, gt=0, le=100)  # API usage where back-off starts
+    limit_backoff_s: float = Field(default=3600.0, gt=0)  # the wait at 100 % of the allocation
+    tier_field: str = Field(default="", pattern=r"^([A-Za-z][A-Za-z0-9_]{0,79})?$")
 
 
 class Settings(BaseModel):
@@ -118,6 +172,7 @@ class Settings(BaseModel):
     push_bytes_per_minute: int = Field(default=128 * 1024 * 1024, gt=0)  # per user
     push_events_per_minute: int = Field(default=200_000, gt=0)  # per user
     jira: JiraSettings | None = None  # SMART_SUPPORT_JIRA_* or [jira] in the config file
+    salesforce: SalesforceSettings | None = None  # SMART_SUPPORT_SALESFORCE_* or [salesforce]
     # The job queue (sync_server/jobs; env vars in JOB_ENV). Workers: concurrent jobs per
     # process; a job runs at most lease seconds before another worker may take it again.
     job_workers: int = Field(default=4, ge=1, le=256)
@@ -130,6 +185,7 @@ class Settings(BaseModel):
     breaker_threshold: int = Field(default=5, ge=1)  # consecutive failures that open it
     breaker_open_s: float = Field(default=60.0, gt=0)  # open this long, then half-open
     breaker_half_open_probes: int = Field(default=1, ge=1)  # calls let through half-open
+    mail_poll_s: float = Field(default=60.0, gt=0)  # each mailbox polled (IDLE wakes it sooner)
 
     @property
     def is_postgres(self) -> bool:
@@ -204,6 +260,47 @@ def jira_settings(config: dict[str, Any]) -> JiraSettings | None:
                             f"{first['msg']}") from None
 
 
+def salesforce_settings(config: dict[str, Any]) -> SalesforceSettings | None:
+    """Salesforce's settings: the [salesforce] table of the config file (its mapping as
+    [salesforce.mapping.status] etc.), each overridden by its SMART_SUPPORT_SALESFORCE_*
+    variable (the mapping as JSON); None when no URL is configured."""
+    table = config.get("salesforce", {})
+    if not isinstance(table, dict):
+        raise SettingsError("[salesforce] in the config file must be a table")
+    values: dict[str, Any] = dict(table)
+    for name, env in SALESFORCE_ENV.items():
+        if os.environ.get(env):
+            values[name] = os.environ[env]
+    if not values.get("url"):
+        return None
+    if isinstance(values.get("mapping"), str):
+        try:
+            values["mapping"] = json.loads(values["mapping"])
+        except ValueError as exc:
+            raise SettingsError(f"{SALESFORCE_ENV['mapping']} is not JSON: {exc}") from None
+    try:
+        return SalesforceSettings.model_validate(values, strict=False)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        env = SALESFORCE_ENV.get(str(first["loc"][0]), where) if first["loc"] else where
+        raise SettingsError(f"Salesforce setting {where} ({env}): {first['msg']}") from None
+
+
+def _env_numbers() -> dict[str, Any]:
+    """The limits and job queue settings given as environment variables."""
+    found: dict[str, Any] = {}
+    for name, env in (*LIMIT_ENV.items(), *JOB_ENV.items()):
+        if os.environ.get(env):
+            try:
+                number = float(os.environ[env])
+            except ValueError:
+                raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
+            found[name] = int(number) if name in ("job_workers", "breaker_threshold",
+                                                  "breaker_half_open_probes") else number
+    return found
+
+
 def load_settings(
     *,
     data_dir: Path | None = None,
@@ -231,25 +328,14 @@ def load_settings(
             extra["max_clock_ahead_s"] = int(os.environ[CLOCK_AHEAD_ENV])
         except ValueError:
             raise SettingsError(f"{CLOCK_AHEAD_ENV} must be a whole number of seconds") from None
-    for name, env in LIMIT_ENV.items():
-        if os.environ.get(env):
-            try:
-                extra[name] = float(os.environ[env])
-            except ValueError:
-                raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
-    for name, env in JOB_ENV.items():
-        if os.environ.get(env):
-            try:
-                number = float(os.environ[env])
-            except ValueError:
-                raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
-            extra[name] = int(number) if name in ("job_workers", "breaker_threshold",
-                                                  "breaker_half_open_probes") else number
+    extra.update(_env_numbers())
     if os.environ.get(JOB_HANDLERS_ENV):
         extra["job_handlers"] = os.environ[JOB_HANDLERS_ENV]
+    config = _config_file(folder)
     settings = Settings(
         db_url=url, data_dir=folder, secret=secret, environment=environment,
-        blob_store=store, jira=jira_settings(_config_file(folder)), **extra,
+        blob_store=store, jira=jira_settings(config), salesforce=salesforce_settings(config),
+        **extra,
     )
     if with_secret:
         settings.require_secret()

@@ -13,6 +13,7 @@ from sync_server.settings import Settings
 
 PeriodicTask = tuple[float, Callable[[], Coroutine[Any, Any, Any]]]
 _INSTALLED: dict[str, Any] = {}  # db url -> the Jira of the configured site
+_SALESFORCE: dict[str, Any] = {}  # db url -> the Salesforce of the configured org
 
 
 def _jira(settings: Settings) -> Any:
@@ -26,9 +27,20 @@ def _jira(settings: Settings) -> Any:
     return found
 
 
+def _salesforce(settings: Settings) -> Any:
+    from sync_server.integrations import salesforce
+
+    if settings.salesforce is None:
+        return None
+    found = _SALESFORCE[settings.db_url] = salesforce.install(
+        settings.salesforce, settings.db_url, reuse=_SALESFORCE.get(settings.db_url))
+    return found
+
+
 def register_all(settings: Settings) -> list[str]:
     """Register the handlers of every configured system; the systems registered."""
-    return ["jira"] if _jira(settings) is not None else []
+    systems = ["jira"] if _jira(settings) is not None else []
+    return systems + (["salesforce"] if _salesforce(settings) is not None else [])
 
 
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
@@ -42,6 +54,7 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
 
 def forget_all() -> None:
     """Close the integrations' database engines and forget them (tests, shutdown)."""
-    for installed in _INSTALLED.values():
+    for installed in (*_INSTALLED.values(), *_SALESFORCE.values()):
         installed.dispose()
     _INSTALLED.clear()
+    _SALESFORCE.clear()
