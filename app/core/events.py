@@ -139,14 +139,23 @@ def describe(event: Event) -> str:
             return f"copied a '{p.get('template')}' prompt for the LLM"
         case "llm.answer_accepted":
             return f"accepted an LLM '{p.get('template')}' answer"
+        case _:
+            return _describe_integration(event)
+
+
+def _describe_integration(event: Event) -> str:
+    """describe() of the integration events (and the type itself for anything else)."""
+    p = event.payload
+    head = f"{p.get('system')} {p.get('action')}"
+    match event.type:
         case "integration.requested":
             return f"asked {p.get('system')} to {p.get('action')}"
         case "integration.done":
-            return f"{p.get('system')} {p.get('action')} done: {str(p.get('message', ''))[:80]}"
+            return f"{head} done: {str(p.get('message', ''))[:80]}"
         case "integration.failed":
-            return f"{p.get('system')} {p.get('action')} failed: {str(p.get('reason', ''))[:80]}"
+            return f"{head} failed: {str(p.get('reason', ''))[:80]}"
         case "integration.waiting":
-            return f"{p.get('system')} {p.get('action')} waiting: {str(p.get('reason', ''))[:80]}"
+            return f"{head} waiting: {str(p.get('reason', ''))[:80]}"
         case "integration.record":
             record = p.get("record")
             key = record.get("remote_key", "") if isinstance(record, dict) else ""
