@@ -351,26 +351,16 @@ class CaseDetail(QWidget):
     def _set_fields(self, changes: dict[str, Any]) -> None:
         if not self.detail:
             return
+        # The widgets show what the agent set; the small read after the change (see
+        # on_changes) brings the stored values, history, updated time and SLA at once.
         self.bridge.run(ops.set_fields, case=self.case_ref, changes=changes, initiator=self,
-                        on_done=lambda _c: self._edited(changes), on_error=self._edit_failed)
+                        on_error=self._edit_failed)
 
     def _tags_done(self, add: list[str], remove: list[str]) -> None:
         if not self.detail:
             return
-        tags = [t for t in self.detail.get("tags", []) if t not in remove] + add
         self.bridge.run(ops.tag, case=self.case_ref, add=add, remove=remove, initiator=self,
-                        on_done=lambda _c: self._edited({"tags": tags}),
                         on_error=self._edit_failed)
-
-    def _edited(self, values: dict[str, Any]) -> None:
-        """The operation stored ``values``: the header and fields show them now (the next
-        edit compares with them); ``detail`` takes them with the small read that follows,
-        which brings the history, the updated time and the SLA too."""
-        if not isValid(self) or self.detail is None:
-            return
-        shown = {**self.detail, **values}
-        self.header.fill(shown)
-        self.fields.fill(shown)
 
     def _edit_failed(self, exc: Exception) -> None:
         self.bridge.sig_error.emit(describe(exc))

@@ -44,6 +44,7 @@ class CaseFields(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.detail: dict[str, Any] | None = None
+        self.sent: dict[str, Any] = {}  # values emitted since the last fill (not yet shown)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(2)
@@ -104,6 +105,7 @@ class CaseFields(QWidget):
         """Show the fields of case ``d``; the agents list when it carries one, the links
         when it carries them (a field refresh carries neither: they stay)."""
         self.detail = d
+        self.sent = {}
         if "agents" in d:
             with QSignalBlocker(self.assignee_combo):
                 self.assignee_combo.clear()
@@ -142,6 +144,7 @@ class CaseFields(QWidget):
 
     def reset(self) -> None:
         self.detail = None
+        self.sent = {}
         self.product_edit.clear()
         self.product_edit.setModified(False)
 
@@ -150,8 +153,16 @@ class CaseFields(QWidget):
         self.product_edit.setModified(False)
 
     # --- edits --------------------------------------------------------------------------
+    def _current(self, field: str) -> Any:
+        """The field's value as last set: sent and not yet stored counts (a quick second
+        edit back to the stored value is a change)."""
+        if field in self.sent:
+            return self.sent[field]
+        return (self.detail or {}).get(field)
+
     def _emit(self, field: str, value: Any) -> None:
         if self.detail is not None:
+            self.sent[field] = value
             self.sig_fields.emit({field: value})
 
     def _product_done(self) -> None:
@@ -160,7 +171,7 @@ class CaseFields(QWidget):
             return
         edit.setModified(False)
         new = edit.text().strip()
-        if new == str(self.detail.get("product") or ""):
+        if new == str(self._current("product") or ""):
             return
         self._emit("product", new or None)
 
@@ -168,22 +179,23 @@ class CaseFields(QWidget):
         if not self.detail:
             return
         value = combo.currentData()
-        if value == (self.detail.get(field) or UNASSIGNED):
+        if value == (self._current(field) or UNASSIGNED):
             return
         self._emit(field, value or None)
 
     def _due_done(self, value: str | None) -> None:
         if not self.detail:
             return
-        if (value or None) == ((self.detail.get("due_at") or "")[:10] or None):
+        if (value or None) == ((self._current("due_at") or "")[:10] or None):
             return
         self._emit("due_at", value)
 
     def _tags_done(self, add: list[str], remove: list[str]) -> None:
         if not self.detail:
             return
-        old = list(self.detail.get("tags", []))
+        old = list(self._current("tags") or [])
         add = [t for t in add if t not in old]
         remove = [t for t in remove if t in old]
         if add or remove:
+            self.sent["tags"] = [t for t in old if t not in remove] + add
             self.sig_tags.emit(add, remove)

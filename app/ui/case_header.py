@@ -50,6 +50,7 @@ class CaseHeader(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.detail: dict[str, Any] | None = None
+        self.sent_subject: str | None = None  # emitted since the last fill
         self.compact = False
         self.meta_texts = ("", "")
         hl = QVBoxLayout(self)
@@ -137,6 +138,7 @@ class CaseHeader(QWidget):
     def fill(self, d: dict[str, Any]) -> None:
         """Show case ``d`` (a case bundle, or its fields after an edit)."""
         self.detail = d
+        self.sent_subject = None
         t = theme.current()
         self.key_label.setText(str(d["key"]))
         if d.get("merged_into"):
@@ -220,6 +222,8 @@ class CaseHeader(QWidget):
             return
         self.subject_edit.setModified(False)
         text = self.subject_edit.text()
-        if text.strip() == str(self.detail["subject"]).strip():
+        current = self.detail["subject"] if self.sent_subject is None else self.sent_subject
+        if text.strip() == str(current).strip():
             return
+        self.sent_subject = text
         self.sig_subject.emit(text)

@@ -117,6 +117,38 @@ def test_fields_emit_only_what_changed(qtbot: Any) -> None:
     assert tags == [(["printer"], []), ([], ["vip"])]
 
 
+def test_a_quick_second_edit_back_to_the_stored_value_is_sent(qtbot: Any) -> None:
+    """Before the first edit's values come back, choosing the stored value again is a
+    change (it undoes the first), not a no-op; a fill forgets what was sent."""
+    from app.ui.case_fields import CaseFields
+    from app.ui.case_header import CaseHeader
+
+    fields, header = CaseFields(), CaseHeader()
+    qtbot.addWidget(fields)
+    qtbot.addWidget(header)
+    fields.fill(case())
+    header.fill(case())
+    edits: list[dict[str, Any]] = []
+    subjects: list[str] = []
+    fields.sig_fields.connect(edits.append)
+    header.sig_subject.connect(subjects.append)
+    combo = fields.priority_combo
+    for value in ("urgent", "normal"):
+        combo.setCurrentIndex(combo.findData(value))
+        combo.activated.emit(combo.currentIndex())
+    fields.tags_chips.sig_remove.emit("vip")
+    fields.tags_chips.sig_add.emit("vip")
+    for text in ("Renamed", "Printer on fire"):
+        header.subject_edit.setText(text)
+        header.subject_edit.setModified(True)
+        header.subject_edit.editingFinished.emit()
+    assert edits == [{"priority": "urgent"}, {"priority": "normal"}]
+    assert subjects == ["Renamed", "Printer on fire"]
+    fields.fill(case())  # the stored values: "normal" again is no change
+    combo.activated.emit(combo.findData("normal"))
+    assert len(edits) == 2
+
+
 def test_fields_refreshed_without_agents_or_links_keep_them(qtbot: Any) -> None:
     from app.ui.case_fields import CaseFields
 
