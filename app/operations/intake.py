@@ -229,6 +229,28 @@ def receive_email(store: Store, path: Path) -> EmailImport:
         return _receive(store, path, limits, Path(folder))
 
 
+def _attach_new(conn: Connection, f: EventFactory, state: CaseState,
+                extracts: list[att.Extract], comment_id: str | None, *,
+                new_case: bool) -> tuple[list[ev.Event], list[str]]:
+    """The events attaching each file the case does not hold yet (once each), and the new
+    attachments' ids."""
+    out: list[ev.Event] = []
+    ids: list[str] = []
+    fresh: list[att.Extract] = []
+    for extract in extracts:
+        if not new_case and att._existing(conn, state.id, extract.sha256):
+            continue
+        if extract.sha256 in {x.sha256 for x in fresh}:
+            continue
+        events = att.attachment_events(f, state, extract, comment_id)
+        ids.append(events[0].id)
+        fresh.append(extract)
+        out += events
+    if fresh:
+        att.save_extracts(conn, state.id, fresh)
+    return out, ids
+
+
 def _receive(store: Store, path: Path, limits: MailLimits, folder: Path) -> EmailImport:
     try:
         mail = parse_email_file(path, limits=limits, spool_dir=folder)
@@ -278,21 +300,9 @@ def _receive(store: Store, path: Path, limits: MailLimits, folder: Path) -> Emai
             state.exists = True
             state.fields.update(key=key, team_id=fields["team_id"])
             result.update(key=key, created=True)
-        ids: list[str] = []
-        fresh: list[att.Extract] = []
-        for extract in extracts:
-            if not result["created"] and att._existing(conn, state.id, extract.sha256):
-                continue
-            if extract.sha256 in {x.sha256 for x in fresh}:
-                continue
-            events = att.attachment_events(f, state, extract, comment_id)
-            ids.append(events[0].id)
-            fresh.append(extract)
-            out += events
-        result["ids"] = ids
-        if fresh:
-            att.save_extracts(conn, state.id, fresh)
-        return out
+        attached, result["ids"] = _attach_new(conn, f, state, extracts, comment_id,
+                                              new_case=bool(result["created"]))
+        return out + attached
 
     label = f"import e-mail '{_subject(mail)[:40]}'"
     changes = store.record(build, label=label)

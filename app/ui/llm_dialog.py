@@ -75,6 +75,21 @@ def disabled_primary_style() -> str:
             f"border: 1px solid {t.border}; }}")
 
 
+def _legend() -> QHBoxLayout:
+    """The colour of each kind of redaction, as in the prompt."""
+    legend = QHBoxLayout()
+    legend.setSpacing(6)
+    t = theme.current()
+    for kind in ("PERSON", "ORG", "EMAIL", "PHONE", "ADDRESS", "SECRET"):
+        chip = QLabel(KIND_NAMES.get(kind, kind).lower())
+        bg = KIND_COLORS[kind][1 if t.dark else 0]
+        chip.setStyleSheet(f"background: {bg}; color: {t.text}; border-radius: 4px; "
+                           "padding: 1px 6px; font-size: 8pt;")
+        legend.addWidget(chip)
+    legend.addStretch(1)
+    return legend
+
+
 def _section(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setObjectName("FieldLabel")
@@ -114,8 +129,27 @@ class LlmDialog(QDialog):
         root = QVBoxLayout(self)
         root.setContentsMargins(16, 14, 16, 14)
         root.setSpacing(10)
+        self._build_head(root)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        root.addWidget(split, 1)
+        split.addWidget(self._prompt_side())
+        split.addWidget(self._answer_side())
+        split.setSizes([600, 480])
+        root.addLayout(self._bottom_row())
+
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)  # Enter never accepts an answer by surprise
+        self._show_preview(None)
+        store = bridge.store
+        bridge.read(llm_ops.template_list, store, on_done=self._templates, on_error=self._fail)
+
+    # --- templates and the prompt -------------------------------------------------------
+
+    def _build_head(self, root: QVBoxLayout) -> None:
+        """The title, the template picker and the template's description."""
         head = QHBoxLayout()
-        title = plain_label(f"Ask an LLM about {case}")
+        title = plain_label(f"Ask an LLM about {self.case}")
         title.setStyleSheet("font-size: 13pt; font-weight: 700;")
         head.addWidget(title)
         head.addStretch(1)
@@ -129,11 +163,8 @@ class LlmDialog(QDialog):
         self.description.setObjectName("Meta")
         root.addWidget(self.description)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.setChildrenCollapsible(False)
-        root.addWidget(split, 1)
-
-        # left: the prompt
+    def _prompt_side(self) -> QWidget:
+        """Left: the redacted prompt, the redaction legend and tools, Copy."""
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 8, 0)
@@ -155,17 +186,8 @@ class LlmDialog(QDialog):
         self.prompt_view.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
         self.prompt_view.selectionChanged.connect(self._selection_changed)
         lv.addWidget(self.prompt_view, 1)
-        legend = QHBoxLayout()
-        legend.setSpacing(6)
+        lv.addLayout(_legend())
         t = theme.current()
-        for kind in ("PERSON", "ORG", "EMAIL", "PHONE", "ADDRESS", "SECRET"):
-            chip = QLabel(KIND_NAMES.get(kind, kind).lower())
-            bg = KIND_COLORS[kind][1 if t.dark else 0]
-            chip.setStyleSheet(f"background: {bg}; color: {t.text}; border-radius: 4px; "
-                               "padding: 1px 6px; font-size: 8pt;")
-            legend.addWidget(chip)
-        legend.addStretch(1)
-        lv.addLayout(legend)
         actions = QHBoxLayout()
         self.kind_picker = QComboBox()
         self.kind_picker.addItems([KIND_NAMES.get(k, k.capitalize()) for k in REDACT_KINDS])
@@ -188,9 +210,10 @@ class LlmDialog(QDialog):
         self.copy_status = plain_label()
         self.copy_status.setObjectName("Meta")
         lv.addWidget(self.copy_status)
-        split.addWidget(left)
+        return left
 
-        # right: the answer and its preview
+    def _answer_side(self) -> QWidget:
+        """Right: the pasted answer and the changes it proposes."""
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(8, 0, 0, 0)
@@ -227,9 +250,10 @@ class LlmDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.hide()
         rv.addWidget(self.error)
-        split.addWidget(right)
-        split.setSizes([600, 480])
+        return right
 
+    def _bottom_row(self) -> QHBoxLayout:
+        """The privacy note, Close and Accept."""
         bottom = QHBoxLayout()
         note = QLabel("Nothing leaves this computer except what you paste into your assistant.")
         note.setObjectName("ComposerHint")
@@ -243,15 +267,8 @@ class LlmDialog(QDialog):
         self.accept_button.setEnabled(False)
         self.accept_button.clicked.connect(self.accept_answer)
         bottom.addWidget(self.accept_button)
-        root.addLayout(bottom)
+        return bottom
 
-        for button in self.findChildren(QPushButton):
-            button.setAutoDefault(False)  # Enter never accepts an answer by surprise
-        self._show_preview(None)
-        store = bridge.store
-        bridge.read(llm_ops.template_list, store, on_done=self._templates, on_error=self._fail)
-
-    # --- templates and the prompt -------------------------------------------------------
     def _templates(self, rows: list[dict[str, str]]) -> None:
         self.picker.blockSignals(True)
         self.picker.clear()

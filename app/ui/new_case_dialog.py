@@ -74,6 +74,25 @@ class NewCaseDialog(QDialog):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.setVerticalSpacing(4)
         lay.addLayout(form)
+        self._make_fields(agents)
+        self.errors: dict[str, QLabel] = {}
+        self._add_rows(form)
+        self.general_error = plain_label()
+        self.general_error.setObjectName("ErrorLabel")
+        self.general_error.setWordWrap(True)
+        self.general_error.hide()
+        lay.addWidget(self.general_error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.create_button = self.buttons.addButton("Create case",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        self.create_button.setObjectName("Primary")
+        self.create_button.setDefault(True)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self.subject.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _make_fields(self, agents: list[tuple[str, str]]) -> None:
         self.subject = QLineEdit()
         self.subject.setPlaceholderText("What is the problem, in a line")
         self.description = QPlainTextEdit()
@@ -98,7 +117,9 @@ class NewCaseDialog(QDialog):
         self.assignee.setCurrentIndex(1)  # agents usually take the cases they log
         self.product = QLineEdit()
         self.product.setPlaceholderText("Optional")
-        self.errors: dict[str, QLabel] = {}
+
+    def _add_rows(self, form: QFormLayout) -> None:
+        """Each field under its label, with room for its error below it."""
         for name, label, widget in (
             ("subject", "Subject", self.subject), ("description", "Description", self.description),
             ("requester_email", "Requester email", self.requester),
@@ -121,20 +142,6 @@ class NewCaseDialog(QDialog):
             head = QLabel(label)
             head.setObjectName("FieldLabel")
             form.addRow(head, box)
-        self.general_error = plain_label()
-        self.general_error.setObjectName("ErrorLabel")
-        self.general_error.setWordWrap(True)
-        self.general_error.hide()
-        lay.addWidget(self.general_error)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.create_button = self.buttons.addButton("Create case",
-                                                    QDialogButtonBox.ButtonRole.AcceptRole)
-        self.create_button.setObjectName("Primary")
-        self.create_button.setDefault(True)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        lay.addWidget(self.buttons)
-        self.subject.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def values(self) -> dict[str, Any]:
         tags = [t.lstrip("#").strip().lower() for t in self.tags.text().replace(",", " ").split()]
