@@ -20,17 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +38,7 @@ from app.core.days import day_label
 from app.core.sla import format_duration
 from app.operations.insights import is_model, load_dashboard, own_model
 from app.ui.bridge import Bridge, describe
+from app.ui.dashboard_widgets import Card, ChartPanel, ClickableBars, current_theme
 
 if TYPE_CHECKING:
     from app.operations.insights import AnalyticsModel, DashboardData, Table
@@ -58,12 +57,6 @@ RISK_COLOR = "#f0a020"
 TAG_COLOR = "#5b6ee1"
 
 
-def _theme() -> Any:
-    from app.ui import theme
-
-    return theme.current()
-
-
 class ModelSlot:
     """The dashboard's read model, or the factory that opens it on first use (on the worker:
     opening analytics.db is I/O). Jobs hold this, never the widget: a widget released last
@@ -80,108 +73,6 @@ class ModelSlot:
                 assert callable(self._factory)
                 self._model = self._factory()
             return self._model
-
-
-class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]
-    """Bars that report which one was clicked (by index)."""
-
-    def __init__(self, on_click: Any, **opts: Any) -> None:
-        super().__init__(**opts)
-        self._on_click = on_click
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-
-    def index_at(self, pos: QPointF) -> int | None:
-        opts = self.opts
-        horizontal = opts.get("x0") is not None and opts.get("y") is not None
-        if horizontal:
-            ys, h = list(opts["y"]), float(opts.get("height", 0.6))
-            for i, y in enumerate(ys):
-                if abs(pos.y() - y) <= h / 2 and 0 <= pos.x() <= float(opts["width"][i]):
-                    return i
-            return None
-        xs, w = list(opts["x"]), float(opts.get("width", 0.6))
-        for i, x in enumerate(xs):
-            if abs(pos.x() - x) <= w / 2 and 0 <= pos.y() <= float(opts["height"][i]):
-                return i
-        return None
-
-    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph API)
-        if ev.button() != Qt.MouseButton.LeftButton:
-            return
-        index = self.index_at(ev.pos())
-        if index is not None:
-            ev.accept()
-            self._on_click(index)
-
-
-class Card(QFrame):
-    """A KPI: a big number, a label and a small note."""
-
-    def __init__(self, label: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("kpiCard")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(14, 10, 14, 10)
-        lay.setSpacing(2)
-        self.label = QLabel(label.upper())
-        self.label.setObjectName("kpiLabel")
-        self.value = QLabel("—")
-        self.value.setObjectName("kpiValue")
-        self.note = QLabel("")
-        self.note.setObjectName("kpiNote")
-        for w in (self.label, self.value, self.note):
-            w.setTextFormat(Qt.TextFormat.PlainText)  # notes name tags and organizations
-            lay.addWidget(w)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-
-    def set(self, value: str, note: str = "", color: str | None = None) -> None:
-        self.value.setText(value)
-        self.note.setText(note)
-        self.value.setStyleSheet(f"color: {color};" if color else "")
-
-
-class ChartPanel(QFrame):
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("chartPanel")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 10, 12, 8)
-        lay.setSpacing(4)
-        head = QHBoxLayout()
-        self.title = QLabel(title)
-        self.title.setObjectName("chartTitle")
-        self.subtitle = QLabel("")
-        for w in (self.title, self.subtitle):
-            w.setTextFormat(Qt.TextFormat.PlainText)
-        self.subtitle.setObjectName("chartSubtitle")
-        head.addWidget(self.title)
-        head.addStretch(1)
-        head.addWidget(self.subtitle)
-        lay.addLayout(head)
-        t = _theme()
-        self.plot = pg.PlotWidget(background=t.surface)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setPen(pg.mkPen(t.border))
-            axis.setTextPen(pg.mkPen(t.muted))
-            font = QFont(self.font())
-            font.setPointSizeF(max(7.5, font.pointSizeF() - 1))
-            axis.setStyle(tickFont=font)
-        self.plot.setMinimumHeight(190)
-        lay.addWidget(self.plot, 1)
-
-    @property
-    def item(self) -> Any:
-        return self.plot.getPlotItem()
-
-    def clear(self) -> None:
-        self.item.clear()
-        legend = self.item.legend
-        if legend is not None:
-            legend.clear()
 
 
 class Dashboard(QWidget):
@@ -280,7 +171,7 @@ class Dashboard(QWidget):
         self.bars: dict[str, ClickableBars] = {}
 
     def _style(self) -> None:
-        t = _theme()
+        t = current_theme()
         self.setStyleSheet(f"""
             QLabel#dashTitle {{ font-size: 18px; font-weight: 600; color: {t.text}; }}
             QLabel#dashStatus {{ color: {t.muted}; padding-left: 10px; }}
@@ -399,7 +290,7 @@ class Dashboard(QWidget):
                                                 enumerate(rows)]])
         top = max(values or [1])
         for i, v in enumerate(values):
-            label = pg.TextItem(f"{v:,}", color=_theme().text, anchor=(0.5, 1.0))
+            label = pg.TextItem(f"{v:,}", color=current_theme().text, anchor=(0.5, 1.0))
             label.setPos(i, v)
             panel.item.addItem(label)
         panel.item.setYRange(0, top * 1.18, padding=0)
@@ -411,7 +302,7 @@ class Dashboard(QWidget):
         panel.clear()
         item = panel.item
         if item.legend is None:
-            item.addLegend(offset=(10, 5), labelTextColor=_theme().muted)
+            item.addLegend(offset=(10, 5), labelTextColor=current_theme().muted)
         days = [str(r[0]) for r in table.rows]
         xs = list(range(len(days)))
         created = [int(r[1]) for r in table.rows]
@@ -444,7 +335,7 @@ class Dashboard(QWidget):
                                            brush=pg.mkBrush("#a5b8f5"), pen=pg.mkPen(None)))
         for i in xs:
             for dx, v, tag in ((-0.17, medians[i], "median"), (0.17, p90s[i], "p90")):
-                text = pg.TextItem(f"{tag}\n{v:.1f}h", color=_theme().muted,
+                text = pg.TextItem(f"{tag}\n{v:.1f}h", color=current_theme().muted,
                                    anchor=(0.5, 1.0))
                 text.setPos(i + dx, v)
                 panel.item.addItem(text)
@@ -472,7 +363,7 @@ class Dashboard(QWidget):
                                                width=w * 0.92, brush=pg.mkBrush(color),
                                                pen=pg.mkPen(None)))
             for i, v in enumerate(values):
-                text = pg.TextItem(f"{v:,}", color=_theme().muted, anchor=(0.5, 1.0))
+                text = pg.TextItem(f"{v:,}", color=current_theme().muted, anchor=(0.5, 1.0))
                 text.setPos(i + dx, v)
                 panel.item.addItem(text)
         pct = [r[6] for r in table.rows]
@@ -510,7 +401,7 @@ class Dashboard(QWidget):
                         for y, n in zip(ys, names, strict=True)]])
         axis.setWidth(room + 16)
         for y, v in zip(ys, widths, strict=True):
-            text = pg.TextItem(f" {v:,}", color=_theme().muted, anchor=(0.0, 0.5))
+            text = pg.TextItem(f" {v:,}", color=current_theme().muted, anchor=(0.0, 0.5))
             text.setPos(v, y)
             panel.item.addItem(text)
         panel.item.setXRange(0, max(widths + [1]) * 1.2, padding=0)

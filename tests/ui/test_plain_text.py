@@ -304,7 +304,7 @@ def test_search_snippets_are_escaped_before_the_highlight(qapp: Any, qtbot: Any)
 
 
 def test_dashboard_cards_and_titles_are_plain(qapp: Any) -> None:
-    from app.ui.dashboard import Card, ChartPanel
+    from app.ui.dashboard_widgets import Card, ChartPanel
 
     card = Card("Open")
     card.set(EVIL, f"top tag {EVIL}")
