@@ -267,6 +267,26 @@ class AttachmentsBar(QFrame):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 6, 10, 6)
         outer.setSpacing(4)
+        outer.addLayout(self._head())
+        outer.addWidget(self._chip_area())
+        self.job_rows = QVBoxLayout()
+        self.job_rows.setSpacing(2)
+        outer.addLayout(self.job_rows)
+
+        self.error = plain_label()  # errors quote file names
+        self.error.setObjectName("ErrorLabel")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        outer.addWidget(self.error)
+
+        shortcut = QShortcut(QKeySequence.StandardKey.Paste, self)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(self.paste)
+        bridge.sig_changes_applied.connect(self._on_changes)
+        self.set_case(None)
+
+    def _head(self) -> QHBoxLayout:
+        """Title, count or "No attachments yet", the drop hint, Add file… and Paste."""
         head = QHBoxLayout()
         self.title = QLabel("ATTACHMENTS")
         self.title.setObjectName("FieldLabel")
@@ -296,8 +316,10 @@ class AttachmentsBar(QFrame):
             button.setAutoDefault(False)
             button.setStyleSheet("padding: 3px 9px;")
             head.addWidget(button)
-        outer.addLayout(head)
+        return head
 
+    def _chip_area(self) -> QScrollArea:
+        """The row of chips, scrolling sideways."""
         self.chip_scroll = QScrollArea()
         self.chip_scroll.setWidgetResizable(True)
         self.chip_scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -311,22 +333,7 @@ class AttachmentsBar(QFrame):
         self.chip_row.addStretch(1)
         self.chip_scroll.setWidget(holder)
         self.chip_scroll.setFixedHeight(50)
-        outer.addWidget(self.chip_scroll)
-        self.job_rows = QVBoxLayout()
-        self.job_rows.setSpacing(2)
-        outer.addLayout(self.job_rows)
-
-        self.error = plain_label()  # errors quote file names
-        self.error.setObjectName("ErrorLabel")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        outer.addWidget(self.error)
-
-        shortcut = QShortcut(QKeySequence.StandardKey.Paste, self)
-        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        shortcut.activated.connect(self.paste)
-        bridge.sig_changes_applied.connect(self._on_changes)
-        self.set_case(None)
+        return self.chip_scroll
 
     # --- looks --------------------------------------------------------------------------
     def _style(self, dragging: bool) -> None:
