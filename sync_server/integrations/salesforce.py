@@ -141,8 +141,7 @@ class Salesforce:
     # --- sync ------------------------------------------------------------------------------
     async def sync(self, job: Job, ctx: JobContext) -> Done | Failed:
         case = ctx.case()
-        previous = _linked(ctx, "case")
-        before: dict[str, Any] = dict(previous["snapshot"]) if previous else {}
+        linked = [r for r in ctx.links(SYSTEM) if r.get("kind") == "case"]
         path = self._case_path(case.id)
         async with self.client(ctx.now_ms) as sf:
             found = await sf.call("GET", path, params={"fields": CASE_FIELDS},
@@ -151,6 +150,12 @@ class Salesforce:
                 return self._several(found, case)
             current = found.data if found.status == 200 and isinstance(found.data, dict) \
                 else None
+            # What the last sync of this very Case remembered (none when it was deleted in
+            # Salesforce and is made again).
+            previous = next((r for r in linked if current is not None
+                             and r.get("remote_id") == current.get("Id")
+                             and isinstance(r.get("snapshot"), dict)), None)
+            before: dict[str, Any] = dict(previous["snapshot"]) if previous else {}
             plan = plan_sync(case, current, before, self.config.mapping)
             body = dict(plan.body)
             rejected: list[dict[str, Any]] = []
@@ -192,6 +197,9 @@ class Salesforce:
             "pushed": kept_pushed, "pushed_comments": pushed_ids,
             "conflicts": plan.conflicts,
             "rejected_fields": [f for r in rejected for f in r["fields"]]}))
+        # A Case deleted in Salesforce and made again: the old one is no longer linked.
+        await self._beside(job, [{**r, "linked": False, "fetched_ms": ctx.now_ms}
+                                 for r in linked if r.get("remote_id") != record["remote_id"]])
         created = answer.status == 201
         parts = [f"Salesforce case {record['remote_key']} {'created' if created else 'updated'}"]
         if pushed_count:
@@ -355,11 +363,6 @@ class Salesforce:
             opportunities = None
         return self._checked(account_record(rows[0], sf.instance_url, now_ms, tier_field=tier,
                                             opportunities=opportunities))
-
-
-def _linked(ctx: JobContext, kind: str) -> dict[str, Any] | None:
-    return next((r for r in ctx.links(SYSTEM) if r.get("kind") == kind
-                 and isinstance(r.get("snapshot"), dict)), None)
 
 
 async def _thread(function: Callable[..., Any], *args: Any) -> Any:

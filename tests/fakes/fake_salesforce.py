@@ -218,6 +218,7 @@ class FakeSalesforce:
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         self._numbers = 1000
+        self._ids = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -271,8 +272,8 @@ class FakeSalesforce:
 
     # --- the org ------------------------------------------------------------------------
     def _insert(self, sobject: str, values: dict[str, Any]) -> dict[str, Any]:
-        number = len(self.records[sobject]) + 1
-        record = {"Id": f"{PREFIX[sobject]}5g00000{number:08d}AAA", **values,
+        self._ids += 1  # Salesforce never gives an Id twice, also after a delete
+        record = {"Id": f"{PREFIX[sobject]}5g00000{self._ids:08d}AAA", **values,
                   "LastModifiedDate": sf_time(), "CreatedDate": sf_time()}
         if sobject == "Case":
             self._numbers += 1

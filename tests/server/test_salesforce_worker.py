@@ -350,6 +350,31 @@ def test_salesforce_owned_priority_and_a_status_changed_in_salesforce_are_confli
         assert snapshot["case_side"]["priority"] == "low"  # for the case to take
 
 
+def test_a_case_deleted_in_salesforce_is_made_again_and_the_old_one_unlinked(
+        settings: Settings, engine: Engine, world: World) -> None:
+    with FakeSalesforce() as fake, running(settings, engine, fake) as client:
+        alice = bearer(login(client, ALICE))
+        case_id = new_case(client, alice, world.alpha)
+        comment(client, alice, world.alpha, case_id, "the only reply")
+        worker = Worker(engine, WorkerConfig(concurrency=1))
+        first = ask(client, alice, world.alpha, case_id, "sync")
+        run(worker)
+        old_id = outcomes(client, alice, first)[-1]["payload"]["record"]["remote_id"]
+        del fake.records["Case"][old_id]
+        fake.records["CaseComment"].clear()
+        second = ask(client, alice, world.alpha, case_id, "sync")
+        run(worker)
+        [done] = outcomes(client, alice, second)
+        [sf_case] = fake.cases()
+        assert done["payload"]["record"]["remote_id"] == sf_case["Id"] != old_id
+        assert "created" in done["payload"]["message"]
+        assert [c["CommentBody"] for c in fake.comments(sf_case["Id"])] == [
+            f"{ALICE}:\nthe only reply"]
+        [unlinked] = [e["payload"]["record"] for e in pull_all(client, alice)
+                      if e["type"] == "integration.record"]
+        assert (unlinked["remote_id"], unlinked["linked"]) == (old_id, False)
+
+
 @pytest.fixture(autouse=True)
 def _no_stale_handlers() -> Iterator[None]:
     from sync_server.integrations import forget_all
