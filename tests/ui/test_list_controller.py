@@ -221,3 +221,47 @@ def test_plan_update_rules() -> None:
     # An SLA queue or a drill-down keeps its rows: only those rows are read again.
     assert lists.plan_update(status, reads=None, in_list=["a"]) is lists.Update.ROWS
     assert lists.moves_rows(edit, "updated") and not lists.moves_rows(edit, "subject")
+
+
+def test_under_a_header_sort_an_edit_of_that_column_moves_the_row_in_memory(
+        controller: Any, bridge: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import Qt
+
+    from app.ui.case_list import COLUMNS, PRIORITY_ORDER
+
+    ctl = controller
+    show(ctl, qtbot, "all-open")
+    column = [c[1] for c in COLUMNS].index(PRIORITY)
+    ctl.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: ctl.sort_column == column and ctl.is_idle(), timeout=WAIT)
+    fetches = Counted(monkeypatch, "fetch_rows")
+    low = [r[0] for r in ctl.model.rows() if r[PRIORITY] == "low"]
+    assert low
+    case_id = low[-1]
+    ctl.select_case(case_id)
+    bridge.run(ops.set_fields, case=case_id, changes={"priority": "urgent"})
+    qtbot.waitUntil(lambda: ctl.model.rows()[ctl.model.row_of(case_id)][PRIORITY] == "urgent",
+                    timeout=WAIT)
+    settle(ctl, qtbot)
+    ranks = [PRIORITY_ORDER[r[PRIORITY]] for r in ctl.model.rows()]
+    assert ranks == sorted(ranks, reverse=True)  # still in the header's order
+    assert ctl.current_case() == case_id  # the selection moved with the row
+    assert fetches.calls == 0
+
+
+def test_a_drill_down_keeps_its_rows_and_their_order(
+        controller: Any, bridge: Any, store: Any, qtbot: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.ui.sidebar import View
+
+    ctl = controller
+    ids = [r[0] for r in lists.refresh_rows(store, [r[0] for r in ctl.model.rows()[:6]])]
+    ids.reverse()
+    with qtbot.waitSignal(ctl.sig_loaded, timeout=WAIT):
+        ctl.set_view(View("drill", "From the dashboard", "", "updated", False, {"ids": ids}))
+    order = [r[0] for r in ctl.model.rows()]
+    fetches = Counted(monkeypatch, "fetch_rows")
+    bridge.run(ops.set_fields, case=order[-1], changes={"status": "solved"})
+    qtbot.waitUntil(lambda: ctl.model.rows()[-1][STATUS] == "solved", timeout=WAIT)
+    settle(ctl, qtbot)
+    assert [r[0] for r in ctl.model.rows()] == order and fetches.calls == 0
