@@ -183,14 +183,7 @@ def check(folder: Path, *, repair: bool = False) -> dict[str, Any]:
     if not path.exists():
         report["summary"] = f"no database at {path} (nothing to check)"
         return report
-    engine = make_engine(path)
-    try:
-        with engine.connect() as conn:
-            result = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
-    except Exception as exc:  # a file that is not a database at all
-        result = str(exc)
-    finally:
-        engine.dispose()
+    result = _integrity(path)
     report["integrity"] = result
     if result != "ok":
         if not repair:
@@ -203,23 +196,11 @@ def check(folder: Path, *, repair: bool = False) -> dict[str, Any]:
         report["actions"].append(_salvage_summary(report["salvage"]))
         if report["salvage"]["anything_lost"]:
             report["ok"] = False  # never "ok" after a loss, even one a sync will undo
-    from app.store.rebuild import rebuild_projections
-    from app.store.repo import Store, dump_projections
+    from app.store.repo import Store
 
     store = Store(path)
     try:
-        with store.engine.connect().execution_options(write=True) as conn:
-            trans = conn.begin()
-            before = dump_projections(conn)
-            events = rebuild_projections(conn)
-            after = dump_projections(conn)
-            if before != after or repair:
-                trans.commit()
-                if before != after:
-                    report["actions"].append("projections differed from the log: rebuilt")
-            else:
-                trans.rollback()
-        report["events"] = events
+        report["events"] = _refold(store, report, repair=repair)
         report["index"] = _check_index(folder, store)
         from app.operations import sync_health  # held events this build may apply now
 
@@ -235,6 +216,38 @@ def check(folder: Path, *, repair: bool = False) -> dict[str, Any]:
     report["summary"] = ("ok: " if report["ok"] else "problems: ") + (
         "; ".join(report["actions"]) or f"{report.get('events', 0):,} events, projections match")
     return report
+
+
+def _integrity(path: Path) -> Any:
+    """SQLite's integrity_check answer ("ok"), or why the file could not even be asked."""
+    engine = make_engine(path)
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+    except Exception as exc:  # a file that is not a database at all
+        return str(exc)
+    finally:
+        engine.dispose()
+
+
+def _refold(store: Any, report: dict[str, Any], *, repair: bool) -> int:
+    """Rebuild the projections from the log; kept when they differed (or on repair).
+    Returns how many events were folded."""
+    from app.store.rebuild import rebuild_projections
+    from app.store.repo import dump_projections
+
+    with store.engine.connect().execution_options(write=True) as conn:
+        trans = conn.begin()
+        before = dump_projections(conn)
+        events = rebuild_projections(conn)
+        after = dump_projections(conn)
+        if before != after or repair:
+            trans.commit()
+            if before != after:
+                report["actions"].append("projections differed from the log: rebuilt")
+        else:
+            trans.rollback()
+    return int(events)
 
 
 def _check_index(folder: Path, store: Any) -> list[str]:

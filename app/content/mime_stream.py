@@ -353,11 +353,12 @@ def split_addresses(value: bytes) -> list[bytes]:
         elif byte == 0x3E and angle:
             angle -= 1
         elif byte == 0x2C and not angle:
-            piece = value[start:i]
-            if piece.strip():
-                out.append(piece)
+            _add_piece(out, value[start:i])
             start = i + 1
-    tail = value[start:]
-    if tail.strip():
-        out.append(tail)
+    _add_piece(out, value[start:])
     return out
+
+
+def _add_piece(out: list[bytes], piece: bytes) -> None:
+    if piece.strip():  # an empty piece between two commas is no address
+        out.append(piece)

@@ -281,24 +281,7 @@ def parse_config(data: Mapping[str, Any]) -> SlaConfig:
     policies: list[Policy] = []
     seen: set[tuple[str, str | None]] = set()
     for i, p in enumerate(data.get("policies") or []):
-        where = f"policy #{i + 1}"
-        priority = str(p.get("priority", "")).lower()
-        if priority not in ("low", "normal", "high", "urgent"):
-            raise SlaConfigError(f"{where}: priority '{p.get('priority')}' is not one of "
-                                 "low, normal, high, urgent")
-        org = p.get("organization_id")
-        if (priority, org) in seen:
-            raise SlaConfigError(f"{where}: a second policy for priority '{priority}'"
-                                 + (f" and organization '{org}'" if org else ""))
-        seen.add((priority, org))
-        cal = p.get("calendar")
-        if cal is not None and cal not in calendars:
-            raise SlaConfigError(f"{where}: unknown calendar '{cal}'")
-        policies.append(Policy(
-            name=str(p.get("name") or f"{priority.title()} priority"), priority=priority,
-            first_response_ms=parse_duration(p.get("first_response"), where),
-            resolution_ms=parse_duration(p.get("resolution"), where),
-            organization_id=str(org) if org else None, calendar=cal))
+        policies.append(_parse_policy(f"policy #{i + 1}", p, calendars, seen))
     report_tz = data.get("report_timezone")
     if report_tz is not None:
         try:
@@ -308,6 +291,28 @@ def parse_config(data: Mapping[str, Any]) -> SlaConfig:
     return SlaConfig(calendars=calendars, policies=tuple(policies), team_calendars=teams,
                      default_calendar=default,
                      report_timezone=str(report_tz) if report_tz is not None else None)
+
+
+def _parse_policy(where: str, p: Mapping[str, Any], calendars: Mapping[str, Calendar],
+                  seen: set[tuple[str, str | None]]) -> Policy:
+    """One policy; ``seen`` holds the (priority, organization) pairs already defined."""
+    priority = str(p.get("priority", "")).lower()
+    if priority not in ("low", "normal", "high", "urgent"):
+        raise SlaConfigError(f"{where}: priority '{p.get('priority')}' is not one of "
+                             "low, normal, high, urgent")
+    org = p.get("organization_id")
+    if (priority, org) in seen:
+        raise SlaConfigError(f"{where}: a second policy for priority '{priority}'"
+                             + (f" and organization '{org}'" if org else ""))
+    seen.add((priority, org))
+    cal = p.get("calendar")
+    if cal is not None and cal not in calendars:
+        raise SlaConfigError(f"{where}: unknown calendar '{cal}'")
+    return Policy(
+        name=str(p.get("name") or f"{priority.title()} priority"), priority=priority,
+        first_response_ms=parse_duration(p.get("first_response"), where),
+        resolution_ms=parse_duration(p.get("resolution"), where),
+        organization_id=str(org) if org else None, calendar=cal)
 
 
 def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,19 @@ def check_schema(schema: Any, where: str = "$") -> list[str]:
     for t in types if isinstance(types, list) else [types] if types is not None else []:
         if t not in _TYPES:
             problems.append(f"{where}: unknown type {t!r}")
+    problems += _check_properties(schema, where)
+    if "items" in schema:
+        problems += check_schema(schema["items"], f"{where}[]")
+    if "enum" in schema and not isinstance(schema["enum"], list):
+        problems.append(f"{where}.enum: must be a list")
+    if "additionalProperties" in schema and not isinstance(schema["additionalProperties"], bool):
+        problems.append(f"{where}.additionalProperties: only true or false is supported")
+    return problems
+
+
+def _check_properties(schema: dict[str, Any], where: str) -> list[str]:
+    """``properties`` (each a schema) and ``required`` (names among them)."""
+    problems: list[str] = []
     props = schema.get("properties", {})
     if not isinstance(props, dict):
         problems.append(f"{where}.properties: must be an object")
@@ -36,12 +49,6 @@ def check_schema(schema: Any, where: str = "$") -> list[str]:
         problems.append(f"{where}.required: must be a list of field names")
     elif isinstance(props, dict) and props:
         problems += [f"{where}.required: {r!r} is not in properties" for r in required if r not in props]
-    if "items" in schema:
-        problems += check_schema(schema["items"], f"{where}[]")
-    if "enum" in schema and not isinstance(schema["enum"], list):
-        problems.append(f"{where}.enum: must be a list")
-    if "additionalProperties" in schema and not isinstance(schema["additionalProperties"], bool):
-        problems.append(f"{where}.additionalProperties: only true or false is supported")
     return problems
 
 

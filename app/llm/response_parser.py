@@ -97,6 +97,38 @@ def _restore_all(value: Any, redaction_map: RedactionMap, unknown: list[str]) ->
     return value
 
 
+def _json_objects(text: str) -> list[tuple[_Candidate, dict[str, Any]]]:
+    """Every candidate of ``text`` that is a JSON object, fenced ones first."""
+    objects = []
+    for cand in _candidates(text):
+        try:
+            value = _loads(cand.text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            objects.append((cand, value))
+    if not objects:
+        raise AnswerError("no JSON object found in the pasted answer: ask the assistant to answer with JSON only")
+    return objects
+
+
+def _fitting_object(template: PromptTemplate, objects: list[tuple[_Candidate, dict[str, Any]]],
+                    warnings: list[str]) -> dict[str, Any]:
+    """The first object that fits the template's schema; else an AnswerError naming the
+    problems of the object closest to fitting."""
+    best_errors: list[str] = []
+    for cand, value in objects:
+        errors = validate(value, template.answer_schema)
+        if not errors:
+            if len({json.dumps(v, sort_keys=True) for _, v in objects}) > 1:
+                where = "the ```json block" if cand.fenced else "the first object that fits"
+                warnings.append(f"several JSON objects in the answer; used {where}")
+            return value
+        if not best_errors or len(errors) < len(best_errors):
+            best_errors = errors
+    raise AnswerError(f"the answer does not fit the {template.name} template: " + "; ".join(best_errors))
+
+
 def parse_answer(
     template: PromptTemplate,
     pasted: str,
@@ -115,29 +147,7 @@ def parse_answer(
     if not pasted.strip():
         raise AnswerError("the pasted answer is empty")
     warnings: list[str] = []
-    parsed: list[tuple[_Candidate, Any]] = []
-    for cand in _candidates(pasted.strip()):
-        try:
-            parsed.append((cand, _loads(cand.text)))
-        except ValueError:
-            continue
-    objects = [(c, v) for c, v in parsed if isinstance(v, dict)]
-    if not objects:
-        raise AnswerError("no JSON object found in the pasted answer: ask the assistant to answer with JSON only")
-    chosen: dict[str, Any] | None = None
-    best_errors: list[str] = []
-    for cand, value in objects:
-        errors = validate(value, template.answer_schema)
-        if not errors:
-            chosen = value
-            if len({json.dumps(v, sort_keys=True) for _, v in objects}) > 1:
-                where = "the ```json block" if cand.fenced else "the first object that fits"
-                warnings.append(f"several JSON objects in the answer; used {where}")
-            break
-        if not best_errors or len(errors) < len(best_errors):
-            best_errors = errors
-    if chosen is None:
-        raise AnswerError(f"the answer does not fit the {template.name} template: " + "; ".join(best_errors))
+    chosen = _fitting_object(template, _json_objects(pasted.strip()), warnings)
     props = template.answer_schema.get("properties", {})
     extra = [k for k in chosen if props and k not in props]
     if extra:

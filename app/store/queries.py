@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,35 +65,52 @@ class CaseFilter:
 
     def set(self, name: str, value: str) -> None:
         value = value.strip()
-        if name == "status":
-            allowed = [x.value for x in Status] + ["open-all"]
-            for v in value.split(","):
-                if v not in allowed:
-                    raise InvalidValue(f"'{v}' is not a status ({', '.join(allowed)})")
-                self.statuses += sorted(OPEN_STATUSES) if v == "open-all" else [v]
-        elif name == "priority":
-            for v in value.split(","):
-                if v not in [p.value for p in Priority]:
-                    raise InvalidValue(f"'{v}' is not a priority")
-                self.priorities.append(v)
-        elif name == "assignee":
-            self.assignee = value
-        elif name == "tag":
-            self.tags.append(value.lower())
-        elif name == "updated":
-            days = value.lstrip("<").lower()
-            if not (days.endswith("d") and days[:-1].isdigit()):
-                raise InvalidValue(f"'updated:{value}' should look like updated:<7d")
-            self.updated_within_days = int(days[:-1])
-        elif name == "is":
-            if value == "unassigned":
-                self.assignee = "none"
-            elif value == "open":
-                self.statuses += sorted(OPEN_STATUSES)
-            else:
-                raise InvalidValue(f"'is:{value}' is not known (is:open, is:unassigned)")
-        else:
+        setter = _SETTERS.get(name)
+        if setter is None:
             setattr(self, name, value)
+        else:
+            setter(self, value)
+
+    def _set_status(self, value: str) -> None:
+        allowed = [x.value for x in Status] + ["open-all"]
+        for v in value.split(","):
+            if v not in allowed:
+                raise InvalidValue(f"'{v}' is not a status ({', '.join(allowed)})")
+            self.statuses += sorted(OPEN_STATUSES) if v == "open-all" else [v]
+
+    def _set_priority(self, value: str) -> None:
+        for v in value.split(","):
+            if v not in [p.value for p in Priority]:
+                raise InvalidValue(f"'{v}' is not a priority")
+            self.priorities.append(v)
+
+    def _set_assignee(self, value: str) -> None:
+        self.assignee = value
+
+    def _set_tag(self, value: str) -> None:
+        self.tags.append(value.lower())
+
+    def _set_updated(self, value: str) -> None:
+        days = value.lstrip("<").lower()
+        if not (days.endswith("d") and days[:-1].isdigit()):
+            raise InvalidValue(f"'updated:{value}' should look like updated:<7d")
+        self.updated_within_days = int(days[:-1])
+
+    def _set_is(self, value: str) -> None:
+        if value == "unassigned":
+            self.assignee = "none"
+        elif value == "open":
+            self.statuses += sorted(OPEN_STATUSES)
+        else:
+            raise InvalidValue(f"'is:{value}' is not known (is:open, is:unassigned)")
+
+
+# How CaseFilter.set reads each filter that is more than a plain value.
+_SETTERS: dict[str, Callable[[CaseFilter, str], None]] = {
+    "status": CaseFilter._set_status, "priority": CaseFilter._set_priority,
+    "assignee": CaseFilter._set_assignee, "tag": CaseFilter._set_tag,
+    "updated": CaseFilter._set_updated, "is": CaseFilter._set_is,
+}
 
 
 BUILTIN_VIEWS: dict[str, tuple[str, CaseFilter, str]] = {
