@@ -11,6 +11,10 @@
                                                             in-process unless --no-workers)
     smart-support-server [...] integrations status [--json]
     smart-support-server [...] integrations retry JOB_ID
+    smart-support-server [...] mailbox add TEAM ADDRESS --imap URL --smtp URL --password-stdin
+    smart-support-server [...] mailbox list [--json]
+    smart-support-server [...] mailbox remove TEAM ADDRESS
+    smart-support-server [...] mailbox test TEAM ADDRESS
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     retry = integrations.add_parser("retry", help="re-queue a failed job")
     retry.add_argument("job_id", metavar="JOB_ID")
 
+    _mailbox_parser(commands)
+
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True)
     add = user.add_parser("add", help="create an account")
@@ -84,6 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
         member.add_argument("team")
         member.add_argument("email")
     return parser
+
+
+def _mailbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mailbox = commands.add_parser("mailbox", help="the teams' support mailboxes "
+                                  "(docs/mailbox.md)").add_subparsers(dest="action",
+                                                                      required=True)
+    add = mailbox.add_parser("add", help="add a mailbox (or give one new URLs and password)")
+    add.add_argument("team")
+    add.add_argument("address")
+    add.add_argument("--imap", required=True, metavar="URL",
+                     help="imaps://USER@HOST[:PORT][/FOLDER] or imap://USER@HOST:PORT[/FOLDER]")
+    add.add_argument("--smtp", required=True, metavar="URL",
+                     help="smtps://USER@HOST[:PORT] or smtp://[USER@]HOST:PORT")
+    add.add_argument("--password-stdin", action="store_true", required=True,
+                     help="read the password (both ends) from standard input")
+    listing = mailbox.add_parser("list", help="the mailboxes, their state and counts")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    for name, text in (("remove", "forget a mailbox (nothing is deleted from it)"),
+                       ("test", "log in to both ends and say what works")):
+        one = mailbox.add_parser(name, help=text)
+        one.add_argument("team")
+        one.add_argument("address")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -158,6 +186,10 @@ def _admin(args: argparse.Namespace, engine: Engine) -> str:
                 raise accounts.AdminError(f"no failed job {args.job_id[:64]!r} "
                                           "(see `integrations status`)")
             return f"job {args.job_id} queued again"
+        case ("mailbox", _):
+            from sync_server.mail.admin import mailbox_command
+
+            return mailbox_command(args, engine)
     raise accounts.AdminError(f"unknown command {args.command} {args.action}")
 
 

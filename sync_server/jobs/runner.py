@@ -13,6 +13,7 @@ from typing import IO
 
 from sync_server.db import make_engine, migrate
 from sync_server.jobs.worker import Worker, WorkerConfig, sqlite_worker_lock
+from sync_server.mail.poll import Poller, mail_poller
 from sync_server.notify import Notice
 from sync_server.settings import Settings
 from sync_server.state import AppState
@@ -61,8 +62,11 @@ async def run_periodic(settings: Settings, stop: asyncio.Event) -> None:
     await asyncio.gather(*(every(float(interval), make) for interval, make in tasks))
 
 
-async def _work(worker: Worker, settings: Settings, stop: asyncio.Event) -> None:
-    await asyncio.gather(worker.run(stop), run_periodic(settings, stop))
+async def _work(worker: Worker, settings: Settings, stop: asyncio.Event,
+                mail: Poller | None = None) -> None:
+    # The team mailboxes' poller (sync_server/mail) runs beside the job workers.
+    await asyncio.gather(worker.run(stop), run_periodic(settings, stop),
+                         *([mail.run(stop)] if mail is not None else []))
 
 
 class RunningWorkers:
@@ -97,8 +101,11 @@ def start_workers(state: AppState) -> RunningWorkers | None:
 
     worker = Worker(state.engine, WorkerConfig.from_settings(state.settings),
                     server_clock=state.clock, on_event=announce)
+    mail = mail_poller(state.engine, state.settings, secret=state.secret,
+                       blobs=state.blob_store, clock=state.clock, on_event=announce)
     stop = asyncio.Event()
-    return RunningWorkers(asyncio.create_task(_work(worker, state.settings, stop)), stop, lock)
+    return RunningWorkers(asyncio.create_task(_work(worker, state.settings, stop, mail)), stop,
+                          lock)
 
 
 async def run_alone(settings: Settings) -> int:
@@ -118,7 +125,7 @@ async def run_alone(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         worker = Worker(engine, WorkerConfig.from_settings(settings))
         try:
-            await _work(worker, settings, stop)
+            await _work(worker, settings, stop, mail_poller(engine, settings))
         finally:
             lock.close()
         return 0

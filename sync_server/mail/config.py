@@ -58,6 +58,17 @@ def _query_tls(query: str, url: str) -> bool:
     return True
 
 
+def _folder(kind: str, path: str, user: str, shown: str) -> str:
+    if kind == "smtp" and path not in ("", "/"):
+        raise MailConfigError(f"{shown}: an smtp URL has no path")
+    if kind == "imap" and not user:
+        raise MailConfigError(f"{shown}: an imap URL names its user (USER@HOST)")
+    folder = unquote(path.strip("/")) if kind == "imap" else ""
+    if any(ord(ch) < 32 for ch in user + folder):
+        raise MailConfigError(f"{shown}: control characters in the user or folder")
+    return folder
+
+
 def parse_url(url: str, *, kind: Literal["imap", "smtp"]) -> Endpoint:
     """One end of a mailbox; raises :class:`MailConfigError` naming what is wrong."""
     if not isinstance(url, str) or not url or len(url) > _MAX_URL or any(
@@ -93,13 +104,7 @@ def parse_url(url: str, *, kind: Literal["imap", "smtp"]) -> Endpoint:
         raise MailConfigError(f"{shown}: ?tls=none goes only with {kind}:// (not {scheme}://)")
     if parts.fragment:
         raise MailConfigError(f"{shown}: a URL fragment (#...) means nothing here")
-    folder = unquote(parts.path.strip("/")) if kind == "imap" else ""
-    if kind == "smtp" and parts.path not in ("", "/"):
-        raise MailConfigError(f"{shown}: an smtp URL has no path")
-    if kind == "imap" and not user:
-        raise MailConfigError(f"{shown}: an imap URL names its user (USER@HOST)")
-    if any(ord(ch) < 32 for ch in user + folder):
-        raise MailConfigError(f"{shown}: control characters in the user or folder")
+    folder = _folder(kind, parts.path, user, shown)
     tls: Tls = "implicit" if implicit else ("none" if no_tls else "starttls")
     return Endpoint(scheme=scheme, user=user, host=host.lower(), port=port,  # type: ignore[arg-type]
                     tls=tls, folder=folder or ("INBOX" if kind == "imap" else ""))

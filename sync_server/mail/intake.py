@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -336,64 +337,86 @@ def _case_hlc(conn: Connection, case_id: str) -> str:
     return str(last or "")
 
 
+@dataclass(slots=True)
+class _Read:
+    """What parsing told of one message, before any database work."""
+
+    headers: Message
+    mail: ParsedEmail | None = None
+    notes: list[str] = field(default_factory=list)
+    problem: tuple[str, str] | None = None  # (malformed|too_big, reason)
+    sender: str = ""
+    message_id: str = ""
+    bounce: bounces.Bounce | None = None
+
+
+def _read(msg: Fetched, max_mail_bytes: int) -> _Read:
+    read = _Read(_headers(msg.raw))
+    if msg.truncated:
+        read.problem = ("too_big", f"{msg.size:,} bytes: over the limit of {max_mail_bytes:,}")
+        read.notes.append(f"the message is {msg.size:,} bytes, over the mailbox limit of "
+                          f"{max_mail_bytes:,}: only its headers were read; it stays in the "
+                          "mailbox")
+    else:
+        try:
+            read.mail = parse_eml(msg.raw, f"message-{msg.uid}.eml",
+                                  limits=_limits(max_mail_bytes))
+        except IntakeError as exc:
+            read.problem = ("malformed", str(exc)[:500])
+            read.notes.append(f"the message could not be read as an e-mail ({exc}); the "
+                              "original is attached")
+    mail, headers = read.mail, read.headers
+    sender = mail.from_email if mail else parseaddr(str(headers.get("from") or ""))[1]
+    sender = sender.strip().lower()
+    if "@" not in sender or len(sender) > 320:
+        read.problem = read.problem or ("malformed", "no sender address (From)")
+        read.notes.append("the message has no sender address (From): nobody will be answered")
+        sender = ""
+    read.sender = sender
+    read.message_id = (mail.message_id if mail else str(headers.get("message-id") or "")
+                       ).strip()[:998]
+    if mail is not None:
+        read.bounce = bounces.parse_bounce(message_from_bytes(msg.raw, policy=policy.compat32))
+    return read
+
+
+def _judge(conn: Connection, box: Mailbox, read: _Read, now_ms: int) -> Outcome:
+    """Bounce, repeat, loop, or a message for a case."""
+    if read.bounce is not None:
+        return Outcome("bounce", reason=read.bounce.reason)
+    if read.message_id and conn.execute(select(mail_messages.c.uid).where(
+            mail_messages.c.message_id == read.message_id,
+            mail_messages.c.disposition.in_(_TAKEN)).limit(1)).first():
+        return Outcome("duplicate", reason=f"Message-ID {read.message_id[:200]} was taken before")
+    loop = _classify(conn, box, read.headers, read.sender, now_ms)
+    if loop is not None:
+        return Outcome(loop[0], reason=loop[1])
+    return Outcome("case")
+
+
 def take(engine: Engine, clock: ServerClock, blobs: BlobStore, box: Mailbox, msg: Fetched, *,
          now_ms: int, max_blob_bytes: int, max_mail_bytes: int,
          on_event: Callable[[int, frozenset[str]], None] | None = None) -> Outcome:
     """Turn one message into events (or a counted drop); the mail_messages row says which."""
-    headers = _headers(msg.raw)
-    mail: ParsedEmail | None = None
-    notes: list[str] = []
-    disposition: tuple[str, str] | None = None
-    if msg.truncated:
-        disposition = ("too_big", f"{msg.size:,} bytes: over the limit of {max_mail_bytes:,}")
-        notes.append(f"the message is {msg.size:,} bytes, over the mailbox limit of "
-                     f"{max_mail_bytes:,}: only its headers were read; it stays in the mailbox")
-    else:
-        try:
-            mail = parse_eml(msg.raw, f"message-{msg.uid}.eml", limits=_limits(max_mail_bytes))
-        except IntakeError as exc:
-            disposition = ("malformed", str(exc)[:500])
-            notes.append(f"the message could not be read as an e-mail ({exc}); the original "
-                         f"is attached")
-    sender = (mail.from_email if mail else "").strip().lower()
-    if mail is None:
-        from email.utils import parseaddr
-
-        sender = parseaddr(str(headers.get("from") or ""))[1].strip().lower()
-    if "@" not in sender or len(sender) > 320:
-        if disposition is None:
-            disposition = ("malformed", "no sender address (From)")
-        notes.append("the message has no sender address (From): nobody will be answered")
-        sender = ""
-    message_id = (mail.message_id if mail else str(headers.get("message-id") or "")).strip()[:998]
-    full = message_from_bytes(msg.raw, policy=policy.compat32) if mail is not None else None
-    bounce = bounces.parse_bounce(full) if full is not None else None
-
-    files = _Files()
+    read = _read(msg, max_mail_bytes)
     with engine.connect() as conn:  # reads only: the writes come in one transaction below
-        outcome = Outcome("case")
-        if bounce is not None:
-            outcome = Outcome("bounce", reason=bounce.reason)
-        elif message_id and conn.execute(select(mail_messages.c.uid).where(
-                mail_messages.c.message_id == message_id,
-                mail_messages.c.disposition.in_(_TAKEN)).limit(1)).first():
-            outcome = Outcome("duplicate", reason=f"Message-ID {message_id[:200]} was taken before")
-        elif (loop := _classify(conn, box, headers, sender, now_ms)) is not None:
-            outcome = Outcome(loop[0], reason=loop[1])
+        outcome = _judge(conn, box, read, now_ms)
+    files = _Files()
     if outcome.disposition == "case":
         # Blobs before the transaction that names them (content-addressed: idempotent).
-        files = _attachments(blobs, mail, msg.raw, max_blob_bytes, msg.uid)
-        notes += [f"dropped {d}" for d in files.dropped]
+        files = _attachments(blobs, read.mail, msg.raw, max_blob_bytes, msg.uid)
+        read.notes += [f"dropped {d}" for d in files.dropped]
+        if read.problem is not None:
+            outcome.disposition, outcome.reason = read.problem
     try:
         with write_tx(engine) as conn:
             w = _Write(conn, clock, lock_counter(conn), now_ms)
-            if outcome.disposition == "bounce" and bounce is not None:
-                outcome.case_id = _bounce(w, box, bounce)
-            elif outcome.disposition == "case":
-                if disposition is not None:
-                    outcome.disposition, outcome.reason = disposition
-                _to_case(w, box, mail, headers, sender, notes, files, outcome)
-            _record(w, box, msg, message_id, sender, outcome)
+            if outcome.disposition == "bounce" and read.bounce is not None:
+                outcome.case_id = _bounce(w, box, read.bounce)
+            elif outcome.case_id is None and outcome.disposition in ("case", "malformed",
+                                                                     "too_big"):
+                _to_case(w, box, read, files, outcome)
+            _record(w, box, msg, read.message_id, read.sender, outcome)
             w.flush()
             outcome.seq = w.seq if w.rows else None
             outcome.teams = {box.team_id} if w.rows else set()
@@ -404,9 +427,9 @@ def take(engine: Engine, clock: ServerClock, blobs: BlobStore, box: Mailbox, msg
     return outcome
 
 
-def _to_case(w: _Write, box: Mailbox, mail: ParsedEmail | None, headers: Message, sender: str,
-             notes: list[str], files: _Files, outcome: Outcome) -> None:
-    body = compose_body(mail, notes)
+def _to_case(w: _Write, box: Mailbox, read: _Read, files: _Files, outcome: Outcome) -> None:
+    mail, headers, sender = read.mail, read.headers, read.sender
+    body = compose_body(mail, read.notes)
     mail_obj = _mail_object(mail, headers, next(
         (sha for _n, mime, sha, _s in files.stored if mime == "message/rfc822"), ""))
     if not mail_obj["raw_sha256"]:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync_server.db import write_tx
@@ -125,13 +125,14 @@ def remove(engine: Engine, *, team: str, address: str) -> None:
         raise AdminError(f"team {team} has no mailbox {address[:80]!r}")
 
 
-def _counts(conn: Connection) -> dict[str, dict[str, int]]:
-    from sqlalchemy import func
-
+def _counts(conn: Connection, mailbox_id: str | None = None) -> dict[str, dict[str, int]]:
+    """Messages taken per mailbox and disposition (case, comment, auto_reply, burst, ...)."""
+    query = select(mail_messages.c.mailbox_id, mail_messages.c.disposition, func.count()
+                   ).group_by(mail_messages.c.mailbox_id, mail_messages.c.disposition)
+    if mailbox_id is not None:
+        query = query.where(mail_messages.c.mailbox_id == mailbox_id)
     out: dict[str, dict[str, int]] = {}
-    for row in conn.execute(select(mail_messages.c.mailbox_id, mail_messages.c.disposition,
-                                   func.count()).group_by(mail_messages.c.mailbox_id,
-                                                          mail_messages.c.disposition)):
+    for row in conn.execute(query):
         out.setdefault(row[0], {})[row[1]] = int(row[2])
     return out
 
@@ -161,7 +162,7 @@ def by_id(conn: Connection, mailbox_id: str) -> Mailbox | None:
     if row is None:
         return None
     name = conn.execute(select(teams.c.name).where(teams.c.id == row.team_id)).scalar()
-    return _mailbox(row, str(name or row.team_id))
+    return _mailbox(row, str(name or row.team_id), _counts(conn, mailbox_id).get(mailbox_id))
 
 
 def take_lease(engine: Engine, mailbox_id: str, owner: str, at_ms: int,

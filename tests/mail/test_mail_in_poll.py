@@ -1,0 +1,211 @@
+"""Mail in against a real Dovecot: a delivered mail becomes a case (customer, key,
+attachments, the original .eml), an answer lands on its case, each message once, loops and
+bounces create nothing, bad input gets a clear note, a failing mailbox a clear status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import imapclient
+from sqlalchemy import select
+
+from sync_server.jobs import breaker
+from sync_server.tables import breakers, events, mail_messages
+from tests.mail import dovecot
+from tests.mail.conftest import MailWorld
+from tests.mail.mails import dsn, mail
+
+
+def _events(world: MailWorld, type_: str | None = None) -> list[dict[str, Any]]:
+    with world.engine.connect() as conn:
+        rows = conn.execute(select(events).order_by(events.c.server_seq)).mappings().all()
+    out = [{**r, "payload": json.loads(r["payload"])} for r in rows]
+    return [e for e in out if type_ is None or e["type"] == type_]
+
+
+def _dispositions(world: MailWorld) -> list[str]:
+    with world.engine.connect() as conn:
+        return [r.disposition for r in conn.execute(
+            select(mail_messages).order_by(mail_messages.c.uid))]
+
+
+def _seen(world: MailWorld) -> list[bool]:
+    client = imapclient.IMAPClient("127.0.0.1", port=world.imap.port, ssl=False)
+    try:
+        client.login(dovecot.USER, dovecot.PASSWORD)
+        client.select_folder("INBOX", readonly=True)
+        flags = client.get_flags(client.search(["ALL"]))
+        return [imapclient.SEEN in f for _uid, f in sorted(flags.items())]
+    finally:
+        client.logout()
+
+
+def test_a_mail_becomes_a_case_with_its_requester_attachments_and_original(
+        mail_world: MailWorld) -> None:
+    raw = mail(body="It smokes when printing duplex.\n\n> old quoted line\n\n-- \nCarla",
+               attachments=[("photo.png", "image/png", b"\x89PNG fake" * 10)])
+    mail_world.imap.deliver(raw)
+    result = mail_world.poller().poll_once(mail_world.mailbox_id)
+    assert result is not None and result.state == "ok", result
+    (customer,) = _events(mail_world, "customer.upserted")
+    assert customer["payload"]["email"] == "carla@customer.test"
+    assert customer["payload"]["name"] == "Carla Customer"
+    (created,) = _events(mail_world, "case.created")
+    assert (created["actor"], created["device_id"]) == ("system", "server")
+    fields = created["payload"]["fields"]
+    assert fields["subject"] == "Printer on fire"
+    assert fields["requester_id"] == customer["payload"]["id"]
+    assert fields["team_id"] == mail_world.team_id
+    assert fields["description"].startswith("It smokes when printing duplex.")
+    assert "<summary>Signature</summary>" in fields["description"]
+    assert created["payload"]["tags"] == ["email"]
+    assert created["payload"]["mail"]["from"] == "carla@customer.test"
+    (key,) = _events(mail_world, "case.key_assigned")
+    assert key["payload"]["key"] == "SUP-1" and key["case_id"] == created["case_id"]
+    attached = {e["payload"]["name"]: e["payload"] for e in
+                _events(mail_world, "attachment.added")}
+    assert set(attached) == {"photo.png", "message-1.eml"}
+    stored = mail_world.blobs.get(attached["message-1.eml"]["sha256"]) or b""
+    assert stored.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")  # IMAP sends CRLF
+    assert attached["message-1.eml"]["sha256"] == created["payload"]["mail"]["raw_sha256"]
+    assert mail_world.blobs.get(attached["photo.png"]["sha256"]) == b"\x89PNG fake" * 10
+    assert _seen(mail_world) == [True]
+    box = mail_world.mailbox()
+    assert (box.state, box.last_uid, box.counts) == ("ok", 1, {"case": 1})
+
+
+def test_each_message_once_polls_again_and_a_repeated_message_id_is_dropped(
+        mail_world: MailWorld) -> None:
+    first = mail(message_id="<same@customer.test>")
+    mail_world.imap.deliver(first)
+    poller = mail_world.poller()
+    poller.poll_once(mail_world.mailbox_id)
+    poller.poll_once(mail_world.mailbox_id)
+    mail_world.imap.deliver(first)  # the same mail again (a resend, a second copy)
+    poller.poll_once(mail_world.mailbox_id)
+    poller.poll_once(mail_world.mailbox_id)
+    assert len(_events(mail_world, "case.created")) == 1
+    assert _dispositions(mail_world) == ["case", "duplicate"]
+    assert _seen(mail_world) == [True, True]
+
+
+def test_the_customers_answer_lands_on_the_same_case(mail_world: MailWorld) -> None:
+    mail_world.imap.deliver(mail(message_id="<first@customer.test>"))
+    poller = mail_world.poller()
+    poller.poll_once(mail_world.mailbox_id)
+    # Threaded by In-Reply-To a Message-ID the case received...
+    mail_world.imap.deliver(mail(subject="Re: Printer on fire", body="Still smoking.",
+                                 in_reply_to="<first@customer.test>"))
+    # ...and by the case key in the subject, with no thread headers at all.
+    mail_world.imap.deliver(mail(subject="[SUP-1] more news", body="Now it is out."))
+    poller.poll_once(mail_world.mailbox_id)
+    (created,) = _events(mail_world, "case.created")
+    comments = _events(mail_world, "comment.added")
+    assert [c["payload"]["body"] for c in comments] == ["Still smoking.", "Now it is out."]
+    for comment in comments:
+        assert comment["case_id"] == created["case_id"]
+        assert comment["payload"]["author_kind"] == "customer"
+        assert comment["payload"]["internal"] is False
+        assert comment["payload"]["author"] == "carla@customer.test"
+    assert len(_events(mail_world, "customer.upserted")) == 1  # the requester is found
+    assert _dispositions(mail_world) == ["case", "comment", "comment"]
+
+
+def test_auto_replies_own_mail_and_a_burst_create_no_case_and_are_counted(
+        mail_world: MailWorld) -> None:
+    mail_world.imap.deliver(mail(headers={"Auto-Submitted": "auto-replied"}))
+    mail_world.imap.deliver(mail(headers={"Precedence": "bulk"}))
+    mail_world.imap.deliver(mail(headers={"X-Autoreply": "yes"}))
+    mail_world.imap.deliver(mail(sender="support@example.test"))
+    for n in range(4):
+        mail_world.imap.deliver(mail(sender="loop@robot.test", subject=f"Ping {n}"))
+    box = mail_world.mailbox()
+    with mail_world.engine.begin() as conn:
+        from sqlalchemy import update
+
+        from sync_server.tables import mailboxes
+        conn.execute(update(mailboxes).values(settings=json.dumps(
+            {**box.settings, "burst_per_hour": 2})))
+    mail_world.poller().poll_once(mail_world.mailbox_id)
+    assert _dispositions(mail_world) == ["auto_reply", "auto_reply", "auto_reply", "own",
+                                         "case", "case", "burst", "burst"]
+    assert len(_events(mail_world, "case.created")) == 2
+    assert mail_world.mailbox().counts == {"auto_reply": 3, "own": 1, "case": 2, "burst": 2}
+    assert _seen(mail_world) == [True] * 8
+
+
+def test_a_bounce_is_no_case_and_names_what_bounced(mail_world: MailWorld) -> None:
+    mail_world.imap.deliver(dsn("<reply-1@example.test>"))
+    mail_world.poller().poll_once(mail_world.mailbox_id)
+    assert _events(mail_world, "case.created") == []
+    with mail_world.engine.connect() as conn:
+        (row,) = conn.execute(select(mail_messages)).all()
+    assert row.disposition == "bounce"
+    assert "5.1.1" in row.reason and "no such user" in row.reason
+
+
+def test_bad_input_gets_a_note_and_the_rest_is_still_taken(mail_world: MailWorld) -> None:
+    mail_world.imap.deliver(mail(sender=""))  # no From
+    mail_world.imap.deliver(b"Subject: broken\r\nMIME-Version: 1.0\r\nFrom: x@y.test\r\n"
+                            b'Content-Type: multipart/mixed; boundary="nope"\r\n\r\n'
+                            b"--nope\r\nContent-Type: text/plain\r\n\r\ncut off")
+    mail_world.imap.deliver(mail(subject="Charset", body="ok").replace(
+        b'charset="utf-8"', b'charset="x-unknown-42"'))
+    mail_world.imap.deliver(mail(subject="Big file", attachments=[
+        ("huge.bin", "application/octet-stream", b"z" * 300_000)]))
+    mail_world.imap.deliver(mail(subject="Too big", body="x" * 700_000))
+    mail_world.imap.deliver(mail(subject="Fine after all that"))
+    result = mail_world.poller(max_mail_bytes=600_000).poll_once(mail_world.mailbox_id)
+    assert result is not None and result.state == "ok"
+    assert _dispositions(mail_world) == ["malformed", "malformed", "case", "case", "too_big",
+                                         "case"]
+    subjects = {e["payload"]["fields"]["subject"]: e["payload"]["fields"]["description"]
+                for e in _events(mail_world, "case.created")}
+    assert len(subjects) == 6
+    assert "no sender address" in subjects["Printer on fire"]
+    assert "could not be read as an e-mail" in subjects["broken"]
+    assert subjects["Charset"].startswith("ok")
+    assert "dropped huge.bin (300,000 bytes: over the attachment limit" in subjects["Big file"]
+    assert "only its headers were read" in subjects["Too big"]
+    names = [e["payload"]["name"] for e in _events(mail_world, "attachment.added")]
+    assert "huge.bin" not in names
+    assert subjects["Fine after all that"].startswith("It smokes")
+
+
+def test_a_wrong_password_gives_a_clear_status_and_opens_the_breaker(
+        mail_world: MailWorld) -> None:
+    from sync_server.mail import store
+    from tests.mail.conftest import SECRET
+
+    store.add(mail_world.engine, team="Support", address="support@example.test",
+              imap_url=mail_world.imap.url(), smtp_url="smtp://127.0.0.1:2525?tls=none",
+              password="wrong", server_secret=SECRET)
+    mail_world.imap.deliver(mail())
+    poller = mail_world.poller()
+    result = poller.poll_once(mail_world.mailbox_id)
+    assert result is not None and result.state == "auth_failed"
+    box = mail_world.mailbox()
+    assert box.state == "auth_failed" and "refused the login" in (box.last_error or "")
+    assert "wrong" not in (box.last_error or "")
+    with mail_world.engine.connect() as conn:
+        (row,) = conn.execute(select(breakers)).all()
+    assert (row.system, row.site, row.state) == ("mail", box.imap.site, "open")
+    again = poller.poll_once(mail_world.mailbox_id)  # no login attempt while open
+    assert again is not None and again.state == "breaker_open"
+    assert _events(mail_world) == [] and _seen(mail_world) == [False]
+    with mail_world.engine.begin() as conn:
+        assert breaker.admit(conn, "mail", box.imap.site, breaker.BreakerPolicy(),
+                             10**13).probe  # it half-opens later, as every breaker does
+
+
+def test_a_vanished_folder_is_a_clear_status(mail_world: MailWorld) -> None:
+    from sync_server.mail import store
+    from tests.mail.conftest import SECRET
+
+    store.add(mail_world.engine, team="Support", address="support@example.test",
+              imap_url=mail_world.imap.url("Gone"), smtp_url="smtp://127.0.0.1:2525?tls=none",
+              password=dovecot.PASSWORD, server_secret=SECRET)
+    result = mail_world.poller().poll_once(mail_world.mailbox_id)
+    assert result is not None and result.state == "gone"
+    assert "folder 'Gone'" in (mail_world.mailbox().last_error or "")
