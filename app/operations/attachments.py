@@ -358,12 +358,17 @@ def record(store: Store, *, prepared: Prepared) -> tuple[str, Changes]:
     content already on the case returns its attachment and changes nothing."""
     name = prepared.extract.name
     try:
-        prepared.staged.commit()
+        placed = prepared.staged.commit()
     except OSError as exc:
         prepared.staged.discard()
         raise OperationError(f"cannot store {name}: {exc.strerror or exc}; "
                              "nothing was attached") from exc
-    return _record(store, prepared.case, [prepared.extract], prepared.comment_id)
+    try:
+        return _record(store, prepared.case, [prepared.extract], prepared.comment_id)
+    except BaseException:
+        if placed:  # no event refers to it: a refused record keeps no blob either
+            blob_store(store).path_for(prepared.extract.sha256).unlink(missing_ok=True)
+        raise
 
 
 def discard(prepared: Prepared) -> None:

@@ -58,18 +58,20 @@ class StagedBlob:
     size: int
     head: bytes
 
-    def commit(self) -> None:
-        """Move the file to its content address (a blob with these bytes may be there
-        already: then the copy goes). Raises ``FileNotFoundError`` once discarded."""
+    def commit(self) -> bool:
+        """Move the file to its content address; True if it made a new blob, False when
+        one with these bytes was there already (then the copy goes). Raises
+        ``FileNotFoundError`` once discarded."""
         final = self.blobs.path_for(self.sha256)
         if final.is_file():
             self.discard()
-            return
+            return False
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path.name} was discarded before it was stored")
         private_dir(final.parent)
         os.replace(self.path, final)
         self.discard()
+        return True
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

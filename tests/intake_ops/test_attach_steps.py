@@ -104,3 +104,13 @@ def test_same_content_prepared_twice_is_one_blob(store: Any, files: dict[str, Pa
     for key in ("SUP-3", "SUP-4"):
         cid = case_id(store, key)
         assert len(store.read(lambda c, i=cid: iq.case_attachments(c, i))) == 1
+
+
+def test_a_refused_record_keeps_no_blob(store: Any, files: dict[str, Path],
+                                        data_dir: Path) -> None:
+    prepared = att.prepare(store, case="SUP-3", path=files["all_styles.log"])
+    prepared.case = "SUP-999999"  # the case is gone by the time the writer gets to it
+    before = snapshot(store)
+    with pytest.raises(OperationError, match="no case 'SUP-999999'"):
+        att.record(store, prepared=prepared)
+    assert snapshot(store) == before and files_under(data_dir / "blobs") == []
