@@ -375,6 +375,41 @@ def test_a_case_deleted_in_salesforce_is_made_again_and_the_old_one_unlinked(
         assert (unlinked["remote_id"], unlinked["linked"]) == (old_id, False)
 
 
+def test_503_429_and_a_slow_answer_wait_and_still_make_one_case(
+        settings: Settings, engine: Engine, world: World) -> None:
+    with FakeSalesforce() as fake, running(settings, engine, fake, timeout_s=0.5) as client:
+        alice = bearer(login(client, ALICE))
+        case_id = new_case(client, alice, world.alpha)
+        fake.inject("GET", r"/sobjects/Case/Support_Case_Id__c/", status=503, body=[{
+            "message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE"}])
+        request_id = ask(client, alice, world.alpha, case_id, "sync")
+        clock = Clock()
+        worker = Worker(engine, WorkerConfig(concurrency=1), clock=clock,
+                        uniform=lambda low, high: low)
+        run(worker)
+        [unavailable] = outcomes(client, alice, request_id)
+        assert unavailable["type"] == "integration.waiting"
+        assert "SERVER_UNAVAILABLE: Server unavailable" in unavailable["payload"]["reason"]
+        fake.inject("GET", r"/sobjects/Case/Support_Case_Id__c/", status=429,
+                    headers={"Retry-After": "120"}, body=[])
+        clock.ms = unavailable["payload"]["next_try_ms"]
+        run(worker)
+        limited = outcomes(client, alice, request_id)[-1]
+        assert limited["type"] == "integration.waiting"
+        assert limited["payload"]["next_try_ms"] >= clock.ms + 120_000
+        fake.inject("PATCH", r"/sobjects/Case/Support_Case_Id__c/", delay_s=1.0)
+        clock.ms = limited["payload"]["next_try_ms"]
+        run(worker)
+        slow = outcomes(client, alice, request_id)[-1]
+        assert slow["type"] == "integration.waiting"
+        assert "did not answer in 0.5 s" in slow["payload"]["reason"]
+        time.sleep(0.7)  # the slow PATCH lands after all
+        clock.ms = slow["payload"]["next_try_ms"]
+        run(worker)
+        assert outcomes(client, alice, request_id)[-1]["type"] == "integration.done"
+        assert len(fake.cases()) == 1
+
+
 @pytest.fixture(autouse=True)
 def _no_stale_handlers() -> Iterator[None]:
     from sync_server.integrations import forget_all
