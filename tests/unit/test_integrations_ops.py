@@ -5,7 +5,6 @@ answers; notifications of outcomes and of a linked issue that became resolved.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,9 @@ T = 1_796_000_000_000
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = Store(tmp_path / "a" / "smart-support.db")
-    st.set_actor(ME)
-    yield st
-    st.close()
+def store(store: Store) -> Store:
+    store.set_actor(ME)
+    return store
 
 
 @pytest.fixture
