@@ -320,6 +320,16 @@ def import_email(store: Store, path: Path) -> tuple[str, bool]:
 def add_text(store: Store, *, case: str, text: str,
              name: str = "pasted.txt") -> tuple[str, Changes]:
     """Pasted log text becomes an attachment of the case, with its error signatures."""
+    result: tuple[str, Changes] = att.record(
+        store, prepared=prepare_text(store, case=case, text=text, name=name))
+    return result
+
+
+@_guard
+def prepare_text(store: Store, *, case: str, text: str,
+                 name: str = "pasted.txt") -> att.Prepared:
+    """:func:`add_text` up to its short write (``att.record``): checked, staged and read,
+    off the database writer."""
     limit = paste_limit()
     if len(text) > limit:  # before encoding: a character is at least one byte
         raise OperationError(paste_too_large(len(text), limit))
@@ -331,5 +341,5 @@ def add_text(store: Store, *, case: str, text: str,
     data = text.encode("utf-8", errors="replace")
     if len(data) > limit:
         raise OperationError(paste_too_large(len(data), limit))
-    result: tuple[str, Changes] = att.attach_bytes(store, case=case, data=data, name=name)
-    return result
+    prepared: att.Prepared = att.prepare_bytes(store, case=case, data=data, name=name)
+    return prepared

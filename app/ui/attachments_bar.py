@@ -489,10 +489,12 @@ class AttachmentsBar(QFrame):
         self._fail(exc)
 
     def attach_text(self, text: str, name: str = "pasted.txt") -> None:
-        if self.case_id is None:
+        case = self.case_id
+        if case is None:
             return
-        self.bridge.run(intake_ops.add_text, case=self.case_id, text=text, name=name,
-                        on_done=self._done, on_error=self._fail)
+        store = self.bridge.store
+        self._start(name, lambda _progress, _cancel: intake_ops.prepare_text(
+            store, case=case, text=text, name=name))
 
     def attach_mime(self, mime: QMimeData) -> bool:
         """Attach what a drop or the clipboard holds: files, an image, or text."""

@@ -173,3 +173,25 @@ def test_cancel_after_the_read_before_the_record_keeps_nothing(
     qtbot.waitUntil(lambda: bridge.pending == 0, timeout=10_000)
     QCoreApplication.processEvents()
     assert snapshot(store) == before and blob_files(data_dir) == []
+
+
+def test_pasted_text_is_read_off_the_writer_and_attached(
+        qtbot: Any, bridge: Any, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pasted log text (up to 10 MB) is scanned on the reading thread, like a file."""
+    from app.operations import intake
+
+    cid = case_id(store, "SUP-3")
+    bar = make_bar(qtbot, bridge, cid)
+    threads: list[str] = []
+    original = intake.prepare_text
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "prepare_text", spy)
+    with qtbot.waitSignal(bar.sig_attached, timeout=30_000):
+        bar.attach_text("10:00 sync failed with ERR-1042\n10:01 retry failed with ERR-1042\n")
+    qtbot.waitUntil(lambda: len(bar.chips) == 1, timeout=10_000)
+    assert bar.chips[0].row["name"] == "pasted.txt" and bar.jobs == []
+    assert threads and threads[0].startswith("attach-read")  # not "db-writer"
