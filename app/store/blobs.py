@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 MAX_BYTES_META = "attachment_max_bytes"
 _CHUNK = 1024 * 1024
 _HEAD = 8192  # what intake sniffs a file's kind from
+STALE_S = 24 * 3600.0
 
 
 def data_dir(store: Store) -> Path:
@@ -85,9 +87,25 @@ def _staging_folder(blobs: BlobStore) -> Path:
     tmp = blobs.root / "tmp"
     try:
         private_dir(tmp)
+        sweep_stale(tmp)
         return Path(tempfile.mkdtemp(prefix="stage-", dir=tmp))
     except OSError as exc:
         raise NoStagingFolder(exc.errno, exc.strerror or str(exc), str(tmp)) from exc
+
+
+def sweep_stale(tmp: Path, older_than_s: float = STALE_S) -> int:
+    """Remove staging folders left by a process that died while attaching (a preparation
+    lives seconds, so a day-old one has no owner). Returns how many went."""
+    cutoff = time.time() - older_than_s
+    gone = 0
+    for folder in tmp.glob("stage-*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone += 1
+        except OSError:
+            continue  # another process removed it first
+    return gone
 
 
 def stage_stream(blobs: BlobStore, src: BinaryIO, name: str, *,

@@ -3,6 +3,8 @@ off the writer, with progress and cancel) writes nothing; ``record`` is the shor
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -114,3 +116,16 @@ def test_a_refused_record_keeps_no_blob(store: Any, files: dict[str, Path],
     with pytest.raises(OperationError, match="no case 'SUP-999999'"):
         att.record(store, prepared=prepared)
     assert snapshot(store) == before and files_under(data_dir / "blobs") == []
+
+
+def test_staging_folders_of_a_dead_process_are_swept(store: Any, files: dict[str, Path],
+                                                     data_dir: Path) -> None:
+    tmp = data_dir / "blobs" / "tmp"
+    stale, fresh = tmp / "stage-crashed", tmp / "stage-in-use"
+    for folder in (stale, fresh):
+        folder.mkdir(parents=True)
+        (folder / "report.pdf").write_bytes(b"%PDF-1.4 half copied")
+    day_ago = time.time() - 25 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    att.attach(store, case="SUP-3", path=files["all_styles.log"])
+    assert not stale.exists() and (fresh / "report.pdf").is_file()
