@@ -225,25 +225,12 @@ class ListController(QObject):
         if deadlines is not None:
             self.model.set_deadlines(deadlines)
         self.sig_count.emit(f"{len(rows):,} cases" if full else "loading…")
-        current_id = self.model.case_id(self.table.currentIndex().row())
-        selected = set(self.table.selected_case_ids())
-        old = self.model.rows()
         if not replace_all and not full:
             return
-        if full and not replace_all and len(old) <= len(rows) and \
-                all(a[0] == b[0] for a, b in zip(old, rows, strict=False)):
-            if len(old) == len(rows):
-                self.model.update_rows(rows)
-            else:
-                # The first page is on screen: keep it (and the selection), add the rest.
-                self.model.append_rows(rows[len(old):])
-                if any(a != b for a, b in zip(old, rows, strict=False)):
-                    self.model.update_rows(rows)
-        else:
-            self.model.set_rows(rows)
-            self.restore_selection(current_id, selected)
+        self._put_rows(rows, keep=full and not replace_all)
         if full:
             self.list_loading = False
+            self._next_refresh()
             if self.pending_select:
                 self.select_case(self.pending_select)
                 self.pending_select = None
@@ -257,6 +244,24 @@ class ListController(QObject):
                 self.pending_select = None
             else:
                 self.table.selectRow(0)
+
+    def _put_rows(self, rows: list[Row], *, keep: bool) -> None:
+        """Show ``rows``; ``keep``: the rows on screen lead them (the first page), so they
+        stay (and the selection with them) and the rest is appended."""
+        old = self.model.rows()
+        if keep and len(old) <= len(rows) and \
+                all(a[0] == b[0] for a, b in zip(old, rows, strict=False)):
+            if len(old) == len(rows):
+                self.model.update_rows(rows)
+            else:
+                self.model.append_rows(rows[len(old):])
+                if any(a != b for a, b in zip(old, rows, strict=False)):
+                    self.model.update_rows(rows)
+            return
+        current_id = self.model.case_id(self.table.currentIndex().row())
+        selected = set(self.table.selected_case_ids())
+        self.model.set_rows(rows)
+        self.restore_selection(current_id, selected)
 
     # --- sorting ------------------------------------------------------------------------
     def _sort_requested(self, column: int, descending: bool) -> None:
@@ -322,6 +327,11 @@ class ListController(QObject):
             self.rows_refreshing = False
             if generation == self._generation and not self.list_loading:
                 self._show_rows(rows)
+            else:
+                # The rows were replaced meanwhile (e.g. an in-memory sort of the rows before
+                # this change): read these again into what shows, once it is loaded.
+                self._pending_ids |= set(case_ids)
+                self._pending_moves |= moved
             self._next_refresh()
 
         def failed(exc: Exception) -> None:
@@ -333,6 +343,8 @@ class ListController(QObject):
                          on_done=done, on_error=failed)
 
     def _next_refresh(self) -> None:
+        if self.rows_refreshing or self.list_loading:
+            return  # after the refresh or the load in flight
         ids = sorted(c for c in self._pending_ids if self.model.row_of(c) >= 0)
         moved = self._pending_moves
         self._pending_ids, self._pending_moves = set(), False

@@ -106,6 +106,25 @@ class MainWindow(QMainWindow):
         self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         root.addWidget(self.tabs, 1)
+        self.tabs.addTab(self._build_cases_page(), theme.icon("layers"), "Cases")
+        bar = self.tabs.tabBar()
+        for side in (bar.ButtonPosition.RightSide, bar.ButtonPosition.LeftSide):
+            close_button = bar.tabButton(0, side)
+            if close_button is not None:
+                close_button.hide()
+        self.case_tabs = CaseTabs(self.bridge, self.tabs, self._tab_detail,
+                                  lambda c: self.model.case_key(self.model.row_of(c)), self)
+        self.case_tabs.sig_current_changed.connect(self._update_viewing)
+        self._build_status()
+        from app.ui.terminal_dock import TerminalDock
+
+        self.terminal = TerminalDock(self.bridge, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.terminal)
+        self.terminal.hide()
+        self._wire()
+
+    def _build_cases_page(self) -> QWidget:
+        """The "Cases" tab: header, banner, the list (or search results) beside the case."""
         cases = QWidget()
         cl = QVBoxLayout(cases)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -148,22 +167,7 @@ class MainWindow(QMainWindow):
                                         self.data_dir, self)
         self.counts = ViewCounts(self.bridge, self.sidebar, self.model, self)
         self.saved_views = ViewActions(self.bridge, self, self.show_message)
-        self.tabs.addTab(cases, theme.icon("layers"), "Cases")
-        bar = self.tabs.tabBar()
-        for side in (bar.ButtonPosition.RightSide, bar.ButtonPosition.LeftSide):
-            close_button = bar.tabButton(0, side)
-            if close_button is not None:
-                close_button.hide()
-        self.case_tabs = CaseTabs(self.bridge, self.tabs, self._tab_detail,
-                                  lambda c: self.model.case_key(self.model.row_of(c)), self)
-        self.case_tabs.sig_current_changed.connect(self._update_viewing)
-        self._build_status()
-        from app.ui.terminal_dock import TerminalDock
-
-        self.terminal = TerminalDock(self.bridge, self)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.terminal)
-        self.terminal.hide()
-        self._wire()
+        return cases
 
     def _build_status(self) -> None:
         status = self.status = StatusArea(self.bridge, self.sync, self.statusBar(), self.banner,
