@@ -15,7 +15,7 @@ from sync_server.db import make_engine, migrate
 from sync_server.jobs.worker import Worker, WorkerConfig, sqlite_worker_lock
 from sync_server.mail.poll import Poller, mail_poller
 from sync_server.notify import Notice
-from sync_server.settings import Settings
+from sync_server.settings import JOB_HANDLERS_ENV, Settings, SettingsError
 from sync_server.state import AppState
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,12 @@ def register_handlers(settings: Settings) -> None:
         register_all(settings)
     for spec in filter(None, (part.strip() for part in settings.job_handlers.split(","))):
         module_name, _, function_name = spec.partition(":")
-        function = getattr(importlib.import_module(module_name), function_name or "register")
+        try:
+            function = getattr(importlib.import_module(module_name),
+                               function_name or "register")
+        except (ImportError, AttributeError) as exc:
+            raise SettingsError(f"{JOB_HANDLERS_ENV} names {spec!r}, which cannot be "
+                                f"loaded: {exc}") from None
         function(settings)
 
 

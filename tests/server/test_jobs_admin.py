@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sync_server.cli import main
 from sync_server.jobs.api import Done, Job, JobContext, Permanent, Transient
 from sync_server.jobs.breaker import BreakerPolicy
+from sync_server.jobs.runner import register_handlers
 from sync_server.jobs.worker import Worker, WorkerConfig
 from sync_server.main import create_app
 from sync_server.settings import Settings, SettingsError, load_settings
@@ -97,6 +98,12 @@ def test_queue_settings_from_the_environment(tmp_path: Any,
     monkeypatch.setenv("SMART_SUPPORT_BREAKER_OPEN_S", "soon")
     with pytest.raises(SettingsError, match="SMART_SUPPORT_BREAKER_OPEN_S"):
         load_settings(data_dir=tmp_path, with_secret=False)
+
+
+def test_a_registrar_that_cannot_be_loaded_is_a_settings_error(tmp_path: Any) -> None:
+    bad = Settings(db_url="sqlite://", data_dir=tmp_path, job_handlers="no_such_module:go")
+    with pytest.raises(SettingsError, match="SMART_SUPPORT_JOB_HANDLERS names 'no_such"):
+        register_handlers(bad)
 
 
 def _done_events(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
