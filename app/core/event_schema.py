@@ -82,7 +82,7 @@ SHA256_RE = re.compile(r"[0-9a-f]{64}")
 # Types a client may never author: the server writes them (the team's sequence key).
 SERVER_ONLY_TYPES: frozenset[str] = frozenset({
     ev.CASE_KEY_ASSIGNED, ev.INTEGRATION_DONE, ev.INTEGRATION_FAILED, ev.INTEGRATION_WAITING,
-    ev.INTEGRATION_RECORD})
+    ev.INTEGRATION_RECORD, ev.MAIL_DELIVERY})
 
 
 # --- clocks and envelopes ------------------------------------------------------------------
@@ -534,6 +534,20 @@ def _integration_record(p: dict[str, Any]) -> None:
     _record(p.get("record"))
 
 
+def _mail_delivery(p: dict[str, Any]) -> None:
+    """How the e-mail of a public reply went (server-authored, sync_server/mail/send.py)."""
+    _ident(p, "comment_id", limit=MAX_KEY)
+    _choice(p, "state", ev.MAIL_STATES, required=True)
+    _int(p, "at_ms", 0, MAX_MS, required=True)
+    _text(p, "message_id", MAX_MESSAGE_ID)
+    _text(p, "reason", MAX_REASON)
+    _str_list(p, "recipients", MAX_RECIPIENTS, MAX_EMAIL)
+
+
+def _mail_withdraw(p: dict[str, Any]) -> None:
+    _ident(p, "comment_id", limit=MAX_KEY)
+
+
 _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     ev.CASE_CREATED: _case_created,
     ev.CASE_UPDATED: _case_updated,
@@ -562,6 +576,8 @@ _RULES: dict[str, Callable[[dict[str, Any]], None]] = {
     ev.INTEGRATION_FAILED: _integration_failed,
     ev.INTEGRATION_WAITING: _integration_waiting,
     ev.INTEGRATION_RECORD: _integration_record,
+    ev.MAIL_DELIVERY: _mail_delivery,
+    ev.MAIL_WITHDRAW: _mail_withdraw,
 }
 KNOWN_TYPES: frozenset[str] = frozenset(_RULES)
 # What this build understands, in one short string: the server sends its own in every answer

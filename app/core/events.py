@@ -37,6 +37,11 @@ INTEGRATION_EVENT_TYPES = frozenset({
     INTEGRATION_REQUESTED, INTEGRATION_DONE, INTEGRATION_FAILED, INTEGRATION_WAITING,
     INTEGRATION_RECORD,
 })
+# The team mailbox, mail out (issue 17). The server sends a public reply after the team's
+# undo window and says how it went; a client may ask to withdraw a reply still queued.
+MAIL_DELIVERY = "mail.delivery"  # {comment_id, state, at_ms, message_id, reason, recipients}
+MAIL_WITHDRAW = "mail.withdraw"  # {comment_id}: undo send (client-authored)
+MAIL_STATES = ("queued", "sent", "failed", "bounced", "withdrawn")
 
 # The payload schema version this build writes and understands (see event_schema.py). An
 # event with a greater ``v`` comes from a newer client: it is quarantined, not applied.
@@ -156,6 +161,11 @@ def _describe_integration(event: Event) -> str:
             return f"{head} failed: {str(p.get('reason', ''))[:80]}"
         case "integration.waiting":
             return f"{head} waiting: {str(p.get('reason', ''))[:80]}"
+        case "mail.delivery":
+            reason = f": {str(p.get('reason') or '')[:80]}" if p.get("reason") else ""
+            return f"reply e-mail {p.get('state')}{reason}"
+        case "mail.withdraw":
+            return "asked to withdraw a reply e-mail (undo send)"
         case "integration.record":
             record = p.get("record")
             key = record.get("remote_key", "") if isinstance(record, dict) else ""

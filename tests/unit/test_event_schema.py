@@ -127,7 +127,7 @@ def test_unknown_types_and_newer_versions_have_their_own_errors() -> None:
     assert issubclass(InvalidEvent, ValueError)
     assert SERVER_ONLY_TYPES == {ev.CASE_KEY_ASSIGNED, ev.INTEGRATION_DONE,
                                  ev.INTEGRATION_FAILED, ev.INTEGRATION_WAITING,
-                                 ev.INTEGRATION_RECORD}
+                                 ev.INTEGRATION_RECORD, ev.MAIL_DELIVERY}
 
 
 def test_every_type_of_the_model_has_rules() -> None:
@@ -483,3 +483,16 @@ def test_pulled_events_may_not_forge_what_only_the_server_authors(
     else:
         with pytest.raises(InvalidEvent):
             check_pulled(event)
+
+
+def test_mail_delivery_and_withdraw_payloads_are_bounded() -> None:
+    ok = {"comment_id": "c1", "state": "sent", "at_ms": NOW, "message_id": "<a@b>",
+          "reason": None, "recipients": ["x@example.com"]}
+    assert validate_payload(ev.MAIL_DELIVERY, 1, ok) == ok
+    for bad in ({**ok, "state": "lost"}, {**ok, "at_ms": "soon"}, {**ok, "comment_id": ""},
+                {**ok, "recipients": ["x"] * 101}, {**ok, "message_id": "m" * 999}):
+        with pytest.raises(InvalidEvent):
+            validate_payload(ev.MAIL_DELIVERY, 1, bad)
+    assert validate_payload(ev.MAIL_WITHDRAW, 1, {"comment_id": "c1"}) == {"comment_id": "c1"}
+    with pytest.raises(InvalidEvent, match="comment_id"):
+        validate_payload(ev.MAIL_WITHDRAW, 1, {})
