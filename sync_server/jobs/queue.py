@@ -89,6 +89,9 @@ def claim(engine: Engine, owner: str, now_ms: int, lease_ms: int,
     due = or_(and_(jobs.c.state.in_(("queued", "waiting")), jobs.c.not_before_ms <= now_ms),
               and_(jobs.c.state == "running", jobs.c.lease_until_ms < now_ms))
     pick = select(jobs.c.id).where(due).order_by(jobs.c.not_before_ms).limit(limit)
+    with engine.connect() as conn:  # idle polls read only: no write lock taken on SQLite
+        if conn.execute(select(jobs.c.id).where(due).limit(1)).first() is None:
+            return []
     with write_tx(engine) as conn:
         if conn.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
