@@ -27,7 +27,7 @@ class Job:
     site: str
     action: str
     params: dict[str, Any]
-    attempts: int  # attempts started before this one
+    attempts: int  # attempts started, this one included (1 on the first)
     created_ms: int
     unknown_outcome: bool = False  # an earlier attempt may have reached the remote
 
