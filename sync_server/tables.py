@@ -235,3 +235,24 @@ mail_messages = Table(
     Index("ix_mail_messages_message_id", "message_id"),
     Index("ix_mail_messages_sender", "mailbox_id", "sender", "processed_ms"),
 )
+
+# The team mailbox, mail out (migration 0006_mail_out, sync_server/mail/send.py): one row per
+# public reply sent by e-mail. message_id is made once, when queued, and kept across retries;
+# state is the arbiter between a send and an undo (queued -> sending -> sent, or withdrawn).
+mail_out = Table(
+    "mail_out", metadata,
+    Column("comment_id", String(320), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("team_id", String(36), nullable=False),
+    Column("mailbox_id", String(36), nullable=False),
+    Column("message_id", String(998), nullable=False),
+    Column("state", String(16), nullable=False),  # queued|sending|sent|failed|withdrawn|bounced
+    Column("author", String(320), nullable=True),
+    Column("recipients", Text, nullable=False),  # JSON {"to": [..], "cc": [..]}
+    Column("not_before_ms", BigInteger, nullable=False),
+    Column("sent_ms", BigInteger, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_mail_out_message_id", "message_id"),
+    Index("ix_mail_out_team_state", "team_id", "state"),
+)
