@@ -296,6 +296,8 @@ def _env_numbers() -> dict[str, Any]:
                 number = float(os.environ[env])
             except ValueError:
                 raise SettingsError(f"{env} must be a number, not {os.environ[env]!r}") from None
+            if not number > 0:  # every one of them (NaN fails this too)
+                raise SettingsError(f"{env} must be greater than 0, not {os.environ[env]!r}")
             found[name] = int(number) if name in ("job_workers", "breaker_threshold",
                                                   "breaker_half_open_probes") else number
     return found

@@ -95,9 +95,10 @@ def test_queue_settings_from_the_environment(tmp_path: Any,
                                            probe_lease_ms=30_000)
     defaults = Settings(db_url="sqlite://", data_dir=tmp_path)
     assert (defaults.job_give_up_h, defaults.breaker_half_open_probes) == (24.0, 1)
-    monkeypatch.setenv("SMART_SUPPORT_BREAKER_OPEN_S", "soon")
-    with pytest.raises(SettingsError, match="SMART_SUPPORT_BREAKER_OPEN_S"):
-        load_settings(data_dir=tmp_path, with_secret=False)
+    for bad in ("soon", "0", "-5", "nan"):
+        monkeypatch.setenv("SMART_SUPPORT_BREAKER_OPEN_S", bad)
+        with pytest.raises(SettingsError, match="SMART_SUPPORT_BREAKER_OPEN_S"):
+            load_settings(data_dir=tmp_path, with_secret=False)
 
 
 def test_a_registrar_that_cannot_be_loaded_is_a_settings_error(tmp_path: Any) -> None:
