@@ -40,17 +40,22 @@ class MailConfig:
     max_blob_bytes: int = 25 * 1024 * 1024
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     timeout_s: float = 30.0
+    lease_s: float = 120.0  # a poll's hold on its mailbox (SMART_SUPPORT_JOB_LEASE_S)
+    sole: bool = False  # SQLite: this process holds the file's worker lock, so a lease
+    # another owner left behind is a dead process's
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailConfig:
         return cls(poll_s=settings.mail_poll_s, max_blob_bytes=settings.blob_max_bytes,
+                   lease_s=settings.job_lease_s, sole=not settings.is_postgres,
                    breaker=BreakerPolicy(threshold=settings.breaker_threshold,
                                          open_ms=int(settings.breaker_open_s * 1000),
                                          probes=settings.breaker_half_open_probes))
 
     @property
     def lease_ms(self) -> int:
-        return int((self.poll_s + self.timeout_s) * 1000) + 120_000
+        # Past an IDLE round and a slow answer: a live poll never loses it.
+        return int(max(self.lease_s, self.poll_s + 2 * self.timeout_s) * 1000)
 
 
 @dataclass
@@ -103,7 +108,7 @@ class Poller:
         with self.engine.connect() as conn:
             box = store.by_id(conn, box_id)
         if box is None or not store.take_lease(self.engine, box_id, self.owner, now,
-                                               self.config.lease_ms):
+                                               self.config.lease_ms, force=self.config.sole):
             return None
         try:
             result = self._poll(box, now, idle_s)
@@ -155,6 +160,9 @@ class Poller:
         uids = session.uids_after(last)
         for start in range(0, len(uids), 200):
             part = uids[start:start + 200]
+            if start and not store.take_lease(self.engine, box.id, self.owner,
+                                              store.now_ms(), self.config.lease_ms):
+                return  # the lease ran out (a very slow poll) and another process has it
             sizes = session.sizes(part)
             for uid in part:
                 if self.stop.is_set():

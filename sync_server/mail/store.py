@@ -166,14 +166,15 @@ def by_id(conn: Connection, mailbox_id: str) -> Mailbox | None:
 
 
 def take_lease(engine: Engine, mailbox_id: str, owner: str, at_ms: int,
-               lease_ms: int) -> bool:
+               lease_ms: int, *, force: bool = False) -> bool:
     """Hold the mailbox for one poll; False when another process holds it (one UPDATE
-    with its condition: atomic on SQLite and PostgreSQL alike)."""
+    with its condition: atomic on SQLite and PostgreSQL alike). ``force``: the caller knows
+    no other process is alive to hold it (SQLite's single worker process)."""
+    free = or_(mailboxes.c.lease_owner.is_(None), mailboxes.c.lease_owner == owner,
+               mailboxes.c.lease_until_ms < at_ms)
     with write_tx(engine) as conn:
         taken = conn.execute(update(mailboxes).where(
-            mailboxes.c.id == mailbox_id,
-            or_(mailboxes.c.lease_owner.is_(None), mailboxes.c.lease_owner == owner,
-                mailboxes.c.lease_until_ms < at_ms))
+            mailboxes.c.id == mailbox_id, *([] if force else [free]))
             .values(lease_owner=owner, lease_until_ms=at_ms + lease_ms)).rowcount
     return bool(taken)
 
