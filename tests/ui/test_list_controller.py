@@ -265,3 +265,17 @@ def test_a_drill_down_keeps_its_rows_and_their_order(
     qtbot.waitUntil(lambda: ctl.model.rows()[-1][STATUS] == "solved", timeout=WAIT)
     settle(ctl, qtbot)
     assert [r[0] for r in ctl.model.rows()] == order and fetches.calls == 0
+
+
+def test_a_header_sort_right_after_an_edit_keeps_the_edit(
+        controller: Any, store: Any, qtbot: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    ctl = controller
+    case_id = ctl.model.rows()[2][0]
+    new = other_priority(ctl.model.rows()[2][PRIORITY])
+    changes = ops.set_fields(store, case=case_id, changes={"priority": new})
+    ctl.on_changes(changes)  # the row's read is on its way...
+    ctl.model.sort(1, Qt.SortOrder.AscendingOrder)  # ...as a sort of the older rows
+    settle(ctl, qtbot)
+    assert ctl.model.rows()[ctl.model.row_of(case_id)][PRIORITY] == new
