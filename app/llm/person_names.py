@@ -155,18 +155,30 @@ def _run_after(folded: str, pos: int, strong: bool) -> tuple[int, int] | None:
     if re.fullmatch(_CJK, m.group(0)):
         return m.start(), m.end()
     first = m.group(0)
-    lower_run = first[0].islower()
+    needs_second = _opening(first, strong)
+    if needs_second is None:
+        return None
+    end, count = _run_end(folded, m.end(), lower_run=first[0].islower())
+    if needs_second and count < 2:
+        return None
+    return m.start(), end
+
+
+def _opening(first: str, strong: bool) -> bool | None:
+    """Whether ``first`` can open a name: None when it cannot, True when the run needs a
+    second name-shaped word ("this is Tendai Moyo": a weak trigger, an unknown name)."""
     if first.lower() in _NOT_NAMES:
         return None
-    weak_unknown = False
-    if lower_run:
-        if not _is_given(first):
-            return None
-    elif not _name_shaped(first):
+    if first[0].islower():  # a lower-case run opens only with a known given name
+        return False if _is_given(first) else None
+    if not _name_shaped(first):
         return None
-    elif not strong and not _is_given(first):
-        weak_unknown = True  # "this is Tendai Moyo": needs a second name-shaped word
-    end = m.end()
+    return not strong and not _is_given(first)
+
+
+def _run_end(folded: str, end: int, *, lower_run: bool) -> tuple[int, int]:
+    """Where the run whose first word ends at ``end`` ends, and how many words it holds
+    (at most four; up to two particles between them)."""
     count = 1
     scan = end
     pending_particles = 0
@@ -178,28 +190,29 @@ def _run_after(folded: str, pos: int, strong: bool) -> tuple[int, int] | None:
         if nxt is None:
             break
         word = nxt.group(0)
-        low = word.lower()
-        if low in PARTICLES:
+        if word.lower() in PARTICLES:
             pending_particles += 1
             scan = nxt.end()
             if pending_particles > 2:
                 break
             continue
-        capital = word[0].isupper()
-        after_particle = capital and pending_particles > 0  # "Nguyen Van An", "von der Leyen"
-        if (low in _STOP_LOWER and not after_particle) or (not capital and not lower_run):
+        # "Nguyen Van An", "von der Leyen": a capital after a particle goes on the run
+        after_particle = word[0].isupper() and pending_particles > 0
+        if not _continues(word, lower_run=lower_run, after_particle=after_particle):
             break
-        if capital and not after_particle and not _name_shaped(word):
-            break
-        if not capital and lower_run and len(word) < 3:
-            break
-        end = nxt.end()
-        scan = end
+        end = scan = nxt.end()
         count += 1
         pending_particles = 0
-    if weak_unknown and count < 2:
-        return None
-    return m.start(), end
+    return end, count
+
+
+def _continues(word: str, *, lower_run: bool, after_particle: bool) -> bool:
+    capital = word[0].isupper()
+    if (word.lower() in _STOP_LOWER and not after_particle) or (not capital and not lower_run):
+        return False
+    if capital and not after_particle and not _name_shaped(word):
+        return False
+    return capital or not lower_run or len(word) >= 3
 
 
 _CSV_HEADER = re.compile(r"^[^\n]*\b(?:name|customer|contact|full_?name)\b[^\n]*,[^\n]*$", re.I | re.M)

@@ -110,52 +110,60 @@ def parse(query: str, *, now_ms: int | None = None) -> ParsedQuery:
     """Parse ``query``. Never raises: bad parts become plain words or are ignored, with notes."""
     now_ms = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
     out = ParsedQuery()
-    text = query or ""
-    cut = len(text) > MAX_QUERY
-    if cut:
-        out.notes.append(f"the query is {len(text)} characters long; only the first "
-                         f"{MAX_QUERY} were searched")
-        cut_at = MAX_QUERY
-        if not text[MAX_QUERY].isspace() and " " in text[:MAX_QUERY]:
-            cut_at = text.rfind(" ", 0, MAX_QUERY)  # never search half a word
-        text = text[:cut_at]
-    if text.count('"') % 2:
-        out.notes.append("an unbalanced quote (\") was ignored")
-        last = text.rfind('"')
-        text = text[:last] + " " + text[last + 1:]
+    text, cut = _bounded(query or "", out.notes)
     out.text = text
     typing = bool(text) and not cut and not text[-1].isspace()
     clauses: list[Clause | str] = []  # "OR" markers between clauses
     for m in _TOKEN.finditer(text):
-        fneg, fname, fval, fquoted, pneg, phrase, word = m.groups()
-        if fname is not None:
-            name = ALIASES.get(fname.lower(), fname.lower())
-            value = fquoted if fquoted is not None else fval
-            if name not in FILTER_FIELDS:
-                out.notes.append(f"'{fname}:' is not a search field; searched as words "
-                                 f"(fields: {', '.join(FILTER_FIELDS)})")
-                for w in re.findall(r"\w+(?:[-.@]\w+)*", f"{fname} {value}"):
-                    clauses.append(Clause("word", w, negated=bool(fneg)))
-                continue
-            clause = _filter_clause(name, value, bool(fneg), now_ms, out.notes)
-            if clause:
-                clauses.append(clause)
-        elif phrase is not None:
-            if phrase.strip():
-                clauses.append(Clause("phrase", phrase.strip(), negated=bool(pneg)))
-        elif word == "OR":
-            clauses.append("OR")
-        elif word:
-            negated = word.startswith("-") and len(word) > 1
-            value = word[1:] if negated else word
-            if re.search(r"\w", value):
-                clauses.append(Clause("word", value, negated=negated))
+        clauses += _token_clauses(m, now_ms, out.notes)
     if typing and clauses and isinstance(clauses[-1], Clause):
         final = clauses[-1]
         if final.kind == "word" and not final.negated:
             final.prefix = True
     out.groups = _group(clauses, out.notes)
     return out
+
+
+def _bounded(text: str, notes: list[str]) -> tuple[str, bool]:
+    """The query cut to MAX_QUERY (at a word's end) and without an unbalanced quote; True
+    when it was cut."""
+    cut = len(text) > MAX_QUERY
+    if cut:
+        notes.append(f"the query is {len(text)} characters long; only the first "
+                     f"{MAX_QUERY} were searched")
+        cut_at = MAX_QUERY
+        if not text[MAX_QUERY].isspace() and " " in text[:MAX_QUERY]:
+            cut_at = text.rfind(" ", 0, MAX_QUERY)  # never search half a word
+        text = text[:cut_at]
+    if text.count('"') % 2:
+        notes.append("an unbalanced quote (\") was ignored")
+        last = text.rfind('"')
+        text = text[:last] + " " + text[last + 1:]
+    return text, cut
+
+
+def _token_clauses(m: re.Match[str], now_ms: int, notes: list[str]) -> list[Clause | str]:
+    """The clauses (or an "OR" marker) one token of the query stands for."""
+    fneg, fname, fval, fquoted, pneg, phrase, word = m.groups()
+    if fname is not None:
+        name = ALIASES.get(fname.lower(), fname.lower())
+        value = fquoted if fquoted is not None else fval
+        if name not in FILTER_FIELDS:
+            notes.append(f"'{fname}:' is not a search field; searched as words "
+                         f"(fields: {', '.join(FILTER_FIELDS)})")
+            return [Clause("word", w, negated=bool(fneg))
+                    for w in re.findall(r"\w+(?:[-.@]\w+)*", f"{fname} {value}")]
+        clause = _filter_clause(name, value, bool(fneg), now_ms, notes)
+        return [clause] if clause else []
+    if phrase is not None:
+        return [Clause("phrase", phrase.strip(), negated=bool(pneg))] if phrase.strip() else []
+    if word == "OR":
+        return ["OR"]
+    if not word:
+        return []
+    negated = word.startswith("-") and len(word) > 1
+    value = word[1:] if negated else word
+    return [Clause("word", value, negated=negated)] if re.search(r"\w", value) else []
 
 
 def _group(items: list[Clause | str], notes: list[str]) -> list[list[Clause]]:
