@@ -155,7 +155,8 @@ class Bridge(QObject):
                    on_done: Callback | None = None, on_error: ErrorCallback | None = None,
                    track: bool = True) -> None:
         """Run ``fn(*args)`` on ``executor`` (indexing, analytics, notifications threads);
-        callbacks on the GUI thread. ``track=False``: long work ``pending`` ignores."""
+        callbacks on the GUI thread. ``track=False``: long work ``pending`` ignores.
+        ``fn`` and ``args`` are released on the worker: they must hold no widget."""
         if self._closed:
             return
         self._submit(executor.submit(fn, *args), on_done, on_error, track=track)
