@@ -14,6 +14,7 @@ from sync_server.settings import Settings
 PeriodicTask = tuple[float, Callable[[], Coroutine[Any, Any, Any]]]
 _INSTALLED: dict[str, Any] = {}  # db url -> the Jira of the configured site
 _SALESFORCE: dict[str, Any] = {}  # db url -> the Salesforce of the configured org
+_MAIL: dict[str, Any] = {}  # db url -> the engine of the mail sender
 
 
 def _jira(settings: Settings) -> Any:
@@ -37,9 +38,30 @@ def _salesforce(settings: Settings) -> Any:
     return found
 
 
+def _mail(settings: Settings) -> bool:
+    """The team mailbox's sending (sync_server/mail/send.py): registered when this process
+    has the secret that opens the mailbox passwords."""
+    from sync_server.db import make_engine
+    from sync_server.mail import send
+    from sync_server.mail.poll import server_secret
+    from sync_server.services.blobs import DbBlobStore, FsBlobStore
+
+    secret = server_secret(settings)
+    if not secret:
+        return False
+    engine = _MAIL.get(settings.db_url)
+    if engine is None:
+        engine = _MAIL[settings.db_url] = make_engine(settings.db_url)
+    blobs = (DbBlobStore(engine) if settings.blob_store == "db"
+             else FsBlobStore(settings.data_dir / "blobs"))
+    send.install(engine, secret, blobs)
+    return True
+
+
 def register_all(settings: Settings) -> list[str]:
     """Register the handlers of every configured system; the systems registered."""
     systems = ["jira"] if _jira(settings) is not None else []
+    systems += ["mail"] if _mail(settings) else []
     return systems + (["salesforce"] if _salesforce(settings) is not None else [])
 
 
@@ -56,5 +78,8 @@ def forget_all() -> None:
     """Close the integrations' database engines and forget them (tests, shutdown)."""
     for installed in (*_INSTALLED.values(), *_SALESFORCE.values()):
         installed.dispose()
+    for engine in _MAIL.values():
+        engine.dispose()
     _INSTALLED.clear()
     _SALESFORCE.clear()
+    _MAIL.clear()

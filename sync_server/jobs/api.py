@@ -110,8 +110,13 @@ class Permanent(Exception):
 Handler = Callable[[Job, JobContext], Awaitable[Done | Failed]]
 SiteFunction = Callable[[], str]
 
+# (conn, job, outcome state, event type, payload) -> the event to record instead: a system
+# whose outcomes are not integration.* events (the mailbox: mail.delivery) says which.
+EventShaper = Callable[[Any, Job, str, str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
 _HANDLERS: dict[tuple[str, str], Handler] = {}
 _SITES: dict[str, SiteFunction] = {}
+_SHAPERS: dict[str, EventShaper] = {}
 DEFAULT_SITE = "default"
 
 
@@ -135,7 +140,19 @@ def handler_for(system: str, action: str) -> Handler | None:
     return _HANDLERS.get((system, action))
 
 
+def register_events(system: str, shaper: EventShaper) -> None:
+    """Make the outcome events of ``system``'s jobs what ``shaper`` returns."""
+    _SHAPERS[system] = shaper
+
+
+def outcome_event(conn: Any, job: Job, state: str, type_: str, payload: dict[str, Any]
+                  ) -> tuple[str, dict[str, Any]]:
+    shaper = _SHAPERS.get(job.system)
+    return shaper(conn, job, state, type_, payload) if shaper is not None else (type_, payload)
+
+
 def unregister_all() -> None:
     """Forget every handler and site function (tests)."""
     _HANDLERS.clear()
     _SITES.clear()
+    _SHAPERS.clear()

@@ -23,7 +23,7 @@ from app.core import events as ev
 from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
-from sync_server.jobs.api import Job, site_of
+from sync_server.jobs.api import Job, outcome_event, site_of
 from sync_server.tables import EVENT_SEQ, cases, counters, events, jobs
 
 NOTIFY_CHANNEL = "smart_support_events"  # as sync_server/services/events.py
@@ -196,9 +196,10 @@ def finish(conn: Connection, clock: ServerClock, job: Job, owner: str, outcome: 
     conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
     if not announce:
         return None
+    type_, payload = outcome_event(conn, job, outcome.state, outcome.event_type,
+                                   outcome.payload)
     return append_server_event(conn, clock, case_id=job.case_id, team_id=job.team_id,
-                               type_=outcome.event_type, payload=outcome.payload, seq=seq,
-                               now_ms=now_ms)
+                               type_=type_, payload=payload, seq=seq, now_ms=now_ms)
 
 
 def retry(engine: Engine, job_id: str, now_ms: int,

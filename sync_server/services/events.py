@@ -13,6 +13,7 @@ numbers back (the counter update rolls back with them).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -47,6 +48,7 @@ from app.core.event_schema import (
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
 from sync_server.jobs.queue import DEFAULT_GIVE_UP_MS, enqueue, new_job
+from sync_server.mail.outbox import MailHook
 from sync_server.schemas.events import EventCreate, PushResultPublic, payload_json
 from sync_server.services.accounts import Principal, normalize_email
 from sync_server.services.blobs import record_blob_refs
@@ -178,6 +180,7 @@ class _Batch:
         self.max_clock_ahead_ms = max_clock_ahead_ms
         self.jobs: list[dict[str, Any]] = []
         self.job_give_up_ms = DEFAULT_GIVE_UP_MS
+        self.mail = MailHook(conn, int(self.now * 1000))  # mail out (sync_server/mail)
 
     def load(self, batch: Sequence[EventCreate]) -> None:
         ids = [e.id for e in batch]
@@ -211,7 +214,8 @@ class _Batch:
         if event.id in self.seen:
             return PushResultPublic(id=event.id, status="duplicate", server_seq=self.seen[event.id])
         reason = (_schema_reason(event, int(self.now * 1000), self.max_clock_ahead_ms)
-                  or self._case_rules(event))
+                  or self._case_rules(event)
+                  or self.mail.check(event.type, event.case_id, event.payload))
         if reason is None and event.type == INTEGRATION_REQUESTED and event.case_id is None:
             reason = f"{INTEGRATION_REQUESTED} needs a case_id"
         if reason is not None:
@@ -231,7 +235,14 @@ class _Batch:
                                      case_id=event.case_id, payload=event.payload,
                                      now_ms=int(self.now * 1000),
                                      give_up_ms=self.job_give_up_ms))
+        self.mail.stored(event.id, event.type, event.case_id, team_id, event.payload,
+                         event.actor, functools.partial(self._append_server, event.hlc))
         return PushResultPublic(id=event.id, status="stored", server_seq=seq)
+
+    def _append_server(self, after_hlc: str, case_id: str, team_id: str, type_: str,
+                       payload: dict[str, Any]) -> None:
+        self._append(uuid7(), case_id, team_id, type_, payload_json(payload), SERVER_ACTOR,
+                     SERVER_DEVICE, self.clock.after(after_hlc), None)
 
     def _case_rules(self, event: EventCreate) -> str | None:
         case = self.cases.get(event.case_id) if event.case_id else None
@@ -313,6 +324,7 @@ class _Batch:
         notify |= {self.cases[row["case_id"]].team_id for row in self.rows
                    if row["case_id"] in self.cases}
         record_blob_refs(self.conn, self.rows, {k: c.team_id for k, c in self.cases.items()})
+        self.jobs.extend(self.mail.flush())
         if self.jobs:
             enqueue(self.conn, self.jobs)
         return notify
