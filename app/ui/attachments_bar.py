@@ -22,6 +22,7 @@ from PySide6.QtCore import (
     QIODevice,
     QMimeData,
     Qt,
+    QTimer,
     QUrl,
     Signal,
 )
@@ -178,17 +179,27 @@ class AttachmentChip(QFrame):
         super().mouseReleaseEvent(event)
 
 
+class Ticket:
+    """What the reading thread shares with its row: a cancel flag and the percent read.
+    No widget: the job and its arguments are released on the reading thread."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.percent = 0
+
+    def report(self, percent: int) -> None:
+        self.percent = percent  # one int store: read by the row's timer on the GUI thread
+
+
 class AttachJob(QFrame):
     """One file being attached: its name, how far it has been read, and Cancel."""
-
-    sig_progress = Signal(int)
-    """int: percent read (emitted from the reading thread, shown on the GUI thread)."""
 
     def __init__(self, name: str, case_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = name
         self.case_id = case_id
-        self.stop = threading.Event()
+        self.ticket = Ticket()
+        self.stop = self.ticket.stop
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
@@ -206,14 +217,10 @@ class AttachJob(QFrame):
         self.cancel_button.setToolTip(plain_tip(f"Stop attaching {name}; nothing is kept"))
         self.cancel_button.clicked.connect(self.cancel)
         lay.addWidget(self.cancel_button)
-        self.sig_progress.connect(self.bar.setValue)
-
-    def report(self, percent: int) -> None:
-        """Thread-safe: a queued signal (dropped once the row is gone)."""
-        try:
-            self.sig_progress.emit(percent)
-        except RuntimeError:  # the row was deleted while the file was read
-            pass
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(lambda: self.bar.setValue(self.ticket.percent))
+        self.timer.start()
 
     def cancel(self) -> None:
         self.stop.set()
@@ -222,6 +229,7 @@ class AttachJob(QFrame):
 
     def recording(self) -> None:
         """Read: the short write has started and can no longer be cancelled."""
+        self.timer.stop()
         self.cancel_button.setEnabled(False)
         self.bar.setValue(100)
         self.label.set_full_text(f"Saving {self.name}…")
@@ -441,13 +449,14 @@ class AttachmentsBar(QFrame):
         if app is not None:
             app.aboutToQuit.connect(job.cancel)  # do not hold the exit for a PDF
         bridge = self.bridge
+        ticket = job.ticket
 
-        def read() -> Any:
-            return prepare(job.report, job.stop.is_set)
+        def read() -> Any:  # holds no widget: it is released on the reading thread
+            return prepare(ticket.report, ticket.stop.is_set)
 
         def prepared(result: Any) -> None:
             alive = isValid(self) and isValid(job)
-            if job.stop.is_set():  # cancelled after the last check: keep nothing
+            if ticket.stop.is_set():  # cancelled after the last check: keep nothing
                 bridge.background(READERS, att_ops.discard, result)
                 if alive:
                     self._cancelled(job)
