@@ -4,7 +4,7 @@ The message is parsed with the client's own parser (app/content/email_intake.py)
 mail_messages row, its events, the case row and key, the blob refs and the mailbox's
 ``last_uid`` are written in one transaction, so a crash before the commit leaves nothing and
 after it the UID is known: each message once. Threading: In-Reply-To / References against
-every Message-ID the team's cases sent (mail_out, when M2's table exists) or received, then
+every Message-ID the team's cases sent (mail_out) or received, then
 the case key in the subject. Blobs are stored first (content-addressed: a retry rewrites the
 same bytes)."""
 
@@ -28,14 +28,23 @@ from app.content.email_intake import ParsedEmail, parse_eml
 from app.content.errors import IntakeError
 from app.content.mail_limits import MailLimits
 from app.core import events as ev
-from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE, InvalidEvent, validate_payload
+from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE, validate_payload
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
 from sync_server.jobs.queue import lock_counter
 from sync_server.mail import bounces, loops
 from sync_server.mail.store import Mailbox, own_addresses
 from sync_server.services.blobs import BlobStore, record_blob_refs
-from sync_server.tables import EVENT_SEQ, cases, counters, events, mail_messages, mailboxes, teams
+from sync_server.tables import (
+    EVENT_SEQ,
+    cases,
+    counters,
+    events,
+    mail_messages,
+    mail_out,
+    mailboxes,
+    teams,
+)
 
 MAX_SUBJECT = 250
 MAX_TEXT = 100_000
@@ -43,7 +52,6 @@ MAX_BODY = 256 * 1024
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _THREAD_IDS = 50  # References entries looked at (the newest)
 _TAKEN = ("case", "comment")
-DELIVERY = "mail.delivery"  # M2's type: a bounce marks the reply it answers
 
 
 @dataclass(slots=True)
@@ -163,23 +171,15 @@ def _live_case(conn: Connection, case_id: str | None, team_id: str) -> str | Non
     return str(row.case_id) if row else None
 
 
-def _sent_table() -> Any:
-    from sync_server import tables
-
-    return getattr(tables, "mail_out", None)  # M2's outgoing mail, once it exists
-
-
 def thread_case(conn: Connection, team_id: str, ids: list[str], key_hint: str | None) -> str | None:
     """The case this mail answers: a Message-ID the case sent or received, then the key."""
     if ids:
         found = conn.execute(select(mail_messages.c.message_id, mail_messages.c.case_id).where(
             mail_messages.c.message_id.in_(ids), mail_messages.c.case_id.is_not(None))).all()
         by_id = {str(r.message_id): str(r.case_id) for r in found}
-        sent = _sent_table()
-        if sent is not None:
-            for r in conn.execute(select(sent.c.message_id, sent.c.case_id).where(
-                    sent.c.message_id.in_(ids))):
-                by_id.setdefault(str(r.message_id), str(r.case_id))
+        for r in conn.execute(select(mail_out.c.message_id, mail_out.c.case_id).where(
+                mail_out.c.message_id.in_(ids))):
+            by_id.setdefault(str(r.message_id), str(r.case_id))
         for message_id in ids:
             case_id = _live_case(conn, by_id.get(message_id), team_id)
             if case_id:
@@ -279,24 +279,30 @@ def _record(w: _Write, box: Mailbox, msg: Fetched, message_id: str, sender: str,
 
 
 def _bounce(w: _Write, box: Mailbox, bounce: bounces.Bounce) -> str | None:
-    """Mark the reply M2 sent under this Message-ID as bounced; the case, if known."""
-    sent = _sent_table()
-    if sent is None or not bounce.message_id:
+    """Mark the reply sent under this Message-ID (mail_out) bounced, with the reason, and
+    tell every laptop (mail.delivery); the case, if the reply is known."""
+    if not bounce.message_id:
         return None
-    row = w.conn.execute(select(sent).where(sent.c.message_id == bounce.message_id)).first()
+    row = w.conn.execute(select(mail_out).where(mail_out.c.message_id == bounce.message_id,
+                                                mail_out.c.team_id == box.team_id)).first()
     if row is None:
         return None
-    data = row._mapping
-    case_id = _live_case(w.conn, str(data["case_id"]), box.team_id)
+    case_id = _live_case(w.conn, str(row.case_id), box.team_id)
     if case_id is None:
         return None
-    payload = {"comment_id": data["comment_id"], "state": "bounced", "at_ms": w.now_ms,
-               "message_id": bounce.message_id, "reason": bounce.reason}
     try:
-        w.add(DELIVERY, payload, case_id=case_id, team_id=box.team_id)
-    except InvalidEvent:
-        return None  # M2's schema is not there (yet): the bounce is still counted
+        recipients = json.loads(row.recipients)
+        names = [*recipients.get("to", []), *recipients.get("cc", [])][:100]
+    except (ValueError, AttributeError):
+        names = []
+    w.conn.execute(update(mail_out).where(mail_out.c.comment_id == row.comment_id).values(
+        state="bounced", reason=bounce.reason))
     w.case_teams[case_id] = box.team_id
+    w.add(ev.MAIL_DELIVERY, {"comment_id": row.comment_id, "state": "bounced",
+                             "at_ms": w.now_ms, "message_id": bounce.message_id,
+                             "reason": bounce.reason,
+                             "recipients": [str(n) for n in names if n]},
+          case_id=case_id, team_id=box.team_id, after=_case_hlc(w.conn, case_id))
     return case_id
 
 

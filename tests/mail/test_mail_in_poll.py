@@ -209,3 +209,41 @@ def test_a_vanished_folder_is_a_clear_status(mail_world: MailWorld) -> None:
     result = mail_world.poller().poll_once(mail_world.mailbox_id)
     assert result is not None and result.state == "gone"
     assert "folder 'Gone'" in (mail_world.mailbox().last_error or "")
+
+
+def test_a_bounce_marks_the_reply_and_an_answer_to_the_reply_lands_on_its_case(
+        mail_world: MailWorld) -> None:
+    from sqlalchemy import insert
+
+    from sync_server.tables import mail_out
+
+    mail_world.imap.deliver(mail(message_id="<ask@customer.test>"))
+    poller = mail_world.poller()
+    poller.poll_once(mail_world.mailbox_id)
+    (created,) = _events(mail_world, "case.created")
+    # The reply mail out sent (sync_server/mail/send.py records this row when it sends).
+    with mail_world.engine.begin() as conn:
+        conn.execute(insert(mail_out).values(
+            comment_id="c0ffee00-0000-7000-8000-000000000001", case_id=created["case_id"],
+            team_id=mail_world.team_id, mailbox_id=mail_world.mailbox_id,
+            message_id="<reply-1@example.test>", state="sent", author="ana@example.com",
+            recipients=json.dumps({"to": ["carla@customer.test"], "cc": []}),
+            not_before_ms=0, sent_ms=1, reason=None, created_ms=1))
+    mail_world.imap.deliver(mail(subject="Thanks!", body="That helped.",
+                                 in_reply_to="<reply-1@example.test>"))
+    mail_world.imap.deliver(dsn("<reply-1@example.test>"))
+    poller.poll_once(mail_world.mailbox_id)
+    (comment,) = _events(mail_world, "comment.added")
+    assert comment["case_id"] == created["case_id"] and comment["payload"]["body"] == (
+        "That helped.")
+    (bounced,) = _events(mail_world, "mail.delivery")
+    assert bounced["case_id"] == created["case_id"]
+    assert (bounced["actor"], bounced["device_id"]) == ("system", "server")
+    payload = bounced["payload"]
+    assert (payload["comment_id"], payload["state"], payload["message_id"]) == (
+        "c0ffee00-0000-7000-8000-000000000001", "bounced", "<reply-1@example.test>")
+    assert "5.1.1" in payload["reason"] and payload["recipients"] == ["carla@customer.test"]
+    with mail_world.engine.connect() as conn:
+        row = conn.execute(select(mail_out)).one()
+    assert row.state == "bounced" and "no such user" in row.reason
+    assert _dispositions(mail_world) == ["case", "comment", "bounce"]
