@@ -29,8 +29,9 @@ AppendServer = Callable[[str, str, str, dict[str, Any]], None]
 
 
 def request_id(comment_id: str) -> str:
-    """The job's idempotency key: one send job per comment, however often it is pushed."""
-    return f"mail:{comment_id}"
+    """The job's idempotency key: one send job per comment, however often it is pushed
+    (the comment's event id: a UUID, as request_id's column holds)."""
+    return comment_id
 
 
 @dataclass(frozen=True)
