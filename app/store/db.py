@@ -12,7 +12,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from app.core.errors import AppError
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -271,3 +271,15 @@ integration_requests = Table(
     Column("updated_ms", Integer),
     Index("ix_integration_requests_id", "request_id"),
 )
+
+# Added by migration 0009: unsent typing (app/store/drafts.py); local only, never an event.
+drafts = Table(
+    "drafts", metadata,
+    Column("slot", String(80), primary_key=True),  # "<kind>:<case id or empty>"
+    Column("case_id", String(36)),
+    Column("kind", String(16), nullable=False),  # reply, note, new_case, bulk
+    Column("text", Text, nullable=False),  # the typing; JSON of the fields for new_case/bulk
+    Column("mode", String(32), nullable=False),  # reply or note for a case's composer
+    Column("attachments", Text, nullable=False),  # JSON list of staged attachment refs
+    Column("updated_ms", Integer, nullable=False),
+)
