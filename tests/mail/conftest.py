@@ -17,6 +17,7 @@ from sync_server.mail.poll import MailConfig, Poller
 from sync_server.services import accounts
 from sync_server.services.blobs import FsBlobStore
 from tests.mail import dovecot
+from tests.server.conftest import new_pg_database, pg_cluster  # noqa: F401 (fixture)
 
 SECRET = "mail-test-secret-" + "y" * 40
 ADDRESS = "support@example.test"
@@ -61,10 +62,18 @@ class MailWorld:
         return box
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mail_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every mail-in test on SQLite and on a real PostgreSQL (the server tests' cluster)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    return new_pg_database(request.getfixturevalue("pg_cluster"))
+
+
 @pytest.fixture
-def mail_world(tmp_path: Path, imap: dovecot.Dovecot) -> Iterator[MailWorld]:
+def mail_world(tmp_path: Path, imap: dovecot.Dovecot, mail_db: str) -> Iterator[MailWorld]:
     data = tmp_path / "server"
-    engine = make_engine(f"sqlite:///{tmp_path / 'server.sqlite3'}")
+    engine = make_engine(mail_db)
     migrate(engine)
     team_id = accounts.add_team(engine, name="Support", prefix="SUP")
     box_id = store.add(engine, team="Support", address=ADDRESS, imap_url=imap.url(),
