@@ -15,6 +15,7 @@ from app.core.model import EDITABLE_FIELDS, suggest
 from app.operations import cases as ops
 from app.operations.errors import OperationError
 from app.operations.integrations import integrations_of, summary_lines
+from app.operations.mail import deliveries_of
 from app.store import queries as q
 from app.store.repo import Store
 from app.terminal.parser import CommandError, Parser
@@ -246,6 +247,9 @@ def case_show(ctx: Context, args: list[str]) -> CommandResult:
     d = _detail(ctx.store, a.key)
     b = _case_brief(d)
     b["integrations"] = ctx.store.read(lambda c: integrations_of(c, d["id"]))
+    sent = ctx.store.read(lambda c: deliveries_of(c, d["id"]))  # mail out (issue 17)
+    for comment in b["comments"]:
+        comment["delivery"] = sent.get(comment["id"])
     lines = [f"{b['key']}  {b['subject']}",
              f"  status {b['status']} · priority {b['priority']} · type {b['type']}",
              f"  requester {b['requester'] or '-'} · org {b['organization'] or '-'} · "
