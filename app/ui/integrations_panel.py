@@ -8,12 +8,10 @@ offline); the server runs it. Everything from JIRA is shown as plain text.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,105 +20,26 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
-from app.core.changes import Changes
 from app.operations import integrations as iops
 from app.operations.errors import OperationError
-from app.operations.integration_queries import integration_panel
 from app.ui import theme
-from app.ui.bridge import Bridge, describe
+from app.ui.bridge import Bridge
+from app.ui.integration_parts import Clock, IntegrationPanelBase, as_of, now_ms, text_of
 from app.ui.widgets import plain_label, plain_tip
 
-Clock = Callable[[], int]
 # Status category -> the case status whose colours it borrows (theme-aware chips).
 CATEGORY_COLOURS = {"todo": "new", "in_progress": "open", "done": "solved"}
 CATEGORY_TEXT = {"todo": "To do", "in_progress": "In progress", "done": "Done"}
 ISSUE_TYPES = ("Bug", "Task", "Story", "Incident")
 _last_create: dict[str, str] = {"project": "", "issue_type": "Bug"}  # this session's last
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def ago(age_ms: int) -> str:
-    """"just now", "12 min ago", "3 h ago", "2 days ago"."""
-    minutes = max(0, age_ms) // 60_000
-    if minutes < 1:
-        return "just now"
-    if minutes < 60:
-        return f"{minutes} min ago"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // (24 * 60)} days ago"
-
-
-def as_of(fetched_ms: int, now: int) -> str:
-    return f"as of {ago(now - fetched_ms)}" if fetched_ms else "not fetched yet"
-
-
-def text_of(value: Any) -> str:
-    """A snapshot value as one line of text (a remote object: its display name)."""
-    if isinstance(value, dict):
-        value = value.get("displayName") or value.get("name")
-    if isinstance(value, bool) or value is None:
-        return ""
-    return " ".join(str(value).split())[:300]
-
-
-def request_text(req: dict[str, Any], now: int) -> str:
-    """One request as a line: what, its state, and why / when next."""
-    what = f"{iops.SYSTEM_NAMES.get(req['system'], req['system'])} {req['action']}"
-    key = text_of((req.get("params") or {}).get("issue_key"))
-    line = f"{what}{' ' + key if key else ''}: {req['state']}"
-    detail = text_of(req.get("reason"))
-    next_try = req.get("next_try_ms")
-    if req["state"] == "waiting" and isinstance(next_try, int):
-        when = time.strftime("%H:%M", time.localtime(next_try / 1000))
-        wait = max(0, next_try - now) // 60_000
-        detail = f"{detail}; next try {when}" + (f" (in {wait} min)" if wait else "")
-        detail = detail.strip("; ")
-    return line + (f": {detail}" if detail else "")
-
-
-class RequestList(QWidget):
-    """The requests of one system that are not done, each with its state (failed ones in
-    the danger colours)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.lay = QVBoxLayout(self)
-        self.lay.setContentsMargins(0, 0, 0, 0)
-        self.lay.setSpacing(3)
-        self.labels: list[QLabel] = []
-
-    def show_requests(self, requests: list[dict[str, Any]], now: int) -> None:
-        for label in self.labels:
-            label.deleteLater()
-        self.labels = []
-        t = theme.current()
-        for req in requests:
-            label = plain_label(request_text(req, now))
-            label.setWordWrap(True)
-            label.setObjectName("IntegrationRequest")
-            if req["state"] in ("failed", "refused"):
-                label.setStyleSheet(f"background: {t.danger_bg}; color: {t.danger_text}; "
-                                    "border-radius: 6px; padding: 4px 8px;")
-            else:
-                label.setStyleSheet(f"color: {t.muted}; padding: 2px 8px;")
-            self.lay.addWidget(label)
-            self.labels.append(label)
-        self.setVisible(bool(requests))
 
 
 class IssueRow(QFrame):
@@ -262,149 +181,44 @@ class CreateIssueDialog(QDialog):
                 self.issue_type.currentText().strip() or None, ids)
 
 
-class IntegrationsPanel(QWidget):
+class IntegrationsPanel(IntegrationPanelBase):
     """The JIRA side of one case."""
 
-    sig_loaded = Signal(int, int)
-    """(int, int): linked issues and open requests shown after a (re)load."""
+    SYSTEM = "jira"
+    EMPTY = "No JIRA issue is linked to this case."
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None, *,
                  clock: Clock = now_ms) -> None:
-        super().__init__(parent)
-        self.bridge = bridge
-        self.clock = clock
-        self.case_id: str | None = None
-        self.data: dict[str, Any] = {}
-        self.shown_links: list[dict[str, Any]] = []
-        self.shown_requests: list[dict[str, Any]] = []
-        self.reloads = 0  # reads started: tests check that unrelated changes start none
-        self._stale = False
-        self.rows: list[IssueRow] = []
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        bar = QHBoxLayout()
         self.create_button = QPushButton("Create JIRA issue…")
         self.link_button = QPushButton("Link existing…")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Ask the server for a fresh snapshot of each issue")
+        self.rows: list[IssueRow] = []
+        super().__init__(bridge, [self.create_button, self.link_button, self.refresh_button],
+                         parent, clock=clock)
         self.create_button.clicked.connect(self.open_create_dialog)
         self.link_button.clicked.connect(self.open_link_dialog)
         self.refresh_button.clicked.connect(self.refresh_remote)
-        for b in (self.create_button, self.link_button, self.refresh_button):
-            bar.addWidget(b)
-        bar.addStretch(1)
-        outer.addLayout(bar)
-        self.error = plain_label()
-        self.error.setWordWrap(True)
-        self.error.setObjectName("Meta")
-        self.error.hide()
-        outer.addWidget(self.error)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        body = QWidget()
-        self.body = QVBoxLayout(body)
-        self.body.setContentsMargins(0, 0, 0, 0)
-        self.empty = plain_label("No JIRA issue is linked to this case.")
-        self.empty.setObjectName("Meta")
-        self.body.addWidget(self.empty)
-        self.issues = QVBoxLayout()
-        self.body.addLayout(self.issues)
-        self.requests = RequestList()
-        self.body.addWidget(self.requests)
-        self.body.addStretch(1)
-        scroll.setWidget(body)
-        outer.addWidget(scroll, 1)
-        self._tick = QTimer(self)  # ages move on while the panel shows
-        self._tick.setInterval(60_000)
-        self._tick.timeout.connect(self._retime)
-        self._tick.start()
-        bridge.sig_changes_applied.connect(self._on_changes)
         self._show({})
 
-    # --- data ---------------------------------------------------------------------------
-    def set_case(self, case_id: str | None) -> None:
-        if case_id != self.case_id:
-            self._show({})
-        self.case_id = case_id
-        self.refresh()
-
-    def refresh(self) -> None:
-        case_id = self.case_id
-        self._stale = False
-        if case_id is None:
-            self._show({})
-            return
-        self.reloads += 1
-        self.bridge.query(integration_panel, case_id,
-                          on_done=lambda d: self._loaded(case_id, d), on_error=self._fail)
-
-    def _loaded(self, case_id: str, data: dict[str, Any]) -> None:
-        if isValid(self) and case_id == self.case_id:
-            self._show(data)
-            self.sig_loaded.emit(len(self.shown_links), len(self.shown_requests))
-
-    def _on_changes(self, changes: Changes) -> None:
-        if not self.case_id or changes.made_by(self):
-            return
-        if not (changes.rebuilt or ("integrations" in changes.fields
-                                    and self.case_id in changes.case_ids)):
-            return
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._stale = True  # hidden: refresh when shown
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
-
-    def _show(self, data: dict[str, Any]) -> None:
-        if not isValid(self):
-            return
-        self.data = data
-        self.error.hide()
+    def _fill_items(self, links: list[dict[str, Any]], now: int) -> None:
         for row in self.rows:
             row.deleteLater()
         self.rows = []
-        now = self.clock()
-        links = [lk for lk in data.get("links", []) if lk.get("system") == "jira"]
         for link in links:
             row = IssueRow(link, now)
             key = str(link.get("remote_key") or "")
             row.comment_button.clicked.connect(partial(self.open_comment_dialog, key))
             row.unlink_button.clicked.connect(partial(self.unlink, key))
-            self.issues.addWidget(row)
+            self.items.addWidget(row)
             self.rows.append(row)
-        self.empty.setVisible(not links)
-        open_requests = [r for r in data.get("requests", [])
-                         if r.get("system") == "jira" and r.get("state") != "done"]
-        self.requests.show_requests(open_requests, now)
-        enabled = bool(data.get("key"))
-        for b in (self.create_button, self.link_button):
-            b.setEnabled(enabled)
-        self.refresh_button.setEnabled(enabled and bool(links))
-        self.shown_links, self.shown_requests = links, open_requests
 
-    def _retime(self) -> None:
-        if self.isVisible() and self.data:
-            now = self.clock()
-            for row in self.rows:
-                row.set_now(now)
-
-    def _fail(self, exc: Exception | str) -> None:
-        if isValid(self):
-            self.error.setText(exc if isinstance(exc, str) else describe(exc))
-            self.error.show()
+    def _enable(self, has_case: bool, has_links: bool) -> None:
+        self.create_button.setEnabled(has_case)
+        self.link_button.setEnabled(has_case)
+        self.refresh_button.setEnabled(has_case and has_links)
 
     # --- requests -----------------------------------------------------------------------
-    def _request(self, op: Callable[..., Any], **kwargs: Any) -> None:
-        if self.case_id is None:
-            return
-        self.bridge.run(op, initiator=self, case=self.case_id,
-                        on_done=lambda _r: self.refresh(), on_error=self._fail, **kwargs)
-
     def create_issue(self, project: str | None = None, issue_type: str | None = None,
                      comment_ids: list[str] | None = None) -> None:
         _last_create.update(project=project or "", issue_type=issue_type or "Bug")
@@ -437,6 +251,11 @@ class IntegrationsPanel(QWidget):
         return CreateIssueDialog(self.data.get("comments", []), self.create_defaults(), self)
 
     def open_create_dialog(self) -> None:
+        """The create dialog, once the case's comments are read (the palette may ask
+        before the panel ever showed)."""
+        self.when_loaded(self._create_now)
+
+    def _create_now(self) -> None:
         dialog = self.create_dialog()
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.create_issue(*dialog.values())

@@ -206,3 +206,18 @@ def test_the_link_dialog_accepts_only_a_valid_key(qtbot: Any) -> None:
     assert dialog.key() is None
     dialog.edit.setText(" eng-42 ")
     assert ok.isEnabled() and dialog.key() == "ENG-42"
+
+
+def test_a_hidden_panel_reads_only_when_shown_then_runs_what_waited(
+        qtbot: Any, panel: Any, case: tuple[str, str]) -> None:
+    panel.hide()  # another tab of the case view shows
+    panel.set_case(case[0])
+    assert panel.reloads == 0
+    ran: list[str] = []
+    panel.when_loaded(lambda: ran.append(str(panel.data.get("key"))))
+    assert panel.reloads == 0 and not ran
+    with qtbot.waitSignal(panel.sig_loaded, timeout=WAIT):
+        panel.show()
+    assert ran == [case[1]] and panel.reloads == 1
+    panel.when_loaded(lambda: ran.append("again"))  # loaded: runs at once, no read
+    assert ran == [case[1], "again"] and panel.reloads == 1
