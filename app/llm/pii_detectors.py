@@ -5,13 +5,13 @@ import ipaddress
 import re
 from collections.abc import Iterator, Sequence
 
-from app.llm import pii_recognisers
+from app.llm import pii_identifiers, pii_recognisers
 from app.llm.person_names import fold, people_in_text
 
 Candidate = tuple[int, int, str]
 
 # Kinds in priority order: when two candidates overlap, the earlier kind wins.
-KINDS = ("SECRET", "EMAIL", "IBAN", "CARD", "IP", "PHONE", "ADDRESS", "ORG", "PERSON")
+KINDS = ("SECRET", "EMAIL", "IBAN", "ID", "CARD", "IP", "PHONE", "ADDRESS", "ORG", "PERSON")
 
 _EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 
@@ -305,6 +305,7 @@ def all_candidates(text: str, names: re.Pattern[str] | None,
     yield from phones(text)
     yield from addresses(text)
     yield from pii_recognisers.all_candidates(text, phone_regions)
+    yield from pii_identifiers.all_candidates(text)
     yield from organizations(folded, orgs)
     yield from people(folded, names)
     yield from people_in_text(text, folded)

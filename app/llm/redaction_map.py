@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 
-PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|IP|SECRET|ADDRESS|ORG|PERSON)_(\d+)\]", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|IP|ID|SECRET|ADDRESS|ORG|PERSON)_(\d+)\]", re.IGNORECASE)
 _VERSION = 1
 
 
@@ -23,7 +23,7 @@ class RedactionMap:
 
     def placeholder_for(self, kind: str, value: str) -> str:
         kind = kind.upper()
-        if not re.fullmatch(r"EMAIL|PHONE|CARD|IBAN|IP|SECRET|ADDRESS|ORG|PERSON", kind):
+        if not re.fullmatch(r"EMAIL|PHONE|CARD|IBAN|IP|ID|SECRET|ADDRESS|ORG|PERSON", kind):
             raise ValueError(f"unknown redaction kind: {kind}")
         existing = self._by_value.get((kind, value))
         if existing is not None:
