@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from app.core.model import OPEN_STATUSES
+from app.search import postings
 from app.search.schema import KIND_CASE, facet
 
 Docs = npt.NDArray[np.int64]  # sorted, unique segment-local docnums
@@ -104,14 +106,17 @@ class _Lru:
 class _Leaf:
     """One segment (local docnums): its id for the shared cache, its own columns."""
 
-    def __init__(self, sid: str) -> None:
+    def __init__(self, sid: str, arrays: postings.SegmentPostings | None = None) -> None:
         self.sid = sid
+        self.arrays = arrays  # the segment's postings written at index time, if any
         self.updated: npt.NDArray[np.int64] | None = None
         self.factors: tuple[float, npt.NDArray[np.float64]] | None = None
 
 
 class Engine:
-    def __init__(self, cache_entries: int = CACHE_ENTRIES) -> None:
+    def __init__(self, cache_entries: int = CACHE_ENTRIES,
+                 index_dir: Path | None = None) -> None:
+        self.index_dir = index_dir  # where :mod:`app.search.postings` wrote its arrays
         self._leaves: dict[str, _Leaf] = {}
         self._lock = threading.Lock()
         self.cache = _Lru(cache_entries)
@@ -123,8 +128,11 @@ class Engine:
         sid = seg.segment_id()
         leaf = self._leaves.get(sid)
         if leaf is None:
+            arrays = None
+            if self.index_dir is not None:
+                arrays = postings.load(self.index_dir, sid, sub.reader().doc_count_all())
             with self._lock:
-                leaf = self._leaves.setdefault(sid, _Leaf(sid))
+                leaf = self._leaves.setdefault(sid, _Leaf(sid, arrays))
         deleted = set(seg.deleted_docs()) if seg.deleted_count() else set()
         return leaf, deleted
 
@@ -141,6 +149,14 @@ class Engine:
     # --- per-segment building blocks -------------------------------------------------
     def _term(self, leaf: _Leaf, sub: Searcher, fieldname: str, text: str) -> Scores:
         def read() -> Scores:
+            if leaf.arrays is not None and fieldname in postings.FIELDS:
+                found = leaf.arrays.find(fieldname, text)
+                if found is None:
+                    return Scores.empty()
+                ids, weights = found
+                lengths = leaf.arrays.lengths.get(fieldname)
+                return Scores(ids.astype(np.int64),
+                              postings.scores(sub, fieldname, text, ids, weights, lengths))
             if (fieldname, text) not in sub.reader():
                 return Scores.empty()
             m = wq.Term(fieldname, text).matcher(sub)

@@ -19,7 +19,7 @@ from whoosh import query as wq
 from whoosh.index import Index
 from whoosh.searching import Searcher
 
-from app.search import indexer
+from app.search import indexer, postings
 from app.search.compiler import Compiled, compile_query
 from app.search.engine import Engine
 from app.search.help import HELP_TEXT
@@ -63,7 +63,7 @@ class SearchService:
         self._local = threading.local()
         self._searchers: list[Searcher] = []
         self._searchers_lock = threading.Lock()
-        self._engine = Engine()
+        self._engine = Engine(index_dir=self.index_dir)
         self.last_build_seconds: float | None = None
 
     # --- writing (one background thread) ----------------------------------------------
@@ -77,6 +77,7 @@ class SearchService:
                     self._rebuild(progress, cancel)
                 else:
                     self._ix, self._state = opened
+                    _write_postings(self._ix)  # an index from before the arrays: once
                     self._bump()
                     behind = self.store.read(indexer.last_seq) - self._state.seq
                     if behind > REBUILD_BEHIND:  # e.g. after a big import: a build is faster
@@ -94,6 +95,7 @@ class SearchService:
         started = time.perf_counter()
         ix, state = indexer.build_index(self.store, self.index_dir, progress=progress,
                                         cancel=cancel, procs=self.procs)
+        _write_postings(ix)
         old, self._ix, self._state = self._ix, ix, state
         self._bump()
         if old is not None:
@@ -114,6 +116,7 @@ class SearchService:
                 self._rebuild(None, None)
                 return indexer.catch_up(self._ix, self.store, self._state, self.index_dir)
             if count:
+                _write_postings(self._ix)
                 self._bump()
             return count
 
@@ -254,6 +257,14 @@ class SearchService:
             self._ix = None
             self._state = None
             self._bump()
+
+
+def _write_postings(ix: Index) -> None:
+    """The new segments' arrays; on failure (disk full) they are read through Whoosh."""
+    try:
+        postings.write_missing(ix)
+    except OSError:
+        pass
 
 
 def _has_match(row: Any, c: Compiled) -> bool:
