@@ -215,6 +215,7 @@ class CaseDetail(QWidget):
         if case_id != self.case_id:
             self.detail = None
             self.composer.set_case(None)
+            self.composer.open_draft(case_id)  # the last case's typing is saved first
         self.case_id = case_id
         if case_id is None:
             self.loading = self._whole_pending = False
@@ -373,8 +374,9 @@ class CaseDetail(QWidget):
     def _send(self, body: str, internal: bool) -> None:
         if not self.detail:
             return
+        case_id = self.case_id
         self.bridge.run(ops.comment, case=self.case_ref, body=body, internal=internal,
-                        initiator=self, on_done=lambda _r: self.composer.sent(),
+                        initiator=self, on_done=lambda _r: self.composer.sent(case_id),
                         on_error=lambda e: self.composer.show_error(describe(e)))
 
     # --- conflicts, presence, link / merge / split --------------------------------------

@@ -104,6 +104,7 @@ class CaseTabs(QObject):
         if index <= 0:
             return
         widget = self.tabs.widget(index)
+        self._say_draft_kept(widget)
         self.tabs.removeTab(index)
         for case_id, detail in list(self.tab_details.items()):
             if detail is widget:
@@ -115,6 +116,24 @@ class CaseTabs(QObject):
                 placeholder.deleteLater()
         self.tab_order = [c for c in self.tab_order
                           if c in self.tab_details or c in self.parked]
+
+    def _say_draft_kept(self, widget: QWidget | None) -> None:
+        """A tab closed with unsent typing: the draft is saved (now) and the agent told."""
+        key = None
+        if isinstance(widget, CaseDetail):
+            if widget.composer.flush_draft():
+                key = widget.composer.case_ref
+        else:
+            case_id = next((c for c, p in self.parked.items() if p is widget), None)
+            if case_id and case_id in self.drafts:
+                key = self.key_of(case_id) or "the case"
+        if key:
+            self.bridge.sig_message.emit(
+                f"Draft kept for {key}: it is back when you open the case (Drafts lists it).")
+
+    def flush_drafts(self) -> int:
+        """Save every open tab's unsent typing now (the window closes); how many are kept."""
+        return sum(d.composer.flush_draft() for d in self.tab_details.values())
 
     def _retire(self, case_id: str) -> None:
         """A tab's view is no longer needed: it becomes the spare (emptied) when there is
@@ -128,6 +147,7 @@ class CaseTabs(QObject):
 
     def _drop(self, case_id: str) -> None:
         detail = self.tab_details.pop(case_id)
+        detail.composer.flush_draft()
         try:
             self.bridge.sig_changes_applied.disconnect(detail.on_changes)
         except (RuntimeError, TypeError):

@@ -7,14 +7,18 @@
   the case on a reader thread (:func:`app.operations.macros.render_reply`) and replaces the
   ``::prefix``; a placeholder with no value shows an inline message and inserts nothing;
 * files or an image pasted or dropped into the text box are not inserted as text: they are
-  handed to the case's attachments (``sig_attach_mime``).
+  handed to the case's attachments (``sig_attach_mime``);
+* what is typed is a draft, saved locally ~500 ms after the last key (writer thread,
+  :mod:`app.operations.drafts`) and put back when the case is shown again, after a restart
+  or a crash; a sent reply deletes it;
+* Escape leaves the text box (focus goes back to the case view).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QModelIndex, QStringListModel, Qt, Signal
+from PySide6.QtCore import QMimeData, QModelIndex, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel, QTextCursor
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -35,6 +39,7 @@ from app.ui.widgets import ElidedLabel, plain_label, plain_tip
 
 REPLY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 REPLY_NAME_ROLE = Qt.ItemDataRole.UserRole + 2
+DRAFT_DELAY_MS = 500  # typing pauses this long before the draft is written
 
 
 def mention_prefix(text: str, position: int) -> str | None:
@@ -86,6 +91,9 @@ class ComposerEdit(QPlainTextEdit):
 
     sig_attach_mime = Signal(object)
     """QMimeData: files or an image were pasted or dropped here (attach them, now)."""
+
+    sig_leave = Signal()
+    """Escape (no popup open): the agent leaves the text box."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -185,6 +193,9 @@ class ComposerEdit(QPlainTextEdit):
                     return
                 pick(popup)
                 return
+        if event.key() == Qt.Key.Key_Escape and not event.modifiers():
+            self.sig_leave.emit()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
                 event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.sig_submit.emit()
@@ -254,6 +265,15 @@ class Composer(QFrame):
         super().__init__(parent)
         self.bridge = bridge
         self.case_ref: str | None = None  # the case key saved replies are rendered for
+        self.draft_case: str | None = None  # the case id the typing is a draft of
+        self._restoring = False  # filling the box from a draft: not a change to save
+        # Drafts handed to the writer and not yet written, by case id: a quick switch back
+        # reads these, not the table (the read could beat the write).
+        self._writing: dict[str, tuple[str, bool]] = {}
+        self.draft_timer = QTimer(self)
+        self.draft_timer.setSingleShot(True)
+        self.draft_timer.setInterval(DRAFT_DELAY_MS)
+        self.draft_timer.timeout.connect(self.save_draft)
         self.setObjectName("Composer")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(14, 10, 14, 12)
@@ -268,6 +288,8 @@ class Composer(QFrame):
         self.editor.setAccessibleName("Comment text")
         self.editor.setTabChangesFocus(True)
         self.editor.setFixedHeight(84)
+        self.editor.textChanged.connect(self._typed)
+        self.editor.sig_leave.connect(self._leave)
         lay.addWidget(self.editor)
         row = QHBoxLayout()
         self.error = plain_label()  # errors quote what the agent typed
@@ -308,6 +330,7 @@ class Composer(QFrame):
         self.reply_button.setToolTip("Public reply, visible to the requester (R)")
         self.note_button.setToolTip("Internal note, visible to agents only (N)")
         group.buttonToggled.connect(lambda *_: self._mode_changed())
+        group.buttonToggled.connect(lambda *_: self._typed())
         self.hint = ElidedLabel(":: saved replies  ·  Ctrl+Enter to send",
                                 shorter=("Ctrl+Enter to send", "Ctrl+Enter"))
         self.hint.setObjectName("ComposerHint")
@@ -346,6 +369,94 @@ class Composer(QFrame):
         for w in (self, self.editor):
             w.style().unpolish(w)
             w.style().polish(w)
+
+    def _leave(self) -> None:
+        """Escape: focus goes to the next thing outside the text box (the case view), so
+        the window's keys work again; nothing typed is touched."""
+        self.editor.clearFocus()
+        target = self.parentWidget()
+        if target is not None:
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    # --- drafts -------------------------------------------------------------------------
+    @property
+    def has_draft(self) -> bool:
+        return bool(self.draft_case and self.editor.toPlainText().strip())
+
+    def _typed(self) -> None:
+        if self.draft_case and not self._restoring:
+            self.draft_timer.start()
+
+    def save_draft(self) -> None:
+        """Write the draft now (writer thread): empty text deletes it."""
+        self.draft_timer.stop()
+        bridge, case_id = self.bridge, self.draft_case
+        if bridge is None or not case_id:
+            return
+        from app.operations import drafts as dops
+
+        mode, text = ("note" if self.internal else "reply"), self.editor.toPlainText()
+        entry = (text, self.internal)
+        self._writing[case_id] = entry
+
+        def written(_kept: object) -> None:
+            if isValid(self) and self._writing.get(case_id) is entry:
+                del self._writing[case_id]
+
+        def failed(exc: Exception) -> None:
+            written(None)
+            self.show_error(f"The draft was not saved: {describe(exc)}")
+
+        bridge.run(dops.save_draft, case_id=case_id, kind=mode, text=text, mode=mode,
+                   attachments=[], initiator=self, on_done=written, on_error=failed)
+
+    def flush_draft(self) -> bool:
+        """Save typing not yet written; whether a draft is kept (to say so)."""
+        if self.draft_timer.isActive():
+            self.save_draft()
+        return self.has_draft
+
+    def open_draft(self, case_id: str | None) -> None:
+        """The composer now writes for ``case_id``: the last case's typing is saved first,
+        then this case's kept draft (if any) fills an empty box (reader thread)."""
+        if case_id == self.draft_case:
+            return
+        previous = self.draft_case
+        self.flush_draft()
+        self.draft_case = case_id
+        if previous is not None:  # that case's typing is saved: it is not this case's
+            self.restore("", False)
+        bridge = self.bridge
+        if bridge is None or not case_id:
+            return
+        if case_id in self._writing:
+            if not self.editor.toPlainText().strip():
+                self.restore(*self._writing[case_id])
+            return
+        from app.operations import drafts as dops
+
+        store = bridge.store
+
+        def done(draft: dict[str, Any] | None) -> None:
+            if not isValid(self) or case_id != self.draft_case or draft is None:
+                return
+            if self.editor.toPlainText().strip():
+                return  # typed (or restored from a parked tab) meanwhile: keep that
+            self.restore(str(draft.get("text", "")), draft.get("mode") == "note")
+
+        bridge.read(lambda: dops.load_draft(store, case_id=case_id, kind="reply"),
+                    on_done=done, on_error=lambda e: self.show_error(
+                        f"The saved draft could not be read: {describe(e)}"))
+
+    def restore(self, text: str, internal: bool) -> None:
+        """Fill the box with a draft (not a new change: nothing is written)."""
+        self._restoring = True
+        try:
+            (self.note_button if internal else self.reply_button).setChecked(True)
+            self.editor.setPlainText(text)
+            self.editor.moveCursor(QTextCursor.MoveOperation.End)
+        finally:
+            self._restoring = False
 
     # --- saved replies ------------------------------------------------------------------
     def _query_replies(self, prefix: str) -> None:
@@ -406,8 +517,24 @@ class Composer(QFrame):
         self.send_button.setEnabled(False)
         self.sig_send.emit(body, self.internal)
 
-    def sent(self) -> None:
-        self.editor.clear()
+    def sent(self, case_id: str | None = None) -> None:
+        """The comment on ``case_id`` (default: this one) is stored: its draft is deleted
+        and, if the box still shows that case, the box empties."""
+        case_id = case_id or self.draft_case
+        if case_id:
+            self._writing.pop(case_id, None)
+        if self.bridge is not None and case_id:
+            from app.operations import drafts as dops
+
+            self.bridge.run(dops.delete_draft, case_id=case_id, kind="reply", initiator=self)
+        if case_id != self.draft_case:
+            return  # the agent moved on to another case meanwhile: its typing stays
+        self.draft_timer.stop()
+        self._restoring = True  # the delete above is the write
+        try:
+            self.editor.clear()
+        finally:
+            self._restoring = False
         self.send_button.setEnabled(True)
         self.error.hide()
 

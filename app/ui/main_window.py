@@ -595,6 +595,8 @@ class MainWindow(QMainWindow):
         self.analytics.shutdown()
         self.notifications.shutdown()
         self.dashboards.shutdown()
+        if self.case_tabs.flush_drafts():  # written before the writer stops: nothing lost
+            self.show_message("Unsent drafts kept: they are back when you open their cases.")
         self.bridge.shutdown()
         self.case_tabs.shutdown()
         super().closeEvent(event)
