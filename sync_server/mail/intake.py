@@ -231,7 +231,7 @@ def _attachments(blobs: BlobStore, mail: ParsedEmail | None, raw: bytes, max_blo
         files.stored.append((item.filename[:255], (item.mime or "application/octet-stream")[:127],
                              _store_blob(blobs, data), len(data)))
     if len(raw) <= max_blob:
-        files.stored.append((f"message-{uid}.eml", "message/rfc822", _store_blob(blobs, raw),
+        files.stored.append(("original.eml", "message/rfc822", _store_blob(blobs, raw),
                              len(raw)))
     else:
         files.dropped.append(f"the original message ({len(raw):,} bytes) is over the "

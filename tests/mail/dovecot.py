@@ -57,10 +57,13 @@ class Dovecot:
         return target
 
     def clear(self) -> None:
-        """Empty the mailbox (a new UIDVALIDITY is not needed: UIDs only grow)."""
+        """Empty the mailbox and forget its UIDs (Dovecot's uidlist and indexes): the next
+        message is UID 1 again, under a new UIDVALIDITY."""
         for sub in ("new", "cur"):
             for path in (self.maildir / sub).iterdir():
                 path.unlink()
+        for path in self.maildir.glob("dovecot*"):
+            path.unlink()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -65,10 +65,10 @@ def test_a_mail_becomes_a_case_with_its_requester_attachments_and_original(
     assert key["payload"]["key"] == "SUP-1" and key["case_id"] == created["case_id"]
     attached = {e["payload"]["name"]: e["payload"] for e in
                 _events(mail_world, "attachment.added")}
-    assert set(attached) == {"photo.png", "message-1.eml"}
-    stored = mail_world.blobs.get(attached["message-1.eml"]["sha256"]) or b""
+    assert set(attached) == {"photo.png", "original.eml"}
+    stored = mail_world.blobs.get(attached["original.eml"]["sha256"]) or b""
     assert stored.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")  # IMAP sends CRLF
-    assert attached["message-1.eml"]["sha256"] == created["payload"]["mail"]["raw_sha256"]
+    assert attached["original.eml"]["sha256"] == created["payload"]["mail"]["raw_sha256"]
     assert mail_world.blobs.get(attached["photo.png"]["sha256"]) == b"\x89PNG fake" * 10
     assert _seen(mail_world) == [True]
     box = mail_world.mailbox()
