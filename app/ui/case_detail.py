@@ -38,6 +38,7 @@ from app.ui.case_history_view import CaseHistory
 from app.ui.case_notices import ConflictBanner, RefusedNotice
 from app.ui.composer import Composer
 from app.ui.conversation_view import Conversation
+from app.ui.integration_tabs import IntegrationTabs
 from app.ui.signatures_panel import SignaturesPanel
 
 __all__ = ["COMPACT_BELOW", "TAB_CONVERSATION", "TAB_HISTORY", "TAB_SIGNATURES", "CaseDetail"]
@@ -159,6 +160,7 @@ class CaseDetail(QWidget):
         self.signatures.sig_loaded.connect(self._signatures_loaded)
         self.signatures.sig_open_case.connect(self.open_case_key)
         self.tabs.addTab(self.signatures, "Signatures")
+        self.integrations = IntegrationTabs(self.bridge, self.tabs)  # JIRA, Customer
         lay.addWidget(self.tabs, 1)
         self.composer = Composer(bridge=self.bridge)
         self.composer.sig_send.connect(self._send)
@@ -205,6 +207,7 @@ class CaseDetail(QWidget):
         self._load(case_id)
         self.attachments.set_case(case_id)
         self.signatures.set_case(case_id)
+        self.integrations.set_case(case_id)
 
     def _load(self, case_id: str | None, *, redraw: bool = False) -> None:
         """(Re)load the case itself (header, conversation, history, SLA); the conversation
@@ -233,6 +236,7 @@ class CaseDetail(QWidget):
             self._load(self.case_id, redraw=True)
             self.attachments.set_case(self.case_id)
             self.signatures.set_case(self.case_id)
+            self.integrations.set_case(self.case_id)
 
     def recycle(self) -> None:
         """Forget the case: back to the empty state, ready to show another one. A tab

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,21 @@ def palette_actions(w: MainWindow) -> list[Action]:
         Action("Show the terminal", "Ctrl+`", w.toggle_terminal),
         Action("Keyboard shortcuts", "F1", w.show_cheatsheet),
         Action("Refresh", "F5", w.refresh_all),
+        *integration_actions(w),
     ]
     for view_id, (title, _f, _s) in BUILTIN_VIEWS.items():
         actions.append(Action(f"Go to view: {title}", "", partial(go, view_id)))
     return actions
+
+
+def integration_actions(w: MainWindow) -> list[Action]:
+    """JIRA and Salesforce on the current case (its JIRA or Customer tab comes forward)."""
+    def on_case(action: str) -> Callable[[], None]:
+        return lambda: w.current_detail().integrations.run(action)
+
+    return [
+        Action("JIRA: create issue from this case", "", on_case("jira_create")),
+        Action("JIRA: link issue…", "", on_case("jira_link")),
+        Action("Salesforce: sync case", "", on_case("salesforce_sync")),
+        Action("Salesforce: look up requester", "", on_case("salesforce_lookup")),
+    ]

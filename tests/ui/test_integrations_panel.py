@@ -221,3 +221,35 @@ def test_a_hidden_panel_reads_only_when_shown_then_runs_what_waited(
     assert ran == [case[1]] and panel.reloads == 1
     panel.when_loaded(lambda: ran.append("again"))  # loaded: runs at once, no read
     assert ran == [case[1], "again"] and panel.reloads == 1
+
+
+def test_the_case_view_has_jira_and_customer_tabs_and_the_palette_runs_on_them(
+        qtbot: Any, bridge: Any, store: Any, case: tuple[str, str]) -> None:
+    from types import SimpleNamespace
+
+    from app.ui.case_detail import CaseDetail
+    from app.ui.commands import integration_actions
+
+    link(store, case[0], "jira", issue())
+    detail = CaseDetail(bridge)
+    qtbot.addWidget(detail)
+    detail.resize(1000, 800)
+    detail.show()
+    with qtbot.waitSignal(detail.sig_loaded, timeout=WAIT):
+        detail.load(case[0])
+    tabs = detail.integrations
+    assert detail.tabs.tabText(tabs.jira_tab) == "JIRA" and tabs.jira.reloads == 0  # hidden
+    with qtbot.waitSignal(tabs.jira.sig_loaded, timeout=WAIT):
+        detail.tabs.setCurrentWidget(tabs.jira)
+    assert detail.tabs.tabText(tabs.jira_tab) == "JIRA (1)"
+    assert tabs.jira.rows[0].key_label.text() == "ENG-12"
+    actions = {a.title: a for a in integration_actions(
+        SimpleNamespace(current_detail=lambda: detail))}  # type: ignore[arg-type]
+    assert set(actions) == {"JIRA: create issue from this case", "JIRA: link issue…",
+                            "Salesforce: sync case", "Salesforce: look up requester"}
+    actions["Salesforce: sync case"].run()
+    assert detail.tabs.currentWidget() is tabs.customer
+    qtbot.waitUntil(lambda: bridge.pending == 0 and bool(tabs.customer.requests.labels),
+                    timeout=WAIT)
+    assert [r["action"] for r in requested(store)] == ["sync"]
+    assert tabs.customer.requests.labels[0].text() == "Salesforce sync: pending"
