@@ -18,6 +18,8 @@ from app.operations.integrations import _case
 from app.store import schema as s
 from app.store.db import StoreError
 from app.store.repo import Store
+from app.sync.api import ApiError
+from app.sync.session import SyncSession
 
 
 def deliveries_of(conn: Connection, case_id: str) -> dict[str, dict[str, Any]]:
@@ -57,3 +59,15 @@ def withdraw_reply(store: Store, *, case: str, comment_id: str) -> Changes:
         return store.record(build, label="undo send", undoable=False)
     except StoreError as exc:
         raise OperationError(str(exc)) from exc
+
+
+def mail_status(session: SyncSession) -> dict[str, Any]:
+    """The server's word on my teams' mailboxes (GET /api/v1/mail/status)."""
+    try:
+        answer = session.call(session.api.mail_status)
+    except ApiError as exc:
+        raise OperationError(f"cannot ask the server for the mailbox status: {exc}") from exc
+    boxes = answer.get("mailboxes")
+    if not isinstance(boxes, list) or not all(isinstance(b, dict) for b in boxes):
+        raise OperationError("the server's mailbox status is not a list of mailboxes")
+    return {"mailboxes": boxes}

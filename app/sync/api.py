@@ -147,6 +147,11 @@ class SyncApi:
         except ValueError as exc:
             raise ApiError(f"the server sent an unreadable page of events: {exc}") from exc
 
+    def mail_status(self, token: str) -> dict[str, Any]:
+        """The team mailboxes of my teams (GET /mail/status): last poll, last error,
+        queued and failed replies."""
+        return dict(self._call("GET", "/mail/status", token=token))
+
     def agents(self, token: str) -> list[dict[str, Any]]:
         return list(self._call("GET", "/directory/agents", token=token))
 

@@ -144,7 +144,8 @@ def _load_plugins() -> None:
 
     for module in ("app.terminal.search_commands", "app.terminal.llm_commands",
                    "app.terminal.intake_commands", "app.terminal.report_commands",
-                   "app.terminal.macro_commands", "app.terminal.integration_commands"):
+                   "app.terminal.macro_commands", "app.terminal.integration_commands",
+                   "app.terminal.mail_commands"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -39,8 +39,8 @@ def _until(check: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
 
 def test_an_offline_reply_goes_out_when_the_laptop_syncs(tmp_path: Path) -> None:
     from sync_server.db import make_engine, migrate
-    from sync_server.main import create_app
     from sync_server.mail import store as mailboxes
+    from sync_server.main import create_app
     from sync_server.services import accounts
     from sync_server.settings import Settings
     from sync_server.tables import mailboxes as mailbox_table
