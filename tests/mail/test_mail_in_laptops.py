@@ -78,11 +78,9 @@ def test_a_mail_becomes_a_case_on_two_laptops_and_the_answer_lands_on_it(
             on_b = _until(lambda: _show(b, sb, "SUP-1"), "the case on Ben's laptop")
             imap.deliver(mail(subject="Re: Printer on fire", body="Smoke is gone now.",
                               in_reply_to="<m1@customer.test>"))
-            answered = _until(lambda: (lambda d: d if d and len(d["comments"]) >= 1 else None)(
-                _show(b, sb, "SUP-1")), "the answer on Ben's laptop")
-            names = [sorted(row["name"] for row in laptop.read(
-                lambda c, case_id=shown["id"]: case_attachments(c, case_id)))
-                for laptop, shown in ((a, on_a), (b, on_b))]
+            answered = _until(lambda: _answered(_show(b, sb, "SUP-1")),
+                              "the answer on Ben's laptop")
+            names = [_attachment_names(a, on_a["id"]), _attachment_names(b, on_b["id"])]
         finally:
             a.close()
             b.close()
@@ -98,6 +96,17 @@ def test_a_mail_becomes_a_case_on_two_laptops_and_the_answer_lands_on_it(
     assert comment["body"] == "Smoke is gone now." and comment["internal"] is False
     assert comment["author"] == "Carla Customer"  # the requester, found by the sender
     assert _no_password(tmp_path / "ana", tmp_path / "ben")
+
+
+def _answered(shown: dict[str, Any] | None) -> dict[str, Any] | None:
+    return shown if shown and shown["comments"] else None
+
+
+def _attachment_names(store: Store, case_id: str) -> list[str]:
+    def read(conn: Any) -> list[str]:
+        return sorted(str(row["name"]) for row in case_attachments(conn, case_id))
+
+    return store.read(read)
 
 
 def _no_password(*folders: Path) -> bool:
