@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
+    QHBoxLayout,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -102,6 +104,7 @@ class CustomerPanel(IntegrationPanelBase):
         self.sync_button = QPushButton("Sync case to Salesforce")
         self.refresh_button = QPushButton("Refresh")
         self.cards: list[RecordCard] = []
+        self._row: QWidget | None = None
         super().__init__(bridge, [self.lookup_button, self.sync_button, self.refresh_button],
                          parent, clock=clock)
         self.lookup_button.clicked.connect(self.lookup)
@@ -115,10 +118,22 @@ class CustomerPanel(IntegrationPanelBase):
         self.cards = []
         links.sort(key=lambda lk: KIND_ORDER.index(lk["kind"]) if lk.get("kind") in KIND_ORDER
                    else len(KIND_ORDER))
+        if self._row is not None:
+            self._row.deleteLater()
+            self._row = None
+        if not links:
+            return
+        self._row = QWidget()  # the records side by side: each is short and narrow
+        row = QHBoxLayout(self._row)
+        row.setContentsMargins(0, 0, 0, 0)
         for link in links:
             card = RecordCard(link, now)
-            self.items.addWidget(card)
+            row.addWidget(card, 1, Qt.AlignmentFlag.AlignTop)
             self.cards.append(card)
+        self.items.addWidget(self._row)
+
+    def _timed(self) -> list[Any]:
+        return list(self.cards)
 
     def _enable(self, has_case: bool, has_links: bool) -> None:
         email = self.data.get("requester_email")

@@ -253,12 +253,12 @@ class IntegrationPanelBase(QWidget):
     def _retime(self) -> None:
         if self.isVisible() and self.data:
             now = self.clock()
-            for i in range(self.items.count()):
-                item = self.items.itemAt(i)
-                widget = item.widget() if item is not None else None
-                set_now = getattr(widget, "set_now", None)
-                if callable(set_now):
-                    set_now(now)
+            for widget in self._timed():
+                widget.set_now(now)
+
+    def _timed(self) -> list[Any]:
+        """The shown records whose ``set_now(now)`` rewrites their age."""
+        raise NotImplementedError
 
     def _fail(self, exc: Exception | str) -> None:
         if isValid(self):

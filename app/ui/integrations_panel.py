@@ -213,6 +213,9 @@ class IntegrationsPanel(IntegrationPanelBase):
             self.items.addWidget(row)
             self.rows.append(row)
 
+    def _timed(self) -> list[Any]:
+        return list(self.rows)
+
     def _enable(self, has_case: bool, has_links: bool) -> None:
         self.create_button.setEnabled(has_case)
         self.link_button.setEnabled(has_case)
