@@ -247,3 +247,21 @@ def test_a_bounce_marks_the_reply_and_an_answer_to_the_reply_lands_on_its_case(
         row = conn.execute(select(mail_out)).one()
     assert row.state == "bounced" and "no such user" in row.reason
     assert _dispositions(mail_world) == ["case", "comment", "bounce"]
+
+
+def test_starttls_is_required_unless_the_url_says_tls_none(mail_world: MailWorld) -> None:
+    from sync_server.mail import store
+    from tests.mail.conftest import SECRET
+
+    plain = mail_world.imap.url().removesuffix("?tls=none")  # this Dovecot offers no TLS
+    store.add(mail_world.engine, team="Support", address="support@example.test",
+              imap_url=plain, smtp_url="smtp://127.0.0.1:2525?tls=none",
+              password=dovecot.PASSWORD, server_secret=SECRET)
+    mail_world.imap.deliver(mail())
+    log = mail_world.imap.root / "dovecot.log"
+    logins = log.read_text().count("Login: user=")
+    result = mail_world.poller().poll_once(mail_world.mailbox_id)
+    assert result is not None and result.state == "failing"
+    assert "does not offer STARTTLS" in (mail_world.mailbox().last_error or "")
+    assert log.read_text().count("Login: user=") == logins  # the password was never sent
+    assert _events(mail_world) == [] and _seen(mail_world) == [False]
