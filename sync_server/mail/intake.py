@@ -31,6 +31,7 @@ from app.core import events as ev
 from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE, validate_payload
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
+from sync_server.jobs.context import fold_case
 from sync_server.jobs.queue import lock_counter
 from sync_server.mail import bounces, loops
 from sync_server.mail.store import Mailbox, own_addresses
@@ -52,6 +53,7 @@ MAX_BODY = 256 * 1024
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _THREAD_IDS = 50  # References entries looked at (the newest)
 _TAKEN = ("case", "comment")
+REOPEN_ON_REPLY = ("pending", "solved")  # a customer's answer opens the case again
 
 
 @dataclass(slots=True)
@@ -301,7 +303,8 @@ def _bounce(w: _Write, box: Mailbox, bounce: bounces.Bounce) -> str | None:
     w.add(ev.MAIL_DELIVERY, {"comment_id": row.comment_id, "state": "bounced",
                              "at_ms": w.now_ms, "message_id": bounce.message_id,
                              "reason": bounce.reason,
-                             "recipients": [str(n) for n in names if n]},
+                             "recipients": [str(n) for n in names if n],
+                             "author": row.author},  # told of the bounce (M2)
           case_id=case_id, team_id=box.team_id, after=_case_hlc(w.conn, case_id))
     return case_id
 
@@ -452,6 +455,10 @@ def _to_case(w: _Write, box: Mailbox, read: _Read, files: _Files, outcome: Outco
             payload["author"] = sender
         comment_id = w.add(ev.COMMENT_ADDED, payload, case_id=case_id, team_id=box.team_id,
                            after=_case_hlc(w.conn, case_id))
+        status = fold_case(w.conn, case_id).status
+        if status in REOPEN_ON_REPLY:  # as a hand import does (app/operations/intake.py)
+            w.add(ev.CASE_UPDATED, {"field": "status", "value": "open", "prev": status},
+                  case_id=case_id, team_id=box.team_id)
         if outcome.disposition == "case":
             outcome.disposition = "comment"
     else:

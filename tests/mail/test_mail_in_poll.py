@@ -110,6 +110,31 @@ def test_the_customers_answer_lands_on_the_same_case(mail_world: MailWorld) -> N
         assert comment["payload"]["author"] == "carla@customer.test"
     assert len(_events(mail_world, "customer.upserted")) == 1  # the requester is found
     assert _dispositions(mail_world) == ["case", "comment", "comment"]
+    assert _events(mail_world, "case.updated") == []  # it was new: nothing to reopen
+
+
+def test_an_answer_reopens_a_solved_case(mail_world: MailWorld) -> None:
+    from sync_server.db import write_tx
+    from sync_server.ids import ServerClock
+    from sync_server.jobs.queue import append_server_event, lock_counter
+
+    mail_world.imap.deliver(mail(message_id="<first@customer.test>"))
+    poller = mail_world.poller()
+    poller.poll_once(mail_world.mailbox_id)
+    (created,) = _events(mail_world, "case.created")
+    with write_tx(mail_world.engine) as conn:  # an agent solved it meanwhile
+        append_server_event(conn, ServerClock(), case_id=created["case_id"],
+                            team_id=mail_world.team_id, type_="case.updated",
+                            payload={"field": "status", "value": "solved", "prev": "new"},
+                            seq=lock_counter(conn), now_ms=1_800_000_000_000)
+    mail_world.imap.deliver(mail(subject="Re: Printer on fire", body="It is back.",
+                                 in_reply_to="<first@customer.test>"))
+    poller.poll_once(mail_world.mailbox_id)
+    updates = [e["payload"] for e in _events(mail_world, "case.updated")]
+    assert updates[-1] == {"field": "status", "value": "open", "prev": "solved"}
+    comment = _events(mail_world, "comment.added")[-1]
+    reopened = _events(mail_world, "case.updated")[-1]
+    assert reopened["hlc"] > comment["hlc"] and reopened["actor"] == "system"
 
 
 def test_auto_replies_own_mail_and_a_burst_create_no_case_and_are_counted(
