@@ -17,7 +17,11 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Smart Support Agent: local-first support desk.")
     p.add_argument("--data-dir", help="folder holding the database and index "
                                       "(default: the platform's user data folder)")
-    p.add_argument("--version", action="version", version=f"smart-support {__version__}")
+    p.add_argument("--version", action="store_true", help="print the version and exit "
+                   "(with --verbose: commit, dirty flag and build time too)")
+    p.add_argument("--verbose", action="store_true", help="more detail (with --version)")
+    p.add_argument("--self-test", action="store_true",
+                   help="check this install end to end in a temporary profile; exit 0 if good")
     sub = p.add_subparsers(dest="cmd")
     d = sub.add_parser("demo", help="seed realistic demo data")
     d.add_argument("--cases", type=int, default=2000)
@@ -37,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import cases (.jsonl, .csv) or an email (.eml, .msg)")
     i.add_argument("file")
     i.add_argument("--json", action="store_true")
+    i.add_argument("--no-index", action="store_true",
+                   help="leave the search index to the app's next start")
     lg = sub.add_parser("login", help="sign in to a sync server")
     lg.add_argument("--server", required=True, help="e.g. https://sync.example.com:8765")
     lg.add_argument("--email", required=True)
@@ -60,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     # worker starts this executable again, and this turns it into the worker.
     multiprocessing.freeze_support()
     args = _parser().parse_args(argv)
+    if args.version:
+        from app.build_info import describe, read_build_info
+
+        print(describe(read_build_info()) if args.verbose else f"smart-support {__version__}")
+        return 0
+    if args.self_test:
+        from app.selftest import run_self_test
+
+        return run_self_test()
     folder = data_dir(args.data_dir)
     from app.core.errors import AppError
 
@@ -191,7 +206,7 @@ def _import(folder: Path, args: argparse.Namespace) -> int:
         return _fail(f"no file {path}", 2)
     from app.intake_cli import import_any
 
-    return import_any(folder, path, as_json=args.json)
+    return import_any(folder, path, as_json=args.json, index=not args.no_index)
 
 
 if __name__ == "__main__":

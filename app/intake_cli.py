@@ -5,11 +5,33 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.paths import db_path
 
 
-def import_any(folder: Path, path: Path, *, as_json: bool = False) -> int:
+def index_after_import(folder: Path, store: Any) -> dict[str, Any]:
+    """Bring the search index up to date, showing progress on stderr; what happened.
+
+    Cases become findable batch by batch (each batch is committed). An index another
+    process is writing (the app is open) is left to it: the import itself succeeded."""
+    from app.search.service import SearchService
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rindexing {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+    service = SearchService(folder, store)
+    try:
+        service.ensure_index(progress=progress)
+        return {"indexed": True, "indexed_seq": service.indexed_seq}
+    except Exception as exc:  # noqa: BLE001 - e.g. the app holds the index's write lock
+        return {"indexed": False, "index_error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        print(file=sys.stderr)
+        service.close()
+
+
+def import_any(folder: Path, path: Path, *, as_json: bool = False, index: bool = True) -> int:
     from app.store.repo import Store
 
     suffix = path.suffix.lower()
@@ -25,9 +47,15 @@ def import_any(folder: Path, path: Path, *, as_json: bool = False) -> int:
             # recognised and counted, not added again.
             report = import_file(store, path, progress=progress)
             print(file=sys.stderr)
-            data = {"imported": report.imported, "skipped": report.skipped,
-                    "already_imported": report.already,
-                    "errors": [{"line": n, "message": m} for n, m in report.errors]}
+            data: dict[str, Any] = {
+                "imported": report.imported, "skipped": report.skipped,
+                "already_imported": report.already,
+                "errors": [{"line": n, "message": m} for n, m in report.errors]}
+            if index:
+                data.update(index_after_import(folder, store))
+                if not data["indexed"]:
+                    print(f"search index not updated now ({data['index_error']}); the app "
+                          "indexes the new cases when it starts", file=sys.stderr)
             if as_json:
                 print(json.dumps(data, indent=2))
             else:

@@ -32,6 +32,25 @@ PROGRESS_EVERY = 2000
 PARALLEL_MIN = 20_000  # cases; fewer build faster in-process than via worker start-up
 
 
+CommitHook = Callable[[Index], None]
+# Called with the index after every commit of new segments (a full build's, each catch-up
+# batch's), before the commit is reported: where per-segment files written at index time
+# (e.g. postings arrays) are made. Register with ``on_segment_committed``.
+SEGMENT_COMMITTED: list[CommitHook] = []
+
+
+def on_segment_committed(hook: CommitHook) -> CommitHook:
+    """Run ``hook(ix)`` after each commit of new segments (usable as a decorator)."""
+    if hook not in SEGMENT_COMMITTED:
+        SEGMENT_COMMITTED.append(hook)
+    return hook
+
+
+def segments_committed(ix: Index) -> None:
+    for hook in list(SEGMENT_COMMITTED):
+        hook(ix)
+
+
 class IndexCancelled(Exception):
     """A full build was cancelled; the previous index (if any) is left as it was."""
 
@@ -98,7 +117,9 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
     state = IndexState(SCHEMA_VERSION, seq)
     state.save(tmp)
     _swap(tmp, index_dir)
-    return open_dir(index_dir), state
+    built = open_dir(index_dir)
+    segments_committed(built)
+    return built, state
 
 
 def _build_single(store: Any, ix: Index, progress: ProgressFn | None,
@@ -179,9 +200,16 @@ def _touched(rows: list[Any]) -> tuple[set[str], dict[str, set[str]]]:
 
 
 def catch_up(ix: Index, store: Any, state: IndexState, index_dir: Path,
-             batch: int = CATCH_UP_BATCH) -> int:
-    """Index the events after ``state.seq``: re-read the touched cases, commit per batch."""
+             batch: int | None = None, progress: ProgressFn | None = None) -> int:
+    """Index the events after ``state.seq``: re-read the touched cases, commit per batch.
+
+    Each batch is committed (and ``state`` saved) before the next is read, so the cases of
+    a big import are findable batch by batch; ``progress(events done, events behind)``
+    follows each commit."""
+    batch = batch or CATCH_UP_BATCH
     total = 0
+    behind = int(store.read(lambda conn: sq.events_after_count(conn, state.seq))) \
+        if progress else 0
     while True:
         def load(conn: Connection) -> tuple[list[Any], list[dict[str, Any]], set[str]]:
             rows: list[Any] = sq.events_after(conn, state.seq, batch)
@@ -210,6 +238,9 @@ def catch_up(ix: Index, store: Any, state: IndexState, index_dir: Path,
             raise
         state.seq = int(rows[-1][0])
         state.save(index_dir)
+        segments_committed(ix)
         total += len(rows)
+        if progress:
+            progress(min(total, behind), max(total, behind))
         if len(rows) < batch:
             return total

@@ -82,7 +82,7 @@ class SearchService:
                     behind = self.store.read(indexer.last_seq) - self._state.seq
                     if behind > REBUILD_BEHIND:  # e.g. after a big import: a build is faster
                         self._rebuild(progress, cancel)
-            self.catch_up()
+            self.catch_up(progress)
 
     def rebuild(self, progress: indexer.ProgressFn | None = None,
                 cancel: indexer.CancelFn | None = None) -> None:
@@ -102,14 +102,25 @@ class SearchService:
             old.close()
         self.last_build_seconds = time.perf_counter() - started
 
-    def catch_up(self) -> int:
-        """Index the events recorded since the last indexed seq; returns how many."""
+    def catch_up(self, progress: indexer.ProgressFn | None = None) -> int:
+        """Index the events recorded since the last indexed seq; returns how many.
+        ``progress(events done, events behind)`` follows each committed batch."""
         with self._write_lock:
             if self._ix is None or self._state is None:
                 self.ensure_index()
                 return 0
             try:
-                count = indexer.catch_up(self._ix, self.store, self._state, self.index_dir)
+                ix = self._ix
+
+                def committed(done: int, behind: int) -> None:
+                    # A batch is committed: searches see it now, not after the last batch.
+                    _write_postings(ix)
+                    self._bump()
+                    if progress:
+                        progress(done, behind)
+
+                count = indexer.catch_up(ix, self.store, self._state, self.index_dir,
+                                         progress=committed)
             except indexer.IndexCancelled:
                 raise
             except Exception:  # noqa: BLE001 - a damaged index is rebuilt, never fatal

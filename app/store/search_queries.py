@@ -77,6 +77,12 @@ def events_after(conn: Connection, seq: int, limit: int) -> list[tuple[int, str 
         (seq, limit))]
 
 
+def events_after_count(conn: Connection, seq: int) -> int:
+    """How many events come after ``seq`` (what a catch-up has to index)."""
+    return int(conn.exec_driver_sql("SELECT COUNT(*) FROM events WHERE seq > ?",
+                                    (seq,)).scalar() or 0)
+
+
 # --- every live case, streamed (a full build) ------------------------------------------
 def live_case_count(conn: Connection) -> int:
     return int(conn.exec_driver_sql(f"SELECT COUNT(*) {_LIVE}").scalar() or 0)
