@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit, QVBoxLa
 
 from app.core.model import CaseType, Priority, Status
 from app.ui import theme
+from app.ui.field_combo import FieldCombo
 from app.ui.widgets import DuePicker, TagChips
 
 __all__ = ["UNASSIGNED", "CaseFields"]
@@ -94,7 +95,7 @@ class CaseFields(QWidget):
 
     @staticmethod
     def _combo(name: str, items: list[tuple[str, str]]) -> QComboBox:
-        combo = QComboBox()
+        combo = FieldCombo()  # changes only on an explicit choice
         combo.setAccessibleName(name)
         for value, text in items:
             combo.addItem(text, value)

@@ -595,7 +595,8 @@ class MainWindow(QMainWindow):
         self.analytics.shutdown()
         self.notifications.shutdown()
         self.dashboards.shutdown()
-        if self.case_tabs.flush_drafts():  # written before the writer stops: nothing lost
+        kept = self.case_tabs.flush_drafts() + self.detail.composer.flush_draft()
+        if kept:  # written before the writer stops: nothing lost
             self.show_message("Unsent drafts kept: they are back when you open their cases.")
         self.bridge.shutdown()
         self.case_tabs.shutdown()

@@ -6,7 +6,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -26,6 +25,8 @@ from app.core.model import (
     normalize_tag,
 )
 from app.ui.bridge import Bridge, describe
+from app.ui.field_combo import FieldCombo
+from app.ui.form_draft import FormDraft
 from app.ui.widgets import plain_label
 
 
@@ -91,6 +92,35 @@ class NewCaseDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
         self.subject.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._wire_draft()
+
+    # --- the draft: what is typed survives a crash, a restart, Cancel -------------------
+    def _wire_draft(self) -> None:
+        texts = ("subject", "description", "requester", "tags", "product")
+        self.draft = FormDraft(
+            self.bridge, "new_case",
+            {"subject": self.subject, "description": self.description,
+             "requester": self.requester, "tags": self.tags, "product": self.product,
+             "priority": self.priority, "type": self.type, "assignee": self.assignee},
+            typed=lambda f: any(str(f[k]).strip() for k in texts),
+            on_restored=lambda: self._say("Your unsent new case is back, as you left it.",
+                                          error=False),
+            parent=self)
+
+    def done(self, result: int) -> None:
+        """Closing without creating keeps the typing as a draft, and says so."""
+        if self.draft.keep():
+            self.bridge.sig_message.emit(
+                "New case draft kept: it is back when you open New case again.")
+        super().done(result)
+
+    def _say(self, text: str, *, error: bool) -> None:
+        label = self.general_error
+        label.setObjectName("ErrorLabel" if error else "Meta")
+        label.style().unpolish(label)
+        label.style().polish(label)
+        label.setText(text)
+        label.show()
 
     def _make_fields(self, agents: list[tuple[str, str]]) -> None:
         self.subject = QLineEdit()
@@ -98,18 +128,19 @@ class NewCaseDialog(QDialog):
         self.description = QPlainTextEdit()
         self.description.setPlaceholderText("Details, steps, error messages… (Markdown)")
         self.description.setMinimumHeight(110)
+        self.description.setTabChangesFocus(True)  # Tab moves on; it is not typed
         self.requester = QLineEdit()
         self.requester.setPlaceholderText("name@company.com")
-        self.priority = QComboBox()
+        self.priority = FieldCombo()  # changes on an explicit choice
         for p in Priority:
             self.priority.addItem(p.value.capitalize(), p.value)
         self.priority.setCurrentIndex(self.priority.findData("normal"))
-        self.type = QComboBox()
+        self.type = FieldCombo()  # changes on an explicit choice
         for c in CaseType:
             self.type.addItem(c.value.capitalize(), c.value)
         self.tags = QLineEdit()
         self.tags.setPlaceholderText("vip billing …")
-        self.assignee = QComboBox()
+        self.assignee = FieldCombo()  # changes on an explicit choice
         self.assignee.addItem("Unassigned", "")
         self.assignee.addItem("Me", "me")
         for agent_id, name in agents:
@@ -185,10 +216,10 @@ class NewCaseDialog(QDialog):
 
     def _created(self, result: Any) -> None:
         case_id, key, _changes = result
+        self.draft.finish()
         self.sig_created.emit(case_id, key)
         self.accept()
 
     def _failed(self, exc: Exception) -> None:
         self.create_button.setEnabled(True)
-        self.general_error.setText(describe(exc))
-        self.general_error.show()
+        self._say(describe(exc), error=True)

@@ -10,7 +10,6 @@ from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -33,6 +32,9 @@ from app.operations.cases import bulk_apply
 from app.operations.navigation import search_cases
 from app.ui import theme
 from app.ui.bridge import Bridge, describe
+from app.ui.date_field import DateField
+from app.ui.field_combo import FieldCombo
+from app.ui.form_draft import FormDraft
 
 NO_CHANGE = "\x00"
 
@@ -199,9 +201,8 @@ class DuePicker(QFrame):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        self.edit = QDateEdit()
+        self.edit = DateField(self.EMPTY)  # typed dates read, or refused with a message
         self.edit.setAccessibleName("Due date")
-        self.edit.setCalendarPopup(True)
         self.edit.setDisplayFormat("ddd d MMM yyyy")
         self.edit.setMinimumDate(self.EMPTY)
         self.edit.setSpecialValueText("No due date")
@@ -359,6 +360,25 @@ class BulkEditDialog(QDialog):
             w.currentIndexChanged.connect(lambda _i: self._dirty())
         for e in (self.add_tags, self.remove_tags):
             e.textChanged.connect(lambda _t: self._dirty())
+        ids = sorted(i for i, _k in cases)
+        self.draft = FormDraft(
+            bridge, "bulk", {"status": self.status, "priority": self.priority,
+                             "assignee": self.assignee, "add_tags": self.add_tags,
+                             "remove_tags": self.remove_tags},
+            typed=lambda f: any(f[k] != NO_CHANGE for k in ("status", "priority", "assignee"))
+            or any(str(f[k]).strip() for k in ("add_tags", "remove_tags")),
+            matches=lambda saved: saved.get("cases") == ids,  # a draft is for its cases
+            extra=lambda: {"cases": ids},
+            on_restored=lambda: self._hint("Your unsent changes to these cases are back: "
+                                           "Preview, then Apply."),
+            parent=self)
+
+    def done(self, result: int) -> None:
+        """Closing without applying keeps the choices as a draft (for these cases)."""
+        if self.draft.keep():
+            self.bridge.sig_message.emit(
+                "Bulk edit draft kept: it is back when you edit these cases again.")
+        super().done(result)
 
     def _form(self, agents: list[tuple[str, str]]) -> QFormLayout:
         form = QFormLayout()
@@ -404,7 +424,7 @@ class BulkEditDialog(QDialog):
         lay.addWidget(buttons)
 
     def _combo(self, name: str, items: list[tuple[str, str]]) -> QComboBox:
-        combo = QComboBox()
+        combo = FieldCombo()  # changes only on an explicit choice
         combo.setAccessibleName(name)
         combo.addItem("— no change —", NO_CHANGE)
         for value, text in items:
@@ -466,6 +486,7 @@ class BulkEditDialog(QDialog):
                         **self._args())
 
     def _applied(self, _result: Any) -> None:
+        self.draft.finish()
         self.sig_applied.emit(len(self.cases))
         self.accept()
 
