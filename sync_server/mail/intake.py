@@ -58,7 +58,7 @@ REOPEN_ON_REPLY = ("pending", "solved")  # a customer's answer opens the case ag
 
 @dataclass(slots=True)
 class Outcome:
-    disposition: str  # case|comment|auto_reply|own|burst|bounce|malformed|too_big|duplicate
+    disposition: str  # case|comment|auto_reply|own|burst|bounce|malformed|too_big|duplicate|failed
     case_id: str | None = None
     reason: str | None = None
     seq: int | None = None
@@ -470,3 +470,17 @@ def _to_case(w: _Write, box: Mailbox, read: _Read, files: _Files, outcome: Outco
         if comment_id:
             attachment["comment_id"] = comment_id
         w.add(ev.ATTACHMENT_ADDED, attachment, case_id=case_id, team_id=box.team_id)
+
+
+def record_failure(engine: Engine, box: Mailbox, msg: Fetched, reason: str, *,
+                   now_ms: int) -> None:
+    """A message intake could not take (a bug, a value no rule foresaw): counted as
+    ``failed`` with the reason, so it is visible and not retried every poll; it stays in
+    the mailbox for a person to read."""
+    with write_tx(engine) as conn:
+        w = _Write(conn, ServerClock(), 0, now_ms)
+        try:
+            _record(w, box, msg, "", "", Outcome("failed", reason=reason[:500]))
+        except IntegrityError:
+            pass  # taken meanwhile after all
+

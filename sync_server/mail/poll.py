@@ -22,7 +22,7 @@ from sync_server.jobs import breaker
 from sync_server.jobs.breaker import BreakerPolicy
 from sync_server.mail import store
 from sync_server.mail.fetch import ImapError, ImapSession
-from sync_server.mail.intake import Fetched, Outcome, take
+from sync_server.mail.intake import Fetched, Outcome, record_failure, take
 from sync_server.mail.secrets import SecretError
 from sync_server.services.blobs import BlobStore
 from sync_server.settings import Settings
@@ -170,6 +170,8 @@ class Poller:
                 outcome = self._take_one(session, box, uidvalidity, uid, sizes.get(uid, 0))
                 if outcome is not None:
                     result.outcomes.append(outcome)
+                    if outcome.disposition == "failed":  # said in last_error; the rest goes on
+                        result.error = f"message UID {uid} was not taken: {outcome.reason}"
 
     def _take_one(self, session: ImapSession, box: store.Mailbox, uidvalidity: int, uid: int,
                   size: int) -> Outcome | None:
@@ -180,14 +182,16 @@ class Poller:
         raw = session.fetch(uid, headers_only=truncated)
         if raw is None:
             return None  # expunged by someone else meanwhile
+        fetched = Fetched(uidvalidity, uid, raw, size or len(raw), truncated)
         try:
-            outcome = take(self.engine, self.clock, self.blobs, box,
-                           Fetched(uidvalidity, uid, raw, size or len(raw), truncated),
+            outcome = take(self.engine, self.clock, self.blobs, box, fetched,
                            now_ms=store.now_ms(), max_blob_bytes=self.config.max_blob_bytes,
                            max_mail_bytes=self.config.max_mail_bytes, on_event=self.on_event)
-        except Exception:  # one bad message never stops the mailbox; it stays unflagged
+        except Exception as exc:  # one bad message never stops the mailbox
             log.exception("mailbox %s: message UID %s could not be taken", box.address, uid)
-            return None
+            reason = f"{exc.__class__.__name__}: {exc}"
+            record_failure(self.engine, box, fetched, reason, now_ms=store.now_ms())
+            return Outcome("failed", reason=reason)
         session.done(uid, str(box.settings.get("move_to") or ""))
         return outcome
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import imapclient
+import pytest
 from sqlalchemy import select
 
 from sync_server.jobs import breaker
@@ -290,3 +291,31 @@ def test_starttls_is_required_unless_the_url_says_tls_none(mail_world: MailWorld
     assert "does not offer STARTTLS" in (mail_world.mailbox().last_error or "")
     assert log.read_text().count("Login: user=") == logins  # the password was never sent
     assert _events(mail_world) == [] and _seen(mail_world) == [False]
+
+
+def test_a_message_intake_cannot_take_is_counted_failed_and_the_rest_is_taken(
+        mail_world: MailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync_server.mail import poll
+
+    real = poll.take
+
+    def take(*args: Any, **kwargs: Any) -> Any:
+        if b"Subject: Boom" in args[4].raw:
+            raise ValueError("a value no rule foresaw")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(poll, "take", take)
+    for subject in ("First", "Boom", "Last"):
+        mail_world.imap.deliver(mail(sender=f"{subject.lower()}@customer.test",
+                                     subject=subject))
+    poller = mail_world.poller()
+    result = poller.poll_once(mail_world.mailbox_id)
+    assert result is not None and result.state == "ok"
+    box = mail_world.mailbox()
+    assert "UID 2 was not taken: ValueError: a value no rule foresaw" in (box.last_error or "")
+    poller.poll_once(mail_world.mailbox_id)  # not tried again
+    assert _dispositions(mail_world) == ["case", "failed", "case"]
+    assert mail_world.mailbox().counts == {"case": 2, "failed": 1}
+    assert [e["payload"]["fields"]["subject"] for e in _events(mail_world, "case.created")] == [
+        "First", "Last"]
+    assert _seen(mail_world) == [True, False, True]  # left unread for a person
