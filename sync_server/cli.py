@@ -15,6 +15,8 @@
     smart-support-server [...] mailbox list [--json]
     smart-support-server [...] mailbox remove TEAM ADDRESS
     smart-support-server [...] mailbox test TEAM ADDRESS
+    smart-support-server [...] backup OUT                  (SQLite: a new folder; PostgreSQL:
+    smart-support-server [...] restore IN                   a pg_dump file; docs/deploy.md)
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("job_id", metavar="JOB_ID")
 
     _mailbox_parser(commands)
+    backup = commands.add_parser("backup", help="copy the database (online), blobs and secret")
+    backup.add_argument("out", type=Path, metavar="OUT")
+    restore = commands.add_parser("restore", help="restore a backup into an empty database")
+    restore.add_argument("source", type=Path, metavar="IN")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True)
@@ -122,11 +128,14 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    from sync_server.logging_setup import configure
+
+    log_config = configure()
     settings = load_settings(data_dir=args.data_dir, db_url=args.db, blob_store=args.blob_store)
     app = create_app(settings, workers=not args.no_workers)
     proxies = [p.strip() for p in args.trusted_proxy if p.strip()]
     uvicorn.run(
-        app, host=args.host, port=args.port, timeout_graceful_shutdown=5,
+        app, host=args.host, port=args.port, timeout_graceful_shutdown=5, log_config=log_config,
         # Idle keep-alive connections close after this (docs/server-limits.md); a stalled
         # body or a long request is ended by the request guard (sync_server/guards.py).
         timeout_keep_alive=max(1, math.ceil(settings.keep_alive_timeout_s)),
@@ -142,17 +151,32 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
 
     from sync_server.jobs.runner import run_alone
+    from sync_server.logging_setup import configure
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure()
     settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
     code = asyncio.run(run_alone(settings))
     if code:
         print("error: another process runs the job workers of this SQLite database",
               file=sys.stderr)
     return code
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from sync_server import backup
+
+    settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
+    try:
+        if args.command == "backup":
+            print(backup.backup(settings, args.out))
+        else:
+            print(backup.restore(settings, args.source))
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _admin(args: argparse.Namespace, engine: Engine) -> str:
@@ -200,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command in ("backup", "restore"):
+            return _backup(args)
         settings = load_settings(data_dir=args.data_dir, db_url=args.db, with_secret=False)
         engine = make_engine(settings.db_url, pool_size=1)
         try:

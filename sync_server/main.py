@@ -20,7 +20,7 @@ from sync_server.db import make_engine, migrate
 from sync_server.guards import RequestGuard
 from sync_server.jobs.runner import register_handlers, start_workers
 from sync_server.notify import listen
-from sync_server.routes import auth, blobs, events, hooks, integrations, mail, stream, team
+from sync_server.routes import auth, blobs, events, health, hooks, integrations, mail, stream, team
 from sync_server.schemas.common import ErrorPublic
 from sync_server.server_time import ServerTimeMiddleware
 from sync_server.services.auth import AuthError, Throttled
@@ -139,6 +139,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.smart = state
     for module in (auth, events, stream, blobs, team, hooks, integrations, mail):
         app.include_router(module.router, prefix=API)
+    app.include_router(health.router)  # unprefixed: where load balancers look
     _document_bad_bodies(app)
     _handlers(app)
     _allow_header(app)
