@@ -65,10 +65,15 @@ _LABEL_WORDS = (
 )
 _SIGNOFF_WORDS = (
     "thanks|thank you|many thanks|regards|best regards|kind regards|warm regards|best|cheers|"
-    "sincerely|yours|br|mfg|mit freundlichen grussen|viele grusse|grusse|gruss|cordialement|saludos|"
-    "atentamente|cumprimentos|groeten|met vriendelijke groet|--"
+    "sincerely|yours|br|mfg|mit freundlichen gru(?:ss|ß)en|viele gru(?:ss|ß)e|gru(?:ss|ß)e|gru(?:ss|ß)|"
+    "lg|vg|cordialement|bien a vous|saludos|un saludo|atentamente|cumprimentos|abracos|groeten|"
+    "met vriendelijke groet|hilsen|med vennlig hilsen|med venlig hilsen|halsningar|pozdrawiam|"
+    "distinti saluti|cordiali saluti|saluti|ta|thx|tia|with thanks|all the best|take care|--"
 )
-_WEAK_WORDS = "this is|i am|i'm|it's|ich bin|je suis|soy|sono"
+_WEAK_WORDS = "this is|i am|i'm|it's|its|ich bin|je suis|soy|sono"
+
+
+_SIGNOFF_LINE = rf"(?:{_SIGNOFF_WORDS})(?:[ \t]*[,/&+|][ \t]*(?:{_SIGNOFF_WORDS}))*"
 
 
 def _first_letters(words: str) -> str:
@@ -83,10 +88,21 @@ _TRIGGERS = [
     (re.compile(rf"[\"'](?:{_LABEL_WORDS}|first_?name|last_?name|full_?name|customer_?name|display_?name)"
                 rf"[\"'][ \t]*:[ \t]*[\"']", re.I), True),
     (re.compile(rf"^[ \t]*(?:{_LABEL_WORDS})[ \t]*:[ \t]*", re.I | re.M), True),
-    (re.compile(rf"^[ \t]*(?:{_SIGNOFF_WORDS})[ \t]*[,.!]?[ \t]*\r?\n[ \t]*", re.I | re.M), True),
+    # a sign-off line (several joined by "/" or "&" too), then the name on the next line or the
+    # one after a blank line; or the name right after it on the same line ("cheers Leilani")
+    (re.compile(rf"^[ \t]*{_SIGNOFF_LINE}[ \t]*[,.!]?[ \t]*\r?\n(?:[ \t]*\r?\n)?[ \t]*", re.I | re.M), True),
+    (re.compile(rf"^[ \t]*{_SIGNOFF_LINE},?[ \t]+(?=[^\W\d_][^\n]{{0,40}}$)", re.I | re.M), True),
     (re.compile(rf"(?=[{_first_letters(_WEAK_WORDS)}])\b(?:{_WEAK_WORDS})[ \t]+", re.I), False),
 ]
 _RUN_TOKEN = re.compile(rf"{_TOKEN}|{_CJK}")
+# chat exports: "Esperanza Quispe joined the conversation", "Amaka has left the chat"
+_JOINED = re.compile(r"^[ \t]*(?P<n>[^\W\d_][^\n]{1,60}?)[ \t]+(?:has[ \t]+)?(?:joined|left|entered)[ \t]+"
+                     r"(?:the[ \t]+)?(?:chat|conversation|call|meeting|room)\b", re.I | re.M)
+# CJK names in context: after 我叫/我是/署名/名前は/저는, before an honorific (さん, 様, 先生, 님, 씨)
+_ANY_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+_CJK_BEFORE = re.compile(r"(?:我叫|我是|我的名字是|本人|署名[:：]?|名前は|私は|저는|제\s?이름은)\s*"
+                         r"(?P<n>[\u4e00-\u9fff]{2,3}|[\uac00-\ud7af]{2,4})")
+_CJK_AFTER = re.compile(r"(?P<n>[\u4e00-\u9fff]{2,3}|[\uac00-\ud7af]{2,4})(?:さん|様|さま|先生|氏|くん|ちゃん|女士|\s?(?:고객님|선생님|님|씨))")
 _CAP_WORD = rf"[A-Z]{_LETTER}*(?:['\-]{_LETTER}+)*"
 _PARTICLE = "(?:" + "|".join(sorted(PARTICLES, key=len, reverse=True)) + ")"
 # a run of capitalised words (particles between them): the only place a given name can start a name
@@ -215,14 +231,20 @@ def _continues(word: str, *, lower_run: bool, after_particle: bool) -> bool:
     return capital or not lower_run or len(word) >= 3
 
 
-_CSV_HEADER = re.compile(r"^[^\n]*\b(?:name|customer|contact|full_?name)\b[^\n]*,[^\n]*$", re.I | re.M)
-_NAME_COLUMN = re.compile(r"(?:full_?|customer_?|contact_?|display_?)?name|customer|contact", re.I)
+_NAME_HEADER_WORDS = (r"(?:(?:full|customer|contact|display|first|last|given|family|sur|middle|user)[ _-]?)?name|"
+                      r"customer|contact|surname|forename|vorname|nachname|name|nom|prenom|nombre|apellidos?|"
+                      r"nome|cognome|sobrenome|achternaam|voornaam|fornavn|etternavn|efternamn|imie|nazwisko")
+# a header line is short: the lookahead keeps one long line from costing quadratic time
+_CSV_HEADER = re.compile(rf"^(?=[^\n]{{0,400}}$)[^\n]*\b(?:{_NAME_HEADER_WORDS})\b[^\n]*[,;\t|][^\n]*$", re.I | re.M)
+_NAME_COLUMN = re.compile(_NAME_HEADER_WORDS, re.I)
 
 
 def _csv_names(folded: str) -> Iterator[tuple[int, int]]:
     """Values of a CSV's name column, in the rows right under its header."""
     for header in _CSV_HEADER.finditer(folded):
-        columns = [c.strip().strip('"') for c in header.group(0).split(",")]
+        line_text = header.group(0)
+        delimiter = max(",;\t|", key=line_text.count)
+        columns = [c.strip().strip('"') for c in line_text.split(delimiter)]
         wanted = [i for i, c in enumerate(columns) if _NAME_COLUMN.fullmatch(c)]
         if not wanted:
             continue
@@ -231,10 +253,10 @@ def _csv_names(folded: str) -> Iterator[tuple[int, int]]:
             line_end = folded.find("\n", pos)
             line_end = len(folded) if line_end < 0 else line_end
             line = folded[pos:line_end]
-            if line.count(",") != len(columns) - 1:
+            if line.count(delimiter) != len(columns) - 1:
                 break
             offset = pos
-            for i, cell in enumerate(line.split(",")):
+            for i, cell in enumerate(line.split(delimiter)):
                 value = cell.strip().strip('"')
                 if i in wanted and value and _RUN_TOKEN.match(value) and "@" not in value:
                     start = offset + cell.index(value)
@@ -244,7 +266,10 @@ def _csv_names(folded: str) -> Iterator[tuple[int, int]]:
 
 
 def _found_names(folded: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = list(_csv_names(folded)) if "," in folded else []
+    spans: list[tuple[int, int]] = list(_csv_names(folded))
+    spans += [(m.start("n"), m.end("n")) for m in _JOINED.finditer(folded) if _name_run(m.group("n"))]
+    if _ANY_CJK.search(folded):
+        spans += [(m.start("n"), m.end("n")) for rx in (_CJK_BEFORE, _CJK_AFTER) for m in rx.finditer(folded)]
     for trigger_rx, strong in _TRIGGERS:
         for trigger in trigger_rx.finditer(folded):
             run = _run_after(folded, trigger.end(), strong)
@@ -265,6 +290,12 @@ def _found_names(folded: str) -> list[tuple[int, int]]:
                 spans.append((m.start() + tokens[i][0], m.start() + tokens[j - 1][1]))
                 break
     return spans
+
+
+def _name_run(value: str) -> bool:
+    """Every word of ``value`` name-shaped (a particle between them allowed)."""
+    words = value.split()
+    return 0 < len(words) <= 4 and all(_name_shaped(w) or w.lower() in PARTICLES for w in words)
 
 
 def _part_pattern(part: str) -> str:

@@ -102,8 +102,10 @@ def _eu_suffix_streets(text: str) -> Iterator[tuple[int, int]]:
 
 
 _POSTCODE_CITY = re.compile(
-    r"(?=[A-Z\d])(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,5}\s+[A-ZÄÖÜÉ][a-zäöüßéèàç]+(?:[ -][A-ZÄÖÜÉ][a-zäöüßéèàç]+)?(?!\w)"
+    # a postcode and its city share a line: "4567\nRingstraße" is a phone's end and a street
+    r"(?=[A-Z\d])(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,5}[ \t]+[A-ZÄÖÜÉ][a-zäöüßéèàç]+(?:[ -][A-ZÄÖÜÉ][a-zäöüßéèàç]+)?(?!\w)"
     r"|(?<![\w-])[A-Z][a-z]+(?: [A-Z][a-z]+)*,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?(?!\w)"
+    r"|(?<![\w-])[1-9]\d{3} ?(?!SA|SD|SS)[A-Z]{2}[ \t]+[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?(?!\w)"  # NL
     r"|(?<![\w-])(?:[A-Z][a-z]+\s+)?[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}(?![\w])"
 )
 

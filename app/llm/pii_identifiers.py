@@ -32,29 +32,36 @@ _NATIONAL = [_validator(m) for m in (
     "cn.ric", "kr.rrn", "tw.ubn", "za.idnr", "il.idnr", "tr.tckimlik", "ca.sin", "au.tfn", "nz.ird",
     "my.nric", "th.pin", "id.npwp", "eg.tn",
 )]
-_GB_NINO = re.compile(r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+_GB_NINO = re.compile(r"(?=[A-Z])(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
                       r"[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-D](?![A-Za-z0-9])")
 
-# Formats specific enough that a valid checksum alone makes them an identifier.
+# Formats specific enough that a valid checksum alone makes them an identifier; each is
+# checked only by its own countries' validators (a 13-digit timestamp is no tax number).
+_SPECIFIC_FORMATS: list[tuple[str, tuple[str, ...]]] = [
+    (r"\d{3}-\d{2}-\d{4}", ("us.ssn", "us.itin")),
+    (r"\d{3}\.\d{3}\.\d{3}-\d{2}", ("br.cpf",)),
+    (r"\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}", ("br.cnpj",)),
+    (r"756\.\d{4}\.\d{4}\.\d{2}", ("ch.ssn",)),
+    (r"\d{8}-?[A-Z]|[XYZ]-?\d{7}-?[A-Z]", ("es.dni", "es.nie")),
+    (r"[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]", ("it.codicefiscale",)),
+    (r"[A-Z]{4}\d{6}[HM][A-Z]{5}[0-9A-Z]\d", ("mx.curp",)),
+    (r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]", ("in_.pan",)),
+    (r"\d{4} \d{4} \d{4}", ("in_.aadhaar",)),
+    (r"\d{6}[-+]\d{4}", ("se.personnummer", "dk.cpr")),
+    (r"\d{6}[-+A]\d{3}[0-9A-Y]", ("fi.hetu",)),
+    (r"\d{6}-\d{7}", ("kr.rrn",)),
+    (r"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}", ("fr.nir",)),
+    (r"\d{17}[\dX]", ("cn.ric",)),
+    (r"\d{3} \d{3} \d{3}", ("ca.sin",)),
+    (r"\d{13}", ("za.idnr",)),
+]
 _SPECIFIC = re.compile(
-    r"(?<![\w.\-/])(?<!\d[ .\-])(?:"
-    r"\d{3}-\d{2}-\d{4}"                                  # US SSN
-    r"|\d{3}\.\d{3}\.\d{3}-\d{2}"                         # BR CPF
-    r"|\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}"                   # BR CNPJ
-    r"|756\.\d{4}\.\d{4}\.\d{2}"                          # CH AHV
-    r"|\d{8}-?[A-Z]|[XYZ]-?\d{7}-?[A-Z]"                  # ES DNI / NIE
-    r"|[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]"     # IT codice fiscale
-    r"|[A-Z]{4}\d{6}[HM][A-Z]{5}[0-9A-Z]\d"               # MX CURP
-    r"|[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]"               # IN PAN
-    r"|\d{4} \d{4} \d{4}"                                 # IN Aadhaar (Verhoeff)
-    r"|\d{6}[-+]\d{4}"                                    # SE personnummer / DK CPR
-    r"|\d{6}[-+A]\d{3}[0-9A-Y]"                           # FI henkilötunnus
-    r"|\d{6}-\d{7}"                                       # KR RRN
-    r"|[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}"    # FR NIR
-    r"|\d{17}[\dX]"                                       # CN resident id
-    r"|\d{3} \d{3} \d{3}"                                 # CA SIN (Luhn)
-    r")(?![\w\-/]|[ .\-]\d)"
+    # the lookahead on the first character lets most positions fail at once (speed)
+    r"(?=[0-9A-Z])(?<![\w.\-/])(?<!\d[ .\-])(?:"
+    + "|".join(f"(?P<f{i}>{rx})" for i, (rx, _) in enumerate(_SPECIFIC_FORMATS))
+    + r")(?![\w\-/]|[ .\-]\d)"
 )
+_SPECIFIC_CHECKS = {f"f{i}": [_validator(m) for m in mods] for i, (_, mods) in enumerate(_SPECIFIC_FORMATS)}
 _ID_MARKER = re.compile(
     r"(?i:\b(?:ssn|social security(?: number| no\.?)?|national (?:id|identity|insurance)(?: number| no\.?)?|nino|"
     r"id(?:entity)?(?: card)? (?:number|no\.?|nr\.?)|tax (?:id|number|code)|tin|itin|bsn|burgerservicenummer|pesel|"
@@ -89,14 +96,14 @@ _PLATE = re.compile(
     r"(?i:\b(?:licen[cs]e plate|number plate|plate(?: number| no\.?)?|(?:vehicle |car )?registration (?:number|no\.?|plate)|"
     r"car reg(?:istration)?|reg\.? (?:no|number)|kennzeichen|immatriculation|matr[ií]cula|targa|"
     r"kenteken|rekisterinumero|registreringsnummer))\s*[:#=]?\s*(?:is\s+)?"
-    r"(?P<v>(?=[A-Z0-9 \-·]*\d)(?=[A-Z0-9 \-·]*[A-Z])[A-Z0-9]{1,4}(?:[ \-·][A-Z0-9]{1,4}){0,3})(?![A-Za-z0-9])"
+    r"(?P<v>(?=[A-Z0-9 \-·]*\d)(?=[A-Z0-9 \-·]*[A-Z])[A-Z0-9]{1,8}(?:[ \-·][A-Z0-9]{1,7}){0,3})(?![A-Za-z0-9])"
 )
 
-_BTC = re.compile(r"(?<![A-Za-z0-9])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|(?i:bc1[02-9ac-hj-np-z]{11,71}))(?![A-Za-z0-9])")
-_ETH = re.compile(r"(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
+_BTC = re.compile(r"(?=[13bB])(?<![A-Za-z0-9])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|(?i:bc1[02-9ac-hj-np-z]{11,71}))(?![A-Za-z0-9])")
+_ETH = re.compile(r"(?=0)(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 
 _SERVICE_TOKENS = re.compile(
-    r"(?<![A-Za-z0-9])(?:"
+    r"(?=[ASknwxhg-])(?<![A-Za-z0-9])(?:"
     r"(?:AC|SK)[0-9a-f]{32}"                               # Twilio account / API key sid
     r"|key-[0-9a-f]{32}"                                   # Mailgun
     r"|npm_[A-Za-z0-9]{36}"                                # npm
@@ -123,14 +130,54 @@ _ENV_SECRET = re.compile(
 )
 
 
+# The words each marked pattern can start with: ``str.find`` over the lower-cased text finds
+# them far faster than the regexes' alternations scanning every position.
+_ID_STARTS = ("ssn", "social security", "national ", "nino", "id", "tax ", "tin", "itin", "bsn", "burgerservice",
+              "pesel", "nip", "nif", "nie", "dni", "cpf", "cnpj", "curp", "rfc", "aadhaar", "pan", "steuer",
+              "personalausweis", "personnummer", "cpr", "henkil", "hetu", "fodsels", "f\u00f8dsels", "kennitala",
+              "codice fiscale", "nir", "num", "s\u00e9curit\u00e9", "securite", "insee", "sin", "tfn", "ird", "pps",
+              "ahv", "avs", "rrn", "tc ", "kimlik", "cnp", "egn", "amka", "rut", "cuit", "nric", "mykad", "emirates",
+              "iqama", "sofinummer", "rijksregisternummer")
+_PASSPORT_STARTS = ("passport", "reisepass", "passeport", "pasaporte", "passaporto", "paspoort", "pass")
+_DOB_STARTS = ("d.o.b", "dob", "date of birth", "date de naissance", "birth", "born", "geboren", "geburtsdatum",
+               "n\u00e9 le", "n\u00e9e le", "ne le", "nee le", "fecha de nacimiento", "nacid", "data di nascita", "nato", "nata", "geboortedatum",
+               "data de nascimento", "f\u00f8dselsdato", "fodselsdato", "\u751f\u5e74\u6708\u65e5",
+               "\u51fa\u751f\u65e5\u671f")
+_PLATE_STARTS = ("licen", "number plate", "plate", "vehicle", "car reg", "registration", "reg", "kennzeichen",
+                 "immatriculation", "matr", "targa", "kenteken", "rekisterinumero", "registreringsnummer")
+
+
+def _marked(text: str, starts: tuple[str, ...], rx: re.Pattern[str]) -> Iterator[re.Match[str]]:
+    """Matches of ``rx`` (which starts with its marker word) tried only where a marker word starts."""
+    lower = text.lower()
+    if len(lower) != len(text):  # a few characters lower-case to two: scan the plain way
+        yield from rx.finditer(text)
+        return
+    positions: set[int] = set()
+    for word in starts:
+        pos = lower.find(word)
+        while pos >= 0:
+            if pos == 0 or not lower[pos - 1].isalnum():
+                positions.add(pos)
+            pos = lower.find(word, pos + 1)
+    end = -1
+    for pos in sorted(positions):
+        if pos < end:
+            continue
+        m = rx.match(text, pos)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
 def national_ids(text: str) -> Iterator[Candidate]:
     for m in _SPECIFIC.finditer(text):
-        compact = m.group(0)
-        if any(valid(compact) for valid in _NATIONAL):
+        checks = _SPECIFIC_CHECKS[m.lastgroup or ""]
+        if any(valid(m.group(0)) for valid in checks):
             yield m.start(), m.end(), "ID"
     for m in _GB_NINO.finditer(text):
         yield m.start(), m.end(), "ID"
-    for marker in _ID_MARKER.finditer(text):
+    for marker in _marked(text, _ID_STARTS, _ID_MARKER):
         value = _MARKED_VALUE.match(text, marker.end())
         if value is None:
             continue
@@ -141,18 +188,18 @@ def national_ids(text: str) -> Iterator[Candidate]:
 
 
 def passports(text: str) -> Iterator[Candidate]:
-    for m in _PASSPORT.finditer(text):
+    for m in _marked(text, _PASSPORT_STARTS, _PASSPORT):
         if any(ch.isdigit() for ch in m.group("v")):
             yield m.start("v"), m.end("v"), "ID"
 
 
 def birth_dates(text: str) -> Iterator[Candidate]:
-    for m in _DOB.finditer(text):
+    for m in _marked(text, _DOB_STARTS, _DOB):
         yield m.start("v"), m.end("v"), "ID"
 
 
 def plates(text: str) -> Iterator[Candidate]:
-    for m in _PLATE.finditer(text):
+    for m in _marked(text, _PLATE_STARTS, _PLATE):
         yield m.start("v"), m.end("v"), "ID"
 
 
@@ -167,7 +214,9 @@ def wallets(text: str) -> Iterator[Candidate]:
 def service_secrets(text: str) -> Iterator[Candidate]:
     for m in _SERVICE_TOKENS.finditer(text):
         yield m.start(), m.end(), "SECRET"
-    hints = [h.start() for h in _AWS_HINT.finditer(text)]
+    lower = text.lower()
+    hinted = "AKIA" in text or "ASIA" in text or ("secret" in lower and ("aws" in lower or "access" in lower))
+    hints = [h.start() for h in _AWS_HINT.finditer(text)] if hinted else []
     if hints:
         for m in _AWS_SECRET.finditer(text):
             value = m.group(0)
@@ -177,7 +226,7 @@ def service_secrets(text: str) -> Iterator[Candidate]:
     if "://" in text:
         for m in _CONN_PASSWORD.finditer(text):
             yield m.start("v"), m.end("v"), "SECRET"
-    for m in _ENV_SECRET.finditer(text):
+    for m in _ENV_SECRET.finditer(text) if "=" in text else ():
         value = m.group("v").rstrip()
         if value and value.lower() not in {"true", "false", "none", "null", "changeme", "xxx"}:
             yield m.start("v"), m.start("v") + len(value), "SECRET"
