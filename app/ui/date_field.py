@@ -30,8 +30,8 @@ def parse_typed_date(text: str, *, shown_format: str = "ddd d MMM yyyy",
         if not date.isValid():
             date = QDate.fromString(text, fmt)
         if date.isValid():
-            if date.year() < 100:  # "24/12/26" read as year 26: this century is meant
-                date = date.addYears(2000)
+            if "yyyy" not in fmt and date.year() < 2000:  # Qt reads "26" as 1926
+                date = date.addYears(100)
             return date
     return None
 

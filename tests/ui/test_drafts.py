@@ -197,3 +197,55 @@ def test_escape_leaves_the_composer(qtbot: Any, bridge: Any, store: Any) -> None
     qtbot.keyClick(view.composer.editor, Qt.Key.Key_Escape)
     assert not view.composer.editor.hasFocus()
     assert view.composer.editor.toPlainText() == "typed"
+
+
+def test_the_new_case_dialog_keeps_its_typing_on_cancel(qtbot: Any, bridge: Any,
+                                                        store: Any) -> None:
+    from app.ui.new_case_dialog import NewCaseDialog
+
+    first = NewCaseDialog(bridge, [])
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.keyClicks(first.subject, "Printer on fire")
+    first.description.setPlainText("Smoke since 9am")
+    first.priority.setCurrentIndex(first.priority.findData("urgent"))
+    with qtbot.waitSignal(bridge.sig_message, timeout=WAIT) as said:
+        first.reject()  # at once: the debounce has not fired
+    assert "New case draft kept" in said.args[0]
+    second = NewCaseDialog(bridge, [])
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: second.subject.text() == "Printer on fire", timeout=WAIT)
+    assert second.description.toPlainText() == "Smoke since 9am"
+    assert second.priority.currentData() == "urgent"
+    assert second.general_error.text().startswith("Your unsent new case is back")
+    with qtbot.waitSignal(second.sig_created, timeout=WAIT):
+        second.submit()
+    qtbot.waitUntil(lambda: bridge.pending == 0, timeout=WAIT)
+    assert dops.load_draft(store, case_id=None, kind="new_case") is None  # created: gone
+
+
+def test_the_bulk_edit_dialog_keeps_its_choices_for_the_same_cases(
+        qtbot: Any, bridge: Any, store: Any) -> None:
+    from app.ui.widgets import BulkEditDialog
+
+    a, b, c = case_ids(store, 3)
+    first = BulkEditDialog(bridge, [(a, "A"), (b, "B")], [])
+    qtbot.addWidget(first)
+    first.status.setCurrentIndex(first.status.findData("pending"))
+    qtbot.keyClicks(first.add_tags, "vip")
+    with qtbot.waitSignal(bridge.sig_message, timeout=WAIT) as said:
+        first.reject()
+    assert "Bulk edit draft kept" in said.args[0]
+    qtbot.waitUntil(lambda: dops.load_draft(store, case_id=None, kind="bulk") is not None,
+                    timeout=WAIT)
+    other = BulkEditDialog(bridge, [(a, "A"), (c, "C")], [])  # other cases: a fresh form
+    qtbot.addWidget(other)
+    again = BulkEditDialog(bridge, [(b, "B"), (a, "A")], [])
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.add_tags.text() == "vip", timeout=WAIT)
+    assert again.status.currentData() == "pending"
+    qtbot.waitUntil(lambda: bridge.pending == 0, timeout=WAIT)
+    assert other.add_tags.text() == "" and other.status.currentIndex() == 0
+    other.reject()  # nothing chosen: the other cases' draft is not written over it
+    qtbot.waitUntil(lambda: bridge.pending == 0, timeout=WAIT)
+    assert dops.load_draft(store, case_id=None, kind="bulk") is not None
