@@ -36,6 +36,7 @@ class Dovecot:
     process: subprocess.Popen[bytes]
     uid: int
     gid: int
+    tls_port: int = 0
 
     @property
     def maildir(self) -> Path:
@@ -75,9 +76,41 @@ class Dovecot:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> Dovecot:
+def _self_signed(root: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost (trust it with SSL_CERT_FILE)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = root / "cert.pem", root / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def start(*, tls: bool = False) -> Dovecot:
     """A running server in a fresh folder of its own under the system temp folder (its auth
-    process runs as ``dovecot`` and must traverse every parent: pytest's are mode 0700)."""
+    process runs as ``dovecot`` and must traverse every parent: pytest's are mode 0700).
+    ``tls``: STARTTLS on its port and implicit TLS on ``tls_port``, with a self-signed
+    certificate (``root / "cert.pem"``)."""
     root = Path(tempfile.mkdtemp(prefix="smart-support-dovecot-"))
     if os.geteuid() == 0:
         user = pwd.getpwnam("nobody")
@@ -94,6 +127,14 @@ def start() -> Dovecot:
     port = _free_port()
     (root / "passwd").write_text(
         f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{root / 'mail' / 'support'}::\n")
+    tls_port = _free_port() if tls else 0
+    if tls:
+        cert, key = _self_signed(root)
+        dh = Path("/usr/share/dovecot/dh.pem")
+        ssl_lines = (f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n"
+                     + (f"ssl_dh = <{dh}\n" if dh.exists() else ""))
+    else:
+        ssl_lines = "ssl = no\n"
     internal = "dovecot" if os.geteuid() == 0 else user.pw_name
     login = "dovenull" if os.geteuid() == 0 else user.pw_name
     (root / "dovecot.conf").write_text(f"""
@@ -105,8 +146,7 @@ instance_name = smart-support-test-{port}
 default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = {min(uid, 100) if uid else 1}
-ssl = no
-disable_plaintext_auth = no
+{ssl_lines}disable_plaintext_auth = no
 auth_mechanisms = plain login
 log_path = {root / 'dovecot.log'}
 mail_location = maildir:~
@@ -124,7 +164,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -146,7 +187,7 @@ service imap-login {{
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 if s.recv(100).startswith(b"* OK"):
-                    return Dovecot(root, port, process, uid, gid)
+                    return Dovecot(root, port, process, uid, gid, tls_port)
         except OSError:
             time.sleep(0.1)
     process.kill()

@@ -297,7 +297,7 @@ def test_a_message_intake_cannot_take_is_counted_failed_and_the_rest_is_taken(
         mail_world: MailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     from sync_server.mail import poll
 
-    real = poll.take
+    real = poll.__dict__["take"]
 
     def take(*args: Any, **kwargs: Any) -> Any:
         if b"Subject: Boom" in args[4].raw:
@@ -319,3 +319,32 @@ def test_a_message_intake_cannot_take_is_counted_failed_and_the_rest_is_taken(
     assert [e["payload"]["fields"]["subject"] for e in _events(mail_world, "case.created")] == [
         "First", "Last"]
     assert _seen(mail_world) == [True, False, True]  # left unread for a person
+
+
+def test_starttls_and_implicit_tls_with_a_verified_certificate(
+        mail_world: MailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync_server.mail import store
+    from tests.mail.conftest import SECRET
+
+    server = dovecot.start(tls=True)
+    try:
+        user = dovecot.USER.replace("@", "%40")
+        for url in (f"imap://{user}@127.0.0.1:{server.port}",
+                    f"imaps://{user}@127.0.0.1:{server.tls_port}"):
+            store.add(mail_world.engine, team="Support", address="support@example.test",
+                      imap_url=url, smtp_url="smtp://127.0.0.1:2525?tls=none",
+                      password=dovecot.PASSWORD, server_secret=SECRET)
+            monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+            refused = mail_world.poller().poll_once(mail_world.mailbox_id)
+            assert refused is not None and refused.state == "failing"
+            assert "CERTIFICATE_VERIFY_FAILED" in (refused.error or ""), refused.error
+            monkeypatch.setenv("SSL_CERT_FILE", str(server.root / "cert.pem"))
+            server.deliver(mail(sender=f"tls{server.tls_port}-{len(url)}@customer.test"))
+            result = mail_world.poller().poll_once(mail_world.mailbox_id)
+            assert result is not None, "the poll did not run"
+            assert result.state == "ok", result.error
+            assert [o.disposition for o in result.outcomes] == ["case"]
+            with mail_world.engine.begin() as conn:  # the breaker forgets the failure
+                conn.execute(breakers.delete())
+    finally:
+        server.stop()
