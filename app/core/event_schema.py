@@ -542,6 +542,7 @@ def _mail_delivery(p: dict[str, Any]) -> None:
     _text(p, "message_id", MAX_MESSAGE_ID)
     _text(p, "reason", MAX_REASON)
     _str_list(p, "recipients", MAX_RECIPIENTS, MAX_EMAIL)
+    _text(p, "author", MAX_EMAIL)  # who wrote the reply (told when it failed or bounced)
 
 
 def _mail_withdraw(p: dict[str, Any]) -> None:

@@ -39,7 +39,8 @@ INTEGRATION_EVENT_TYPES = frozenset({
 })
 # The team mailbox, mail out (issue 17). The server sends a public reply after the team's
 # undo window and says how it went; a client may ask to withdraw a reply still queued.
-MAIL_DELIVERY = "mail.delivery"  # {comment_id, state, at_ms, message_id, reason, recipients}
+MAIL_DELIVERY = "mail.delivery"  # {comment_id, state, at_ms, message_id, reason, recipients,
+#                                    author?}
 MAIL_WITHDRAW = "mail.withdraw"  # {comment_id}: undo send (client-authored)
 MAIL_STATES = ("queued", "sent", "failed", "bounced", "withdrawn")
 

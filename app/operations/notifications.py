@@ -54,10 +54,11 @@ from app.store.projector import row_event
 from app.store.repo import Store
 
 FILE_NAME = "notifications.db"
-KINDS = ("assigned", "mention", "customer_reply", "sla", "integration", "conflict")
+KINDS = ("assigned", "mention", "customer_reply", "sla", "integration", "conflict", "mail")
 KIND_LABELS = {"assigned": "Assigned to me", "mention": "Mentions",
                "customer_reply": "Customer replies", "sla": "SLA warnings",
-               "integration": "Integration results", "conflict": "Sync conflicts"}
+               "integration": "Integration results", "conflict": "Sync conflicts",
+               "mail": "Reply e-mails not delivered"}
 
 metadata = MetaData()
 notifications = Table(
@@ -225,6 +226,16 @@ class _Rules:
                                        owned=self._owned(e.case_id), label=key or "a case",
                                        key=key)
 
+    def _mail_delivery(self, e: ev.Event) -> None:
+        """My reply's e-mail failed or bounced (the server says who wrote it)."""
+        p = e.payload
+        if p.get("state") not in ("failed", "bounced") or str(
+                p.get("author") or "").lower() != self.mine:
+            return
+        label = self._key(e.case_id) or "a case"
+        self._note(e, "mail", f"Your reply on {label} was not delivered ({p.get('state')})",
+                   _first_line(str(p.get("reason") or "")), f"mail:{e.id}")
+
     def _integration_other(self, e: ev.Event) -> None:
         p = e.payload
         cid = e.case_id
@@ -245,6 +256,7 @@ _RULES: dict[str, Callable[[_Rules, ev.Event], None]] = {
     ev.CASE_UPDATED: _Rules._case_updated,
     ev.COMMENT_ADDED: _Rules._comment_added,
     ev.INTEGRATION_REQUESTED: _Rules._integration_requested,
+    ev.MAIL_DELIVERY: _Rules._mail_delivery,
 }
 
 

@@ -143,7 +143,8 @@ class MailHook:
         self.jobs.append(job)
         append(case_id, team_id, ev.MAIL_DELIVERY, {
             "comment_id": event_id, "state": "queued", "at_ms": self.now_ms,
-            "message_id": message_id, "reason": None, "recipients": []})
+            "message_id": message_id, "reason": None, "recipients": [],
+            "author": author[:320] or None})
 
     def flush(self) -> list[dict[str, Any]]:
         """Insert the new mail_out rows (a comment already queued is left alone); the

@@ -253,7 +253,8 @@ def delivery_event(conn: Connection, job: Job, state: str, type_: str,
         "comment_id": comment_id, "state": mail_state, "at_ms": at,
         "message_id": row.message_id if row is not None else None,
         "reason": str(reason)[:MAX_REASON] if reason else None,
-        "recipients": [str(r)[:320] for r in recipients][:100]}
+        "recipients": [str(r)[:320] for r in recipients][:100],
+        "author": row.author if row is not None else None}
 
 
 def install(engine: Engine, secret: str, blobs: BlobStore) -> Sender:

@@ -129,6 +129,7 @@ def test_a_public_reply_is_sent_once_after_the_undo_window_with_the_right_header
     states = [d["payload"] for d in _deliveries(client, alice)]
     assert [s["state"] for s in states] == ["queued", "sent"]
     assert states[1]["recipients"] == [CUSTOMER]
+    assert states[0]["author"] == states[1]["author"] == ALICE  # told if it fails
     assert states[1]["message_id"] == msg["Message-ID"]
 
     # a second reply threads on the first one

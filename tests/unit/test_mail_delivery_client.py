@@ -46,3 +46,21 @@ def test_case_show_json_gives_each_comment_its_delivery(tmp_path: Path) -> None:
                         "reason": None}
     with pytest.raises(OperationError, match="too late to undo"):
         withdraw_reply(store, case=key, comment_id=comment_id)
+
+
+def test_i_am_told_when_my_reply_failed_or_bounced_and_not_for_others() -> None:
+    from app.operations.notifications import Me, notifications_for
+
+    me = Me("ana@example.com", "Ana", "ana@example.com")
+    now = 1_900_000_000_000
+    events = []
+    for state, author in (("sent", "ana@example.com"), ("failed", "ana@example.com"),
+                          ("bounced", "ANA@example.com"), ("failed", "ben@example.com")):
+        e = _delivery("case-1", "c1", state, now)
+        e.payload.update(author=author, reason=f"550 5.1.1 {state}")
+        events.append(e)
+    notes = notifications_for(events, me, keys={"case-1": "SUP-7"})
+    assert [(n.kind, n.title) for n in notes] == [
+        ("mail", "Your reply on SUP-7 was not delivered (failed)"),
+        ("mail", "Your reply on SUP-7 was not delivered (bounced)")]
+    assert notes[0].body == "550 5.1.1 failed"
