@@ -1,8 +1,10 @@
 """Redaction recall and precision on the labelled support-text sets; prints JSON.
 
 ``own``: tests/fixtures/redaction_set.py (written with the detectors); ``heldout``:
-tests/fixtures/redaction_heldout.py (per-kind recall and precision, must-keep terms);
-``speed``: one 20,000-word case, milliseconds.
+tests/fixtures/redaction_heldout.py and ``heldout2``: tests/fixtures/redaction_heldout2.py
+(written before tuning against it), each with per-kind recall and precision and must-keep
+terms kept; ``heldout_all``: both together; ``speed``: one 20,000-word case,
+milliseconds (best of three runs, after a warm-up).
 
     .venv/bin/python bench/redaction_recall.py [--missed]
 """
@@ -37,9 +39,12 @@ def _speed_ms() -> float:
     text = " ".join(words[i % len(words)] for i in range(20000))
     text += "\nHi Zoë,\ncall +44 20 7946 0958, zoe@example.org.\n\nThanks,\nJosé Müller"
     redact("warm up +1 415 555 0132")
-    started = time.perf_counter()
-    redact(text)
-    return round((time.perf_counter() - started) * 1000, 1)
+    best = float("inf")
+    for _ in range(3):  # the box is shared: the best run is the redaction's own cost
+        started = time.perf_counter()
+        redact(text)
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 def main() -> None:
@@ -49,12 +54,17 @@ def main() -> None:
     result = labelled.evaluate(_found, items)
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["count"] = result.pop("texts")
-    heldout = _load_set("redaction_heldout").evaluate(_found)
+    first, second = _load_set("redaction_heldout"), _load_set("redaction_heldout2")
+    heldout = first.evaluate(_found)
+    heldout2 = second.evaluate(_found)
+    # one evaluation over both lists: exact per-kind figures, not an average of averages
+    both = first.evaluate(_found, first.build_set() + second.build_set())
+    both.pop("must_keep_redacted")
     if "--missed" not in sys.argv:
-        result["missed"] = len(result["missed"])
-        heldout["missed"] = len(heldout["missed"])
-    print(json.dumps({"own": result, "heldout": heldout, "speed_20000_words_ms": _speed_ms()},
-                     indent=2, ensure_ascii=False))
+        for part in (result, heldout, heldout2, both):
+            part["missed"] = len(part["missed"])
+    print(json.dumps({"own": result, "heldout": heldout, "heldout2": heldout2, "heldout_all": both,
+                      "speed_20000_words_ms": _speed_ms()}, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

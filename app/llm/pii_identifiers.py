@@ -135,7 +135,7 @@ _ENV_SECRET = re.compile(
 _ID_STARTS = ("ssn", "social security", "national ", "nino", "id", "tax ", "tin", "itin", "bsn", "burgerservice",
               "pesel", "nip", "nif", "nie", "dni", "cpf", "cnpj", "curp", "rfc", "aadhaar", "pan", "steuer",
               "personalausweis", "personnummer", "cpr", "henkil", "hetu", "fodsels", "f\u00f8dsels", "kennitala",
-              "codice fiscale", "nir", "num", "s\u00e9curit\u00e9", "securite", "insee", "sin", "tfn", "ird", "pps",
+              "codice fiscale", "nir", "num\u00e9ro", "numero", "s\u00e9curit\u00e9", "securite", "insee", "sin", "tfn", "ird", "pps",
               "ahv", "avs", "rrn", "tc ", "kimlik", "cnp", "egn", "amka", "rut", "cuit", "nric", "mykad", "emirates",
               "iqama", "sofinummer", "rijksregisternummer")
 _PASSPORT_STARTS = ("passport", "reisepass", "passeport", "pasaporte", "passaporto", "paspoort", "pass")
@@ -144,7 +144,7 @@ _DOB_STARTS = ("d.o.b", "dob", "date of birth", "date de naissance", "birth", "b
                "data de nascimento", "f\u00f8dselsdato", "fodselsdato", "\u751f\u5e74\u6708\u65e5",
                "\u51fa\u751f\u65e5\u671f")
 _PLATE_STARTS = ("licen", "number plate", "plate", "vehicle", "car reg", "registration", "reg", "kennzeichen",
-                 "immatriculation", "matr", "targa", "kenteken", "rekisterinumero", "registreringsnummer")
+                 "immatriculation", "matr\u00edcula", "matricula", "targa", "kenteken", "rekisterinumero", "registreringsnummer")
 
 
 def _marked(text: str, starts: tuple[str, ...], rx: re.Pattern[str]) -> Iterator[re.Match[str]]:
@@ -155,11 +155,15 @@ def _marked(text: str, starts: tuple[str, ...], rx: re.Pattern[str]) -> Iterator
         return
     positions: set[int] = set()
     for word in starts:
+        # a short word must be whole ("sin", not "since"); longer ones may start a word ("steuer-id")
+        whole = len(word) <= 4 and word.isalpha()
         pos = lower.find(word)
         while pos >= 0:
-            if pos == 0 or not lower[pos - 1].isalnum():
+            after = pos + len(word)
+            if (pos == 0 or not lower[pos - 1].isalnum()) and not (
+                    whole and after < len(lower) and lower[after].isalpha()):
                 positions.add(pos)
-            pos = lower.find(word, pos + 1)
+            pos = lower.find(word, after)
     end = -1
     for pos in sorted(positions):
         if pos < end:

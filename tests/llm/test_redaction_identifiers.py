@@ -82,3 +82,23 @@ def test_id_placeholder_restores() -> None:
     assert result.text == "SSN: [ID_1]"
     assert restore(result.text, result.redaction_map).text == "SSN: 536-90-4399"
     assert result.redaction_map.kind_of("[ID_1]") == "ID"
+
+
+def test_heldout2_set_per_kind() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "redaction_heldout2.py"
+    spec = importlib.util.spec_from_file_location("redaction_heldout2", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    items = module.build_set()
+    assert len({i.text for i in items}) >= 360
+    result = module.evaluate(lambda t, n: [(f.start, f.end, f.kind) for f in redact(t, n).found], items)
+    for kind in ("EMAIL", "PHONE", "CARD", "IBAN", "IP", "SECRET", "ADDRESS", "ID"):
+        assert result["recall"][kind] >= 0.995, (kind, result["missed"][:10])
+    assert result["recall"]["PERSON"] >= 0.95, result["missed"][:10]
+    for kind, precision in result["precision"].items():
+        assert precision >= 0.95, (kind, precision)
+    assert result["must_keep_kept"] >= 0.98, result["must_keep_redacted"][:10]
