@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from app.operations.navigation import BUILTIN_VIEWS
+from app.ui.drafts_dialog import show_drafts
 from app.ui.palette import Action
 from app.ui.shortcuts import Entry
 
@@ -60,6 +61,7 @@ def palette_actions(w: MainWindow) -> list[Action]:
         Action("Sign out", "", w.sync.sign_out),
         Action("Show the terminal", "Ctrl+`", w.toggle_terminal),
         Action("Keyboard shortcuts", "F1", w.show_cheatsheet),
+        Action("Drafts: where unsent typing waits", "", lambda: show_drafts(w)),
         Action("Refresh", "F5", w.refresh_all),
         *integration_actions(w),
     ]

@@ -249,3 +249,25 @@ def test_the_bulk_edit_dialog_keeps_its_choices_for_the_same_cases(
     other.reject()  # nothing chosen: the other cases' draft is not written over it
     qtbot.waitUntil(lambda: bridge.pending == 0, timeout=WAIT)
     assert dops.load_draft(store, case_id=None, kind="bulk") is not None
+
+
+def test_the_drafts_list_shows_where_drafts_wait_and_opens_one(
+        qtbot: Any, bridge: Any, store: Any) -> None:
+    from app.ui.drafts_dialog import DraftsDialog
+
+    a, b = case_ids(store, 2)
+    dops.save_draft(store, case_id=a, kind="note", mode="note", text="Ask QA", updated_ms=1)
+    dops.save_draft(store, case_id=b, kind="reply", text="Hello\nthere", updated_ms=3)
+    dops.save_draft(store, case_id=None, kind="new_case", text='{"subject": "VPN down"}',
+                    updated_ms=2)
+    dialog = DraftsDialog(bridge)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=WAIT)
+    lines = [dialog.list.item(i).text() for i in range(dialog.list.count())]
+    assert len(lines) == 3
+    assert lines[0].startswith("Reply on ") and "Hello there" in lines[0]
+    assert lines[1].startswith("New case — VPN down")
+    assert lines[2].startswith("Internal note on ") and "Ask QA" in lines[2]
+    with qtbot.waitSignal(dialog.sig_open_case, timeout=WAIT) as opened:
+        dialog.list.itemActivated.emit(dialog.list.item(2))
+    assert opened.args == [a]
