@@ -1,10 +1,12 @@
 """A loopback SMTP server (aiosmtpd) capturing what it receives, for the mail-out tests.
-Replies can be scripted: ``fail_next("451 4.3.0 try later")`` answers the next DATA with it;
+Replies can be scripted: ``fail_next("451 4.3.0 try later")`` answers the next DATA with it,
+``handler.hold_s`` delays the answer to DATA;
 ``drop_after_data()`` takes the next message and closes the connection without answering
 (the unknown outcome of issue 17)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ class Captured:
 class _Handler:
     messages: list[Captured] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # scripted answers to DATA, in order
+    hold_s: float = 0.0  # the answer to DATA waits this long after the message is captured
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -45,6 +48,8 @@ class _Handler:
         if reply.startswith("250"):
             self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
                                           bytes(envelope.content)))
+        if self.hold_s:
+            await asyncio.sleep(self.hold_s)  # a sender killed meanwhile never hears the 250
         return reply
 
 
