@@ -131,6 +131,13 @@ class CaseTabs(QObject):
             self.bridge.sig_message.emit(
                 f"Draft kept for {key}: it is back when you open the case (Drafts lists it).")
 
+    def open_case_ids(self) -> list[str]:
+        """The case ids of the open tabs, in tab-bar order (parked ones included)."""
+        by_widget: dict[int, str] = {id(d): c for c, d in self.tab_details.items()}
+        by_widget.update({id(p): c for c, p in self.parked.items()})
+        found = (by_widget.get(id(self.tabs.widget(i))) for i in range(1, self.tabs.count()))
+        return [c for c in found if c]
+
     def flush_drafts(self) -> int:
         """Save every open tab's unsent typing now (the window closes); how many are kept."""
         return sum(d.composer.flush_draft() for d in self.tab_details.values())

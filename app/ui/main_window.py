@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self.bridge.sig_message.connect(self.show_message)
         self.startup_pending = True  # the deferred start-up chain has not run yet
         self.sidebar.select(DEFAULT_VIEW)
+        from app.operations import session as session_ops
+
+        self.bridge.read(session_ops.load_session, store, on_done=self._restore_session)
 
     # --- building -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -586,6 +589,19 @@ class MainWindow(QMainWindow):
         """The index is ready and the newest query's results are on screen."""
         return self.search_box.idle()
 
+    def _restore_session(self, saved: dict[str, Any]) -> None:
+        """The tabs and the view of the last session (the tab in front stays in front)."""
+        if self.closed:
+            return
+        view = saved.get("view")
+        if view and view != DEFAULT_VIEW and view != getattr(self.lists.view, "id", None):
+            self.sidebar.select(str(view))
+        front = self.tabs.currentWidget()
+        for case_id in saved.get("tabs", []):
+            self.case_tabs.open(case_id)
+        if front is not None:
+            self.tabs.setCurrentWidget(front)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.closed = True
         self.lists.shutdown()
@@ -595,6 +611,10 @@ class MainWindow(QMainWindow):
         self.analytics.shutdown()
         self.notifications.shutdown()
         self.dashboards.shutdown()
+        from app.operations import session as session_ops
+
+        self.bridge.run(session_ops.save_session, tabs=self.case_tabs.open_case_ids(),
+                        view=getattr(self.lists.view, "id", None))
         kept = self.case_tabs.flush_drafts() + self.detail.composer.flush_draft()
         if kept:  # written before the writer stops: nothing lost
             self.show_message("Unsent drafts kept: they are back when you open their cases.")

@@ -271,3 +271,38 @@ def test_the_drafts_list_shows_where_drafts_wait_and_opens_one(
     with qtbot.waitSignal(dialog.sig_open_case, timeout=WAIT) as opened:
         dialog.list.itemActivated.emit(dialog.list.item(2))
     assert opened.args == [a]
+
+
+def test_open_tabs_and_the_view_come_back_at_start(qapp: Any, qtbot: Any, store: Any) -> None:
+    from app.operations import session as session_ops
+    from app.ui.app import make_application
+    from app.ui.main_window import MainWindow
+
+    make_application()
+    a, b = case_ids(store, 2)
+    first = MainWindow(store)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitUntil(first.is_idle, timeout=WAIT)
+    first.sidebar.select("unassigned")
+    first.open_case_tab(a)
+    first.open_case_tab(b)
+    qtbot.waitUntil(first.is_idle, timeout=WAIT)
+    first.close()
+    assert session_ops.load_session(store) == {"tabs": [a, b], "view": "unassigned"}
+    second = MainWindow(store)
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitUntil(lambda: second.case_tabs.open_case_ids() == [a, b], timeout=WAIT)
+    assert second.lists.view.id == "unassigned"
+    assert second.tabs.currentIndex() == 0  # the list stays in front
+    qtbot.waitUntil(second.is_idle, timeout=WAIT)
+    second.close()
+
+
+def test_a_damaged_session_setting_gives_an_empty_session(store: Any) -> None:
+    from app.operations import session as session_ops
+
+    for raw in ("{not json", "[1, 2]", '{"tabs": [3, "no-such-case"], "view": 7}'):
+        store.set_meta(session_ops.SESSION_KEY, raw)
+        assert session_ops.load_session(store) == {"tabs": [], "view": None}
