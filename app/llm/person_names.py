@@ -279,11 +279,11 @@ def _found_names(folded: str) -> list[tuple[int, int]]:
             if run is not None:
                 spans.append(run)
     for m in _CAP_RUN.finditer(folded):
-        run = m.group(0)
-        if " " not in run and "\t" not in run and not _is_given(run):
+        cap_run = m.group(0)
+        if " " not in cap_run and "\t" not in cap_run and not _is_given(cap_run):
             continue  # one capitalised word that is no given name: most runs (speed)
-        tokens = [(t.start(), t.end()) for t in _NON_SPACE.finditer(run)]
-        words = [run[s:e] for s, e in tokens]
+        tokens = [(t.start(), t.end()) for t in _NON_SPACE.finditer(cap_run)]
+        words = [cap_run[s:e] for s, e in tokens]
         # the run counts only around a known given name, from it to the capitalised words after
         for i, word in enumerate(words):
             if word[0].isupper() and _is_given(word) and not word.isupper():
