@@ -132,6 +132,10 @@ class Poller:
             folder = session.open()
             result = PollResult("ok")
             self._take_new(session, box, folder.uidvalidity, result)
+            # Said before IDLE (which may last the poll interval): the poll is done.
+            self._verdict(box, None, store.now_ms())
+            store.set_status(self.engine, box.id, state=result.state, error=result.error,
+                             at_ms=store.now_ms())
             if idle_s > 0 and session.can_idle:
                 result.waited = True
                 self._idle(session, idle_s)
@@ -141,7 +145,6 @@ class Poller:
             return PollResult(state, str(exc))
         finally:
             session.close()
-        self._verdict(box, None, store.now_ms())
         return result
 
     def _idle(self, session: ImapSession, idle_s: float) -> None:

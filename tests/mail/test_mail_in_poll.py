@@ -348,3 +348,34 @@ def test_starttls_and_implicit_tls_with_a_verified_certificate(
                 conn.execute(breakers.delete())
     finally:
         server.stop()
+
+
+def test_idle_brings_new_mail_within_seconds_of_a_long_poll_interval(
+        mail_world: MailWorld) -> None:
+    import asyncio
+    import threading
+    import time
+
+    poller = mail_world.poller(poll_s=60.0)
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_until_complete, args=(poller.run(stop),))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while mail_world.mailbox().last_poll_ms is None:  # the first poll is done: idling
+            assert time.monotonic() < deadline, "no first poll"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        delivered = time.monotonic()
+        mail_world.imap.deliver(mail())
+        while not _events(mail_world, "case.created"):
+            assert time.monotonic() - delivered < 10, "IDLE did not bring the mail"
+            time.sleep(0.05)
+        waited = time.monotonic() - delivered
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        runner.join(15)
+        loop.close()
+    assert not runner.is_alive()  # stopping does not wait out the 60 s interval
+    assert waited < 10
