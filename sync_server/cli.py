@@ -123,6 +123,7 @@ def _mailbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sync_server.graceful import GracefulServer
     from sync_server.main import create_app
 
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -134,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(data_dir=args.data_dir, db_url=args.db, blob_store=args.blob_store)
     app = create_app(settings, workers=not args.no_workers)
     proxies = [p.strip() for p in args.trusted_proxy if p.strip()]
-    uvicorn.run(
+    config = uvicorn.Config(
         app, host=args.host, port=args.port, timeout_graceful_shutdown=5, log_config=log_config,
         # Idle keep-alive connections close after this (docs/server-limits.md); a stalled
         # body or a long request is ended by the request guard (sync_server/guards.py).
@@ -146,6 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
         # lock out everyone after a few failures, so the proxy's header is used instead.
         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [],
     )
+    GracefulServer(config, app.state.smart.broadcaster).run()
     return 0
 
 
