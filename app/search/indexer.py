@@ -21,6 +21,7 @@ from whoosh.query import Term
 
 from app.core import events as ev
 from app.search import documents as docs
+from app.search.pool import install
 from app.search.schema import KIND_CASE, SCHEMA_VERSION, facet, make_schema
 from app.search.state import IndexState
 from app.store import search_queries as sq
@@ -124,7 +125,7 @@ def build_index(store: Any, index_dir: Path, *, progress: ProgressFn | None = No
 
 def _build_single(store: Any, ix: Index, progress: ProgressFn | None,
                   cancel: CancelFn | None, limitmb: int) -> int:
-    writer = ix.writer(limitmb=limitmb)
+    writer = install(ix.writer(limitmb=limitmb))
 
     def fill(conn: Connection) -> int:
         seq = last_seq(conn)  # same read transaction as the documents: one snapshot

@@ -17,6 +17,7 @@ from whoosh import index as windex
 from whoosh.writing import SegmentWriter
 
 from app.search import documents as docs
+from app.search.pool import install
 from app.store import search_queries as sq
 
 HIGH = "\uffff"
@@ -45,7 +46,7 @@ def _worker(db_path: str, index_dir: str, ranges: list[tuple[str, str]], directo
     segments = []
     try:
         for low, high in ranges:
-            writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
+            writer = install(SegmentWriter(ix, _lk=False, limitmb=limitmb))
             n = 0
             for doc in _cases(db, low, high):
                 writer.add_document(**doc)
