@@ -30,7 +30,7 @@ _TOKEN_PATTERNS = [
 ]
 # the lookahead on the patterns' first characters lets most positions fail at once
 _TOKENS = re.compile("(?=[-srpAgxeS])(?:" + "|".join(f"(?:{p})" for p in _TOKEN_PATTERNS) + ")")
-_BEARER = re.compile(r"(?i:\b(?:bearer|basic|token))\s+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)")
+_BEARER = re.compile(r"(?=[bBtT])(?i:\b(?:bearer|basic|token))\s+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)")
 _KEYWORD = (
     r"(?:api[_-]?key|apikey|x-api-key|access[_-]?key(?:[_-]?id)?|secret(?:[_-]?(?:access[_-]?)?key)?|"
     r"client[_-]?secret|(?:access|auth|refresh|session|csrf|id)?[_-]?token|password|passwd|pwd|"
@@ -50,17 +50,17 @@ _IPV4 = re.compile(
     r"(?=\d)(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:/\d{1,2})?(?!\.?\d)(?![\w])"
 )
 _IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])"
+    r"(?=[0-9A-Fa-f:])(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])"
 )
 _VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bversion|\bver\.?|\bbuild|\brelease)\s*$")
 _PHONE_INTL = re.compile(
-    r"(?<![\w+])(?<!\d )(?:\+|00)[1-9]\d{0,2}(?:[ .\-/]?\(\d{1,4}\)|[ .\-/]?\d{1,5}){2,7}(?:\s*(?:ext\.?|x)\s*\d{1,5})?(?![\w])"
+    r"(?=[+0])(?<![\w+])(?<!\d )(?:\+|00)[1-9]\d{0,2}(?:[ .\-/]?\(\d{1,4}\)|[ .\-/]?\d{1,5}){2,7}(?:\s*(?:ext\.?|x)\s*\d{1,5})?(?![\w])"
 )
 _PHONE_US = re.compile(
-    r"(?<![\w+\-.])(?<!\d )(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s*(?:ext\.?|x)\s*\d{1,5})?(?![\w\-])"
+    r"(?=[\d(])(?<![\w+\-.])(?<!\d )(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s*(?:ext\.?|x)\s*\d{1,5})?(?![\w\-])"
 )
 _PHONE_NATIONAL = re.compile(r"(?=0)(?<![\w+\-./])(?<!\d )0[1-9]\d{0,4}(?:[ /.\-]\d{2,8}){1,4}(?![\w\-/]|\.\d)")
-_PHONE_CONTEXT = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|fax|sms|whatsapp|mob|ph)\b\.?\s*[:#]?\s*(?P<v>\d[\d .\-/]{6,16}\d)")
+_PHONE_CONTEXT = re.compile(r"(?i)(?=[ptmcfsw])(?:phone|tel|mobile|cell|call|fax|sms|whatsapp|mob|ph)\b\.?\s*[:#]?\s*(?P<v>\d[\d .\-/]{6,16}\d)")
 
 _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
@@ -72,7 +72,7 @@ _STREET_EN = re.compile(
 )
 # "Hauptstraße 12": found from a number after a word, whose word must end in a street suffix,
 # then widened back to the word's start (one regex starting at every letter is far slower).
-_NUMBER_AFTER_WORD = re.compile(r"(?<=[^\W\d_]|\.)\s+\d{1,4}[a-z]?\b", re.I)
+_NUMBER_AFTER_WORD = re.compile(r"(?=\s)(?<=[^\W\d_]|\.)\s+\d{1,4}[a-z]?\b", re.I)
 _EU_SUFFIX_END = re.compile(
     r"(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|laan|straat|gracht|plein|vej|gatan)\Z", re.I
 )
@@ -103,10 +103,11 @@ def _eu_suffix_streets(text: str) -> Iterator[tuple[int, int]]:
 
 _POSTCODE_CITY = re.compile(
     # a postcode and its city share a line: "4567\nRingstraße" is a phone's end and a street
-    r"(?=[A-Z\d])(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,5}[ \t]+[A-ZÄÖÜÉ][a-zäöüßéèàç]+(?:[ -][A-ZÄÖÜÉ][a-zäöüßéèàç]+)?(?!\w)"
+    # every alternative starts with a capital or a digit: one lookahead lets the rest fail at once
+    r"(?=[A-Z\d])(?:(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,5}[ \t]+[A-ZÄÖÜÉ][a-zäöüßéèàç]+(?:[ -][A-ZÄÖÜÉ][a-zäöüßéèàç]+)?(?!\w)"
     r"|(?<![\w-])[A-Z][a-z]+(?: [A-Z][a-z]+)*,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?(?!\w)"
     r"|(?<![\w-])[1-9]\d{3} ?(?!SA|SD|SS)[A-Z]{2}[ \t]+[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?(?!\w)"  # NL
-    r"|(?<![\w-])(?:[A-Z][a-z]+\s+)?[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}(?![\w])"
+    r"|(?<![\w-])(?:[A-Z][a-z]+\s+)?[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}(?![\w]))"
 )
 
 _COMMON_WORD_NAMES = frozenset(

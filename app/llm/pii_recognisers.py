@@ -45,7 +45,7 @@ _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}$|\d+\.
 _SEP = r"[ \u00a0\u202f.\-]"
 # not the tail of an IBAN ("DE89 3704 ...") nor part of a longer run of digit groups
 _CARD = re.compile(
-    rf"(?<![\w.,+\-])(?<![A-Za-z]{{2}}\d{{2}}{_SEP})[2-6]\d(?:{_SEP}{{0,2}}\d){{11,17}}(?!{_SEP}{{0,2}}\d(?!\d/\d))"
+    rf"(?=[2-6])(?<![\w.,+\-])(?<![A-Za-z]{{2}}\d{{2}}{_SEP})[2-6]\d(?:{_SEP}{{0,2}}\d){{11,17}}(?!{_SEP}{{0,2}}\d(?!\d/\d))"
 )
 _IBAN = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}\d{{2}}(?:{_SEP}?[A-Za-z0-9]){{11,30}}(?![A-Za-z0-9])")
 
@@ -61,22 +61,22 @@ _EMAIL_SPELLED = re.compile(
 )
 
 _PASSWORD = re.compile(
-    r"(?i:(?<![A-Za-z])(?:password|passwort|passwd|pwd|passphrase|pass|mot de passe|contraseña|senha))"
+    r"(?=[pPmMcCsS])(?i:(?<![A-Za-z])(?:password|passwort|passwd|pwd|passphrase|pass|mot de passe|contraseña|senha))"
     r"[\"']?\s*(?:[:=]|=>|\bis\b|\bwas\b)\s*(?:(?P<q>[\"'])(?P<qv>[^\"'\n]{1,200})(?P=q)|(?P<v>[^\s\"']{3,200}))"
 )
 _PIN = re.compile(r"(?i:\bpin(?:\s*code)?)\s*(?:[:=]|\bis\b|\bwas\b)\s*(?P<v>\d{4,8})\b")
 _MAC = re.compile(
-    r"(?<![\w:.-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w:.-])"
+    r"(?=[0-9A-Fa-f])(?<![\w:.-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w:.-])"
 )
 
 _LOWER_STREET = re.compile(
-    r"(?<![\w.-])\d{1,5}[a-z]?\s+(?!(?:the|on|a|of|to|in|at|for|and|min|ms|minutes|hours|days)\b)"
+    r"(?=\d)(?<![\w.-])\d{1,5}[a-z]?\s+(?!(?:the|on|a|of|to|in|at|for|and|min|ms|minutes|hours|days)\b)"
     r"(?:[a-z][a-z'’-]+\s+){1,3}(?:street|avenue|road|boulevard|lane|drive|terrace|crescent|square|place)\b"
 )
 _PO_BOX = re.compile(r"(?i)(?<!\w)(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s+Office\s+Box|Postfach|Apartado)\s*#?\s*\d{1,7}\b")
 # three numbers (chome-block-house): "2-3 Business days" is not an address
 _JP_BLOCK = re.compile(r"(?<![\w.-])\d{1,4}-\d{1,4}-\d{1,4}\s+[A-Z][a-z]+(?:-(?:ku|shi|cho|machi))?\b")
-_JP_POSTCODE = re.compile(r"(?:〒\s?\d{3}-\d{4}|(?<![\w-])[A-Z][a-z]+(?:-(?:ku|shi|to|fu|ken))?,?\s+\d{3}-\d{4}(?![\d-]))")
+_JP_POSTCODE = re.compile(r"(?=[〒A-Z])(?:〒\s?\d{3}-\d{4}|(?<![\w-])[A-Z][a-z]+(?:-(?:ku|shi|to|fu|ken))?,?\s+\d{3}-\d{4}(?![\d-]))")
 
 
 @lru_cache(maxsize=4096)
