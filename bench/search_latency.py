@@ -177,9 +177,14 @@ def fts_query(con: sqlite3.Connection, match: str | None, where: str | None,
     return (time.perf_counter() - started) * 1000
 
 
+CPU: list[float] = []  # this process's CPU ms of each _wall call: honest on a loaded machine
+
+
 def _wall(fn: Any) -> float:
+    cpu = time.process_time()
     started = time.perf_counter()
     fn()
+    CPU.append((time.process_time() - cpu) * 1000)
     return (time.perf_counter() - started) * 1000
 
 
@@ -226,17 +231,21 @@ def measure_ours(svc: SearchService, me: str, queries: list[Query], warmup: list
                  repeat: int) -> dict[str, Any]:
     for q in warmup:
         svc.search(q, me=me)
+    CPU.clear()
     first = {q: _wall(lambda q=q: svc.search(q, me=me)) for q, _, _ in queries}
+    first_cpu = list(CPU)
     again: dict[str, list[float]] = {q: [] for q, _, _ in queries}
     for _ in range(repeat):
         for q, _, _ in queries:
             again[q].append(_wall(lambda q=q: svc.search(q, me=me)))
+    again_cpu = CPU[len(first_cpu):]
     words = [q for q, m, _ in queries if m]
     return {
         "first_run": _stats(list(first.values())),
         "repeat": _stats([t for ts in again.values() for t in ts]),
         "words_first_run": _stats([first[q] for q in words]),
         "words_repeat": _stats([t for q in words for t in again[q]]),
+        "cpu_first_run": _stats(first_cpu), "cpu_repeat": _stats(again_cpu),
         "per_query": {q.strip(): {"first_ms": round(first[q], 2),
                                   "repeat_median_ms": round(statistics.median(again[q]), 2),
                                   "total": svc.search(q, me=me).total}
