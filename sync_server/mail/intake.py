@@ -21,7 +21,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.content.email_intake import ParsedEmail, parse_eml
@@ -273,11 +273,12 @@ def _record(w: _Write, box: Mailbox, msg: Fetched, message_id: str, sender: str,
         message_id=message_id or None, sender=sender[:320] or None, case_id=outcome.case_id,
         disposition=outcome.disposition, reason=(outcome.reason or "")[:500] or None,
         processed_ms=w.now_ms))
+    larger = (func.max if w.conn.dialect.name == "sqlite" else func.greatest)(
+        func.coalesce(mailboxes.c.last_uid, 0), msg.uid)
+    # Under a new UIDVALIDITY the old last UID means nothing: this UID starts the count.
     w.conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(
         uidvalidity=msg.uidvalidity,
-        last_uid=func.max(func.coalesce(mailboxes.c.last_uid, 0), msg.uid)
-        if w.conn.dialect.name == "sqlite" else
-        func.greatest(func.coalesce(mailboxes.c.last_uid, 0), msg.uid)))
+        last_uid=case((mailboxes.c.uidvalidity == msg.uidvalidity, larger), else_=msg.uid)))
 
 
 def _bounce(w: _Write, box: Mailbox, bounce: bounces.Bounce) -> str | None:

@@ -379,3 +379,23 @@ def test_idle_brings_new_mail_within_seconds_of_a_long_poll_interval(
         loop.close()
     assert not runner.is_alive()  # stopping does not wait out the 60 s interval
     assert waited < 10
+
+
+def test_a_renumbered_folder_new_uidvalidity_is_read_from_its_start(
+        mail_world: MailWorld) -> None:
+    import time
+
+    poller = mail_world.poller()
+    for n in range(3):
+        mail_world.imap.deliver(mail(sender=f"old{n}@customer.test", subject=f"Old {n}"))
+    poller.poll_once(mail_world.mailbox_id)
+    before = mail_world.mailbox().uidvalidity
+    time.sleep(1.1)  # Dovecot's UIDVALIDITY is a time in seconds
+    mail_world.imap.clear()  # the server rebuilt its folder: UIDs start again at 1
+    for n in range(2):
+        mail_world.imap.deliver(mail(sender=f"new{n}@customer.test", subject=f"New {n}"))
+        poller.poll_once(mail_world.mailbox_id)
+    box = mail_world.mailbox()
+    assert box.uidvalidity != before and box.last_uid == 2
+    assert [e["payload"]["fields"]["subject"] for e in _events(mail_world, "case.created")] == [
+        "Old 0", "Old 1", "Old 2", "New 0", "New 1"]
