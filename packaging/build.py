@@ -3,7 +3,7 @@ dist/smart-support/, this platform's archive beside it and dist/SHA256SUMS.
 
 Reproducible: set SOURCE_DATE_EPOCH (default: the commit's time) and the archive of one
 commit is byte-identical across builds; PYTHONHASHSEED is pinned for PyInstaller.
-Options: --skip-pyinstaller (re-archive an existing bundle), --dist DIR.
+Options: --skip-pyinstaller (re-archive an existing bundle), --keep-cache, --dist DIR.
 """
 
 from __future__ import annotations
@@ -79,9 +79,9 @@ def write_sums(files: list[Path], out: Path) -> Path:
     return out
 
 
-def run_pyinstaller(info_file: Path, work: Path, dist: Path) -> None:
+def run_pyinstaller(info_file: Path, work: Path, dist: Path, *, clean: bool = True) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "0", "SMART_SUPPORT_BUILD_INFO": str(info_file)}
-    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
+    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", *(["--clean"] if clean else []),
            "--workpath", str(work), "--distpath", str(dist),
            str(HERE / "smart_support.spec")]
     done = subprocess.run(cmd, cwd=ROOT, env=env, check=False)
@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
     p.add_argument("--dist", type=Path, default=ROOT / "dist")
     p.add_argument("--skip-pyinstaller", action="store_true")
+    p.add_argument("--keep-cache", action="store_true",
+                   help="reuse PyInstaller's cache (faster; release builds leave it off)")
     args = p.parse_args(argv)
     started = time.monotonic()
     epoch = build_epoch()
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     info_file.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     bundle = dist / NAME
     if not args.skip_pyinstaller:
-        run_pyinstaller(info_file, work, dist)
+        run_pyinstaller(info_file, work, dist, clean=not args.keep_cache)
     if not bundle.is_dir():
         raise SystemExit(f"build: no bundle at {bundle}")
     archive = deterministic_tar_gz(bundle, dist / archive_name(str(info["version"])),
