@@ -103,11 +103,12 @@ def test_twenty_thousand_words_fast() -> None:
              "or mail zoe@example.org, card 4111 1111 1111 1111. Thanks, José Müller. ")
     text = chunk * (20000 // len(chunk.split()) + 1)
     redactor = Redactor()
-    started = time.perf_counter()
+    # CPU time, not the wall clock: on a shared, loaded box the wall clock mostly measures waiting
+    started = time.process_time()
     result = redactor.redact(text)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert "zoe@example.org" not in result.text
-    assert elapsed < 1.0, elapsed  # the 200 ms target is measured by bench; CI machines are shared
+    assert elapsed < 1.0, elapsed  # the 200 ms target is measured by bench
 
 
 def test_phone_regions_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
