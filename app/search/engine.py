@@ -149,14 +149,14 @@ class Engine:
     # --- per-segment building blocks -------------------------------------------------
     def _term(self, leaf: _Leaf, sub: Searcher, fieldname: str, text: str) -> Scores:
         def read() -> Scores:
-            if leaf.arrays is not None and fieldname in postings.FIELDS:
-                found = leaf.arrays.find(fieldname, text)
-                if found is None:
-                    return Scores.empty()
-                ids, weights = found
-                lengths = leaf.arrays.lengths.get(fieldname)
-                return Scores(ids.astype(np.int64),
-                              postings.scores(sub, fieldname, text, ids, weights, lengths))
+            arrays = leaf.arrays
+            found = arrays.find(fieldname, text) if arrays is not None \
+                and fieldname in postings.FIELDS else None
+            if arrays is not None and found is not None:  # else rare or absent: Whoosh
+                kept, weights = found
+                lengths = arrays.lengths.get(fieldname)
+                return Scores(kept.astype(np.int64),
+                              postings.scores(sub, fieldname, text, kept, weights, lengths))
             if (fieldname, text) not in sub.reader():
                 return Scores.empty()
             m = wq.Term(fieldname, text).matcher(sub)

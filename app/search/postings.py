@@ -26,7 +26,10 @@ import numpy.typing as npt
 # The fields the engine reads term by term (names, ids and dates never go through it).
 FIELDS = ("key", "subject", "body", "pairs", "f")
 FOLDER = "postings"
-FORMAT = 1  # bump when the files change: older folders are rewritten
+# Terms in fewer documents than this are left to Whoosh: reading a few postings is cheap
+# there, and skipping them keeps writing fast (most of a log-heavy vocabulary is singletons).
+MIN_POSTINGS = 16
+FORMAT = 2  # bump when the files change: older folders are rewritten
 _NAMES = ("hashes", "slots", "starts", "docs", "weights", "keys", "keyoff")
 
 
@@ -40,7 +43,8 @@ def _key(fieldname: str, text: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class SegmentPostings:
-    """One segment's arrays; ``find`` returns a term's (docnums, weights) or None."""
+    """One segment's arrays; ``find`` returns a term's (docnums, weights), or None for a
+    term not kept here (absent, or in fewer than ``MIN_POSTINGS`` documents)."""
 
     hashes: npt.NDArray[np.uint64]  # sorted term hashes
     slots: npt.NDArray[np.int64]  # term number of each hash
@@ -65,7 +69,7 @@ class SegmentPostings:
         return None
 
 
-def folder(index_dir: Path, sid: str) -> Path:
+def folder(index_dir: Path | str, sid: str) -> Path:
     return Path(index_dir) / FOLDER / sid
 
 
@@ -102,8 +106,13 @@ def write_segment(reader: Any, target: Path) -> None:
         if fieldname not in schema:
             continue
         fmt = schema[fieldname].format
-        for text in reader.lexicon(fieldname):
-            block_ids, block_weights = _block_postings(terms.matcher(fieldname, text, fmt))
+        for (name, text), info in terms.items_from(fieldname, b""):
+            if name != fieldname:
+                break
+            if info.doc_frequency() < MIN_POSTINGS:
+                continue  # cheap through Whoosh; log ids and timestamps are mostly these
+            block_ids, block_weights = _block_postings(terms._codec.postings_reader(
+                terms._postfile, info, fmt, term=(fieldname, text)))
             keys.append(_key(fieldname, text))
             ids += block_ids
             weights += block_weights
