@@ -8,13 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
 from app.operations import cases as ops
 from app.store import queries as q
 from app.store.repo import Store
 from app.sync.api import SyncApi
 from app.sync.engine import sync_once
 from app.sync.session import SyncSession
+from sync_server.db import make_engine
+from sync_server.routes.health import readiness
+from sync_server.services import accounts
 
+from .conftest import PgCluster, new_pg_database
 from .helpers import PASSWORD
 from .server_process import ROOT, seed, server_process
 
@@ -69,3 +75,35 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(tmp_path: Path) -> 
     assert not (target / "server.sqlite3").exists()
     missing = _cli("--data-dir", str(target), "restore", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "no backup at" in missing.stderr
+
+
+def test_postgresql_backup_restores_into_an_empty_database(tmp_path: Path,
+                                                           pg_cluster: PgCluster) -> None:
+    source = new_pg_database(pg_cluster)
+    engine = make_engine(source, pool_size=1)
+    accounts.add_team(engine, name="Support", prefix="SUP")
+    accounts.add_user(engine, email="ana@example.com", name="Ana", role="agent",
+                      password=PASSWORD)
+    engine.dispose()
+    dump = tmp_path / "smart.dump"
+    done = _cli("--db", source, "backup", str(dump))
+    assert done.returncode == 0, done.stderr
+    admin = create_engine(pg_cluster.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('CREATE DATABASE "restored_p2"'))  # empty: from template1
+    admin.dispose()
+    target = pg_cluster.url_for("restored_p2")
+    restored = _cli("--db", target, "restore", str(dump))
+    assert restored.returncode == 0, restored.stderr
+    check = make_engine(target, pool_size=1)
+    try:
+        ready, why = readiness(check)
+        assert ready, why
+        with check.connect() as conn:
+            assert conn.execute(text("SELECT email FROM users")).scalars().all() == [
+                "ana@example.com"]
+    finally:
+        check.dispose()
+    # Restoring again over the now-full database fails and says why.
+    again = _cli("--db", target, "restore", str(dump))
+    assert again.returncode == 1 and "pg_restore failed" in again.stderr
