@@ -171,6 +171,14 @@ def _run_after(folded: str, pos: int, strong: bool) -> tuple[int, int] | None:
     if re.fullmatch(_CJK, m.group(0)):
         return m.start(), m.end()
     first = m.group(0)
+    if strong and first.lower() in PARTICLES:
+        # a surname that opens with its particle ("lastName": "de Souza", "Dear van Dijk")
+        nxt = re.compile(r"[ \t]+").match(folded, m.end())
+        after = _RUN_TOKEN.match(folded, nxt.end()) if nxt else None
+        if after is None or not _name_shaped(after.group(0)):
+            return None
+        end, _ = _run_end(folded, after.end(), lower_run=False)
+        return m.start(), end
     needs_second = _opening(first, strong)
     if needs_second is None:
         return None

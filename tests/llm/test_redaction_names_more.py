@@ -26,6 +26,8 @@ def _out(text: str) -> str:
         ("佐藤様\nエラーについて", ["佐藤"]),
         ("이서연 고객님, 문의하신 건입니다", ["이서연"]),
         ("Dear Ciarán Ó Súilleabháin,\nthanks", ["Ciarán", "Súilleabháin"]),
+        ('{"firstName": "Henrique", "lastName": "de Souza"}', ["Henrique", "Souza"]),
+        ("Dear van Dijk,\nyour order", ["Dijk"]),
     ],
 )
 def test_people_in_more_shapes(text: str, gone: list[str]) -> None:
@@ -52,6 +54,7 @@ def test_postcode_city_does_not_cross_a_line() -> None:
         "cheers for the update",
         "Status;Priority;Ticket\nopen;high;CASE-7781\n",
         "ping timeout after 30 s; can long jobs run?",
+        "Hi de la team, hello de nada",
     ],
 )
 def test_no_people_in_plain_support_text(text: str) -> None:
