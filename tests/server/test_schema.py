@@ -26,6 +26,8 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         "/api/v1/blobs/{sha256}": {"put", "get", "head"},
         "/api/v1/directory/agents": {"get"}, "/api/v1/presence": {"get", "post"},
         "/api/v1/hooks/jira": {"post"}, "/api/v1/integrations/status": {"get"},
+        "/api/v1/mail/status": {"get"},
+        "/healthz": {"get"}, "/readyz": {"get"},  # docs/deploy.md
     }
     assert {p: set(v) for p, v in paths.items()} == expected
     for path, methods in paths.items():
