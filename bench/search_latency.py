@@ -252,6 +252,14 @@ def measure_ours(svc: SearchService, me: str, queries: list[Query], warmup: list
                       for q, _, _ in queries}}
 
 
+def _timed_fts(con: sqlite3.Connection, match: str, where: str | None,
+               params: dict[str, Any]) -> float:
+    cpu = time.process_time()
+    took = fts_query(con, match, where, params)
+    CPU.append((time.process_time() - cpu) * 1000)
+    return took
+
+
 def measure_fts(data: Path, me: str, queries: list[Query], warmup: list[str],
                 repeat: int) -> dict[str, Any]:
     fts_dir = Path(tempfile.mkdtemp(prefix="ssa-fts-"))
@@ -268,10 +276,14 @@ def measure_fts(data: Path, me: str, queries: list[Query], warmup: list[str],
             if ":" not in w:
                 fts_query(con, w.strip(), None, params)
         words = [(m, w) for _, m, w in queries if m]
-        first = [fts_query(con, m, w, params) for m, w in words]
-        again = [fts_query(con, m, w, params) for _ in range(repeat) for m, w in words]
+        CPU.clear()
+        first = [_timed_fts(con, m, w, params) for m, w in words]
+        first_cpu = list(CPU)
+        again = [_timed_fts(con, m, w, params) for _ in range(repeat) for m, w in words]
         con.close()
-        out.update({"words_first_run": _stats(first), "words_repeat": _stats(again)})
+        out.update({"words_first_run": _stats(first), "words_repeat": _stats(again),
+                    "cpu_first_run": _stats(first_cpu),
+                    "cpu_repeat": _stats(CPU[len(first_cpu):])})
         return out
     finally:
         shutil.rmtree(fts_dir, ignore_errors=True)
