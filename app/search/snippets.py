@@ -51,13 +51,21 @@ def _token_start(text: str, pos: int) -> int:
 
 def _spans(text: str, start: int, end: int, terms: set[str], prefix: str | None
            ) -> list[tuple[int, int]]:
-    """Matched tokens lying wholly inside ``text[start:end]``."""
-    out = []
-    for m in TOKEN_RE.finditer(text, _token_start(text, start)):
-        if m.start() >= end:
-            break
-        if m.start() >= start and m.end() <= end and _matches(m.group(), terms, prefix):
-            out.append((m.start(), m.end()))
+    """Matched tokens lying wholly inside ``text[start:end]``: only the tokens the regex
+    points to are checked."""
+    finder = _finder(frozenset(terms), prefix)
+    out: list[tuple[int, int]] = []
+    if finder is None:
+        return out
+    checked = _token_start(text, start)  # a boundary: no token runs across it
+    for hit in finder.finditer(text, start, end):
+        for m in TOKEN_RE.finditer(text, max(_token_start(text, hit.start()), checked)):
+            if m.start() > hit.end() or m.start() >= end:
+                break
+            checked = max(checked, m.end())
+            if (m.end() > hit.start() and m.start() >= start and m.end() <= end
+                    and _matches(m.group(), terms, prefix)):
+                out.append((m.start(), m.end()))
     return out
 
 

@@ -101,6 +101,16 @@ def test_match_far_into_a_long_text_is_found_and_windowed() -> None:
     assert highlight(text, {"printer", stem("printer")}, None) is None
 
 
+def test_window_starting_inside_a_long_token_marks_no_part_of_it() -> None:
+    # No space before the match: the window starts inside "xxx…xsync", right at its
+    # "sync", which is not a token of its own and must stay unmarked.
+    text = "(" + "x" * 70 + "sync" + ")" * 49 + "sync"
+    terms = {"sync", stem("sync")}
+    got = highlight(text, terms, None)
+    assert got == _reference(text, terms, None)
+    assert got is not None and got.count(MARK_OPEN) == 1 and got.endswith(MARK_OPEN + "sync" + MARK_CLOSE)
+
+
 def test_compound_parts_and_stems_are_marked() -> None:
     got = highlight("Sync failed: ERR-1042 while syncing replies", {"1042", stem("reply")}, None)
     assert got == f"Sync failed: {MARK_OPEN}ERR-1042{MARK_CLOSE} while syncing " \
