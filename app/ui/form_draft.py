@@ -71,8 +71,9 @@ class FormDraft(QObject):
         from app.operations import drafts as dops
 
         store = bridge.store
+        # Untracked: opening a dialog is not work in flight (idleness ignores it).
         bridge.read(lambda: dops.load_draft(store, case_id=None, kind=kind),
-                    on_done=self._loaded)
+                    on_done=self._loaded, track=False)
 
     def form(self) -> dict[str, Any]:
         return {**{name: _get(w) for name, w in self.fields.items()}, **self._extra()}
