@@ -123,6 +123,8 @@ _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]
 _CONN_PASSWORD = re.compile(
     r"(?i:\b[a-z][a-z0-9+.-]{1,20})://[^\s:/@]{1,64}:(?P<v>[^\s@/]{1,128})@[\w.-]+"
 )
+# "$POSTGRES_PASSWORD", "${DB_PASS}": a reference to the secret, not the secret
+_REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
 _ENV_SECRET = re.compile(
     r"(?m)^[ \t]*(?:export[ \t]+)?[A-Za-z0-9_]*(?i:secret|token|password|passwd|pwd|api_?key|private_?key|"
     r"access_?key|credentials?|auth|salt|dsn)[A-Za-z0-9_]*[ \t]*=[ \t]*(?P<q>[\"']?)(?P<v>[^\s\"'#][^\n\"']*?)"
@@ -229,10 +231,12 @@ def service_secrets(text: str) -> Iterator[Candidate]:
                 yield m.start(), m.end(), "SECRET"
     if "://" in text:
         for m in _CONN_PASSWORD.finditer(text):
-            yield m.start("v"), m.end("v"), "SECRET"
+            if not _REFERENCE.match(m.group("v")):
+                yield m.start("v"), m.end("v"), "SECRET"
     for m in _ENV_SECRET.finditer(text) if "=" in text else ():
         value = m.group("v").rstrip()
-        if value and value.lower() not in {"true", "false", "none", "null", "changeme", "xxx"}:
+        if value and value.lower() not in {"true", "false", "none", "null", "changeme", "xxx"} \
+                and not _REFERENCE.match(value):
             yield m.start("v"), m.start("v") + len(value), "SECRET"
 
 

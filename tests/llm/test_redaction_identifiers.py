@@ -102,3 +102,8 @@ def test_heldout2_set_per_kind() -> None:
     for kind, precision in result["precision"].items():
         assert precision >= 0.95, (kind, precision)
     assert result["must_keep_kept"] >= 0.98, result["must_keep_redacted"][:10]
+
+
+def test_a_reference_to_a_secret_is_not_the_secret() -> None:
+    text = "JWT_SECRET=${JWT_SECRET_FROM_VAULT}\nDATABASE_URL=postgresql://smart:$PG_PASS@db/app"
+    assert redact(text).text == text
