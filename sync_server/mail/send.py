@@ -16,6 +16,7 @@ killed in between does not send twice).
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import json
 import smtplib
 import ssl
@@ -213,7 +214,10 @@ class Sender:
             thread_ids=tuple(ids), attachments=files))
         password = box.login_password(self.secret) if box.smtp.user else ""
         try:
-            refused = deliver(box.smtp, password, box.address, [*to, *cc], message.as_bytes())
+            # CRLF line ends: smtplib sends bytes as they are, and SMTP wants CRLF (a strict
+            # server reads a bare-LF message as one over-long line and refuses it)
+            refused = deliver(box.smtp, password, box.address, [*to, *cc],
+                              message.as_bytes(policy=email.policy.SMTP))
         except _LostAfterData as exc:
             raise Transient(f"the connection to {box.smtp.site} ended after the message was "
                             f"sent ({exc}): sending again with the same Message-ID",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -22,6 +23,7 @@ class Captured:
     sender: str
     recipients: list[str]
     data: bytes
+    at: float = field(default_factory=time.time)  # when the message data arrived
 
     @property
     def message(self) -> EmailMessage:

@@ -224,3 +224,20 @@ def test_a_connection_lost_after_data_resends_with_the_same_message_id(
     first, second = smtp.messages
     assert first.message["Message-ID"] == second.message["Message-ID"]
     assert _deliveries(client, alice)[-1]["payload"]["state"] == "sent"
+
+
+def test_a_long_reply_goes_out_with_crlf_line_ends(
+        client: TestClient, engine: Engine, world: World, alice: dict[str, str],
+        smtp: SmtpCapture) -> None:
+    # regression: bytes with bare LF line ends reached the SMTP server as one line (a strict
+    # server, aiosmtpd among them, refuses a line over 1,000 bytes: "500 Line too long")
+    _mailbox(engine, smtp, undo_s=0)
+    case_id = _case(client, alice, world.alpha)
+    body = "\n".join(f"line {n}: the printer still smokes a little" for n in range(80))
+    _reply(client, alice, world.alpha, case_id, body)
+    assert _run(_worker(engine, FakeClock(start=T0 + 3_600_000))) == 1
+    [got] = smtp.messages
+    assert b"\r\n" in got.data and b"\n" not in got.data.replace(b"\r\n", b"")
+    text = got.message.get_body(("plain",))
+    assert text is not None and "line 79: the printer" in text.get_content()
+    assert _deliveries(client, alice)[-1]["payload"]["state"] == "sent"
