@@ -8,7 +8,7 @@ window and is sent over SMTP.
 - delay_p50_s, delay_p95_s: per reply, its arrival at the SMTP server - its push; the target
   is p95 <= 2 s + the undo window. Run with --undo 0 and with the default 10.
 
-    .venv/bin/python bench/mail_send.py [--replies 200] [--undo 0] [--workers 4]
+    .venv/bin/python bench/mail_send.py [--replies 200] [--undo 0] [--workers 4] [--cases 50]
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:  # noqa: PLR0915 - one straight run
     parser.add_argument("--undo", type=int, default=0)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--cases", type=int, default=50, help="replies spread over N cases")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mail-send-"))
     settings = Settings(db_url=f"sqlite:///{tmp / 'srv.sqlite3'}", data_dir=tmp / "srv",
@@ -76,16 +77,17 @@ def main() -> None:  # noqa: PLR0915 - one straight run
         token = http.post("/auth/login", json={"email": AGENT, "password": PASSWORD}
                           ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        customer, case_id = uuid7(), uuid7()
+        customer, case_ids = uuid7(), [uuid7() for _ in range(max(1, args.cases))]
         http.post("/events/push", headers=headers, json={"events": [
             event(AGENT, team, type_="customer.upserted",
                   payload={"id": customer, "name": "Pat", "email": "pat@customer.test"}),
-            event(AGENT, team, type_="case.created", case_id=case_id, payload={
+            *(event(AGENT, team, type_="case.created", case_id=case_id, payload={
                 "fields": {"subject": "Bench", "team_id": team, "requester_id": customer},
-                "tags": []})]}).raise_for_status()
+                "tags": []}) for case_id in case_ids)]}).raise_for_status()
         start = time.time()
         for first in range(0, args.replies, args.batch):
-            batch = [event(AGENT, team, case_id=case_id, payload={"body": f"reply {n}"})
+            batch = [event(AGENT, team, case_id=case_ids[n % len(case_ids)],
+                           payload={"body": f"reply {n}"})
                      for n in range(first, min(args.replies, first + args.batch))]
             at = time.time()
             http.post("/events/push", headers=headers, json={"events": batch}
@@ -104,7 +106,7 @@ def main() -> None:  # noqa: PLR0915 - one straight run
     last = max((m.at for m in got), default=start)
     print(json.dumps({
         "replies": args.replies, "delivered": len(got), "undo_s": args.undo,
-        "workers": args.workers,
+        "workers": args.workers, "cases": len(case_ids),
         "replies_per_s": round(len(got) / max(last - start, 1e-9), 1),
         "delay_p50_s": round(statistics.median(delays), 3) if delays else None,
         "delay_p95_s": round(_p(delays, 0.95), 3) if delays else None,
