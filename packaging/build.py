@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     archive = deterministic_tar_gz(bundle, dist / archive_name(str(info["version"])),
                                    mtime=epoch)
     write_sums([archive], dist / "SHA256SUMS")
-    size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
+    size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file() and not f.is_symlink())
     print(json.dumps({"bundle": str(bundle), "archive": str(archive),
                       "bundle_mb": round(size / 1e6, 1),
                       "archive_mb": round(archive.stat().st_size / 1e6, 1),
