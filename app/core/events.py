@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -111,42 +112,38 @@ def _version(value: Any) -> int:
     return value
 
 
+def _describe_comment(p: dict[str, Any]) -> str:
+    kind = "an internal note" if p.get("internal") else "a public reply"
+    body = str(p.get("body", "")).strip().splitlines()
+    return f"added {kind}: {body[0][:80] if body else ''}"
+
+
+# describe() of the case events: event type -> one line from the payload.
+_CASE_DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "case.created": lambda p: f"created the case: {p.get('fields', {}).get('subject', '')}",
+    "case.updated": lambda p: f"changed {p.get('field')}: {p.get('prev')!s} → {p.get('value')!s}",
+    "case.merged": lambda p: f"merged this case into {p.get('into_key') or p.get('into')}",
+    "case.key_assigned": lambda p: f"key assigned: {p.get('key')}",
+    "tag.added": lambda p: f"added tag {p.get('tag')}",
+    "tag.removed": lambda p: f"removed tag {p.get('tag')}",
+    "link.added": lambda p: f"linked {p.get('kind')} case {p.get('other_key') or p.get('other')}",
+    "link.removed":
+        lambda p: f"unlinked {p.get('kind')} case {p.get('other_key') or p.get('other')}",
+    "comment.added": _describe_comment,
+    "comment.redacted": lambda p: "withdrew a comment",
+    "attachment.added": lambda p: f"attached {p.get('name')} ({p.get('size', 0):,} bytes)",
+    "attachment.removed": lambda p: "removed an attachment",
+    "llm.prompt_copied": lambda p: f"copied a '{p.get('template')}' prompt for the LLM",
+    "llm.answer_accepted": lambda p: f"accepted an LLM '{p.get('template')}' answer",
+}
+
+
 def describe(event: Event) -> str:
     """One line for the History tab."""
-    p = event.payload
-    match event.type:
-        case "case.created":
-            return f"created the case: {p.get('fields', {}).get('subject', '')}"
-        case "case.updated":
-            return f"changed {p.get('field')}: {p.get('prev')!s} → {p.get('value')!s}"
-        case "case.merged":
-            return f"merged this case into {p.get('into_key') or p.get('into')}"
-        case "case.key_assigned":
-            return f"key assigned: {p.get('key')}"
-        case "tag.added":
-            return f"added tag {p.get('tag')}"
-        case "tag.removed":
-            return f"removed tag {p.get('tag')}"
-        case "link.added":
-            return f"linked {p.get('kind')} case {p.get('other_key') or p.get('other')}"
-        case "link.removed":
-            return f"unlinked {p.get('kind')} case {p.get('other_key') or p.get('other')}"
-        case "comment.added":
-            kind = "an internal note" if p.get("internal") else "a public reply"
-            body = str(p.get("body", "")).strip().splitlines()
-            return f"added {kind}: {body[0][:80] if body else ''}"
-        case "comment.redacted":
-            return "withdrew a comment"
-        case "attachment.added":
-            return f"attached {p.get('name')} ({p.get('size', 0):,} bytes)"
-        case "attachment.removed":
-            return "removed an attachment"
-        case "llm.prompt_copied":
-            return f"copied a '{p.get('template')}' prompt for the LLM"
-        case "llm.answer_accepted":
-            return f"accepted an LLM '{p.get('template')}' answer"
-        case _:
-            return _describe_integration(event)
+    describer = _CASE_DESCRIBERS.get(event.type)
+    if describer is None:
+        return _describe_integration(event)
+    return describer(event.payload)
 
 
 def _describe_integration(event: Event) -> str:

@@ -7,6 +7,7 @@ Applying the same events in any order, or twice, yields the same state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,43 +91,74 @@ def _clean(name: str, value: Any) -> Any:
         return DEFAULTS.get(name)
 
 
+def _fold_created(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    p = event.payload
+    state.exists = True
+    created = p.get("created_ms")
+    state.created_ms = int(created) if isinstance(created, int) else ms
+    for name, value in dict(p.get("fields") or {}).items():
+        if name in FIELDS:
+            _set_field(state, name, _clean(name, value), clock)
+    for tag in p.get("tags") or []:
+        _set_member(state.tags, str(tag), True, clock)
+
+
+def _fold_updated(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    p = event.payload
+    name = str(p.get("field"))
+    if name in FIELDS:
+        _set_field(state, name, _clean(name, p.get("value")), clock)
+
+
+def _fold_merged(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    _set_field(state, "merged_into", _clean("merged_into", event.payload.get("into")), clock)
+    _set_field(state, "status", "closed", clock)
+
+
+def _fold_key_assigned(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    _set_field(state, "key", _clean("key", event.payload.get("key")), clock)
+
+
+def _fold_tag(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    _set_member(state.tags, str(event.payload.get("tag")), event.type == ev.TAG_ADDED, clock)
+
+
+def _fold_link(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    p = event.payload
+    key = f"{p.get('kind')}:{p.get('other')}"
+    _set_member(state.links, key, event.type == ev.LINK_ADDED, clock)
+
+
+def _fold_comment(state: CaseState, event: ev.Event, clock: str, ms: int) -> None:
+    p = event.payload
+    if not p.get("internal") and p.get("author_kind", "agent") == "agent":
+        if state.first_response_ms is None or ms < state.first_response_ms:
+            state.first_response_ms = ms
+
+
+# apply_case_event() per event type; any other type only touches ``updated_ms``.
+_CASE_FOLDERS: dict[str, Callable[[CaseState, ev.Event, str, int], None]] = {
+    ev.CASE_CREATED: _fold_created,
+    ev.CASE_UPDATED: _fold_updated,
+    ev.CASE_MERGED: _fold_merged,
+    ev.CASE_KEY_ASSIGNED: _fold_key_assigned,
+    ev.TAG_ADDED: _fold_tag,
+    ev.TAG_REMOVED: _fold_tag,
+    ev.LINK_ADDED: _fold_link,
+    ev.LINK_REMOVED: _fold_link,
+    ev.COMMENT_ADDED: _fold_comment,
+}
+
+
 def apply_case_event(state: CaseState, event: ev.Event) -> None:
     """Fold one case event into ``state`` (in place). Comment events only touch times."""
     clock = event.clock
     ms = hlc_ms(event.hlc)
-    p = event.payload
     if state.updated_ms is None or ms > state.updated_ms:
         state.updated_ms = ms
-    match event.type:
-        case ev.CASE_CREATED:
-            state.exists = True
-            created = p.get("created_ms")
-            state.created_ms = int(created) if isinstance(created, int) else ms
-            for name, value in dict(p.get("fields") or {}).items():
-                if name in FIELDS:
-                    _set_field(state, name, _clean(name, value), clock)
-            for tag in p.get("tags") or []:
-                _set_member(state.tags, str(tag), True, clock)
-        case ev.CASE_UPDATED:
-            name = str(p.get("field"))
-            if name in FIELDS:
-                _set_field(state, name, _clean(name, p.get("value")), clock)
-        case ev.CASE_MERGED:
-            _set_field(state, "merged_into", _clean("merged_into", p.get("into")), clock)
-            _set_field(state, "status", "closed", clock)
-        case ev.CASE_KEY_ASSIGNED:
-            _set_field(state, "key", _clean("key", p.get("key")), clock)
-        case ev.TAG_ADDED | ev.TAG_REMOVED:
-            _set_member(state.tags, str(p.get("tag")), event.type == ev.TAG_ADDED, clock)
-        case ev.LINK_ADDED | ev.LINK_REMOVED:
-            key = f"{p.get('kind')}:{p.get('other')}"
-            _set_member(state.links, key, event.type == ev.LINK_ADDED, clock)
-        case ev.COMMENT_ADDED:
-            if not p.get("internal") and p.get("author_kind", "agent") == "agent":
-                if state.first_response_ms is None or ms < state.first_response_ms:
-                    state.first_response_ms = ms
-        case _:
-            pass
+    folder = _CASE_FOLDERS.get(event.type)
+    if folder is not None:
+        folder(state, event, clock, ms)
 
 
 def value_written(event: ev.Event, field_name: str) -> Any:
