@@ -94,7 +94,7 @@ class FormDraft(QObject):
 
     def keep(self) -> bool:
         """The dialog closes unfinished: write pending typing; whether a draft is kept."""
-        if self.done:
+        if self.done or not isValid(self.bridge):  # the window (and its bridge) is gone
             return False
         if self.timer.isActive() or self.has_typing():
             self.save()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.core.model import (
     MAX_PRODUCT,
@@ -109,7 +110,7 @@ class NewCaseDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Closing without creating keeps the typing as a draft, and says so."""
-        if self.draft.keep():
+        if self.draft.keep() and isValid(self.bridge):
             self.bridge.sig_message.emit(
                 "New case draft kept: it is back when you open New case again.")
         super().done(result)

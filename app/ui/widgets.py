@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.core.model import Priority, Status
 from app.operations.cases import bulk_apply
@@ -375,7 +376,7 @@ class BulkEditDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Closing without applying keeps the choices as a draft (for these cases)."""
-        if self.draft.keep():
+        if self.draft.keep() and isValid(self.bridge):
             self.bridge.sig_message.emit(
                 "Bulk edit draft kept: it is back when you edit these cases again.")
         super().done(result)
