@@ -9,7 +9,8 @@
   Done message says which, with Salesforce's words.
 - Status and priority go through the configured mapping; each has one owner. A change on
   the side that does not own a field is recorded in the snapshot's ``conflicts`` and the
-  message (docs/salesforce.md).
+  message (docs/salesforce.md); a field Salesforce owns that Salesforce changed is taken by
+  the case (``Done.case_updates``: server-authored case.updated events).
 - ``REQUEST_LIMIT_EXCEEDED`` opens the breaker for ``limit_backoff_s``.
 """
 
@@ -40,6 +41,7 @@ from sync_server.integrations.salesforce_mapping import (
     MAX_PUSHED_IDS,
     account_record,
     case_record,
+    case_updates,
     clean_email,
     comment_text,
     conflicts,
@@ -208,7 +210,8 @@ class Salesforce:
                      for r in rejected)
         parts.extend(c["said"] for c in plan.conflicts)
         parts.extend(plan.notes + comment_notes)
-        return Done(clip("; ".join(parts), MAX_MESSAGE), record)
+        return Done(clip("; ".join(parts), MAX_MESSAGE), record,
+                    case_updates(case, now.data, self.config.mapping))
 
     async def _push_comments(self, sf: SalesforceClient, sf_id: str, case: CaseView,
                              before: dict[str, Any]) -> tuple[list[str], int, list[str]]:
@@ -252,6 +255,7 @@ class Salesforce:
         linked = ctx.links(SYSTEM)
         previous = next((r for r in linked if r.get("kind") == "case"), None)
         records: list[dict[str, Any]] = []
+        updates: dict[str, str | None] = {}
         message = ""
         async with self.client(ctx.now_ms) as sf:
             if previous is not None:
@@ -275,6 +279,7 @@ class Salesforce:
                 record["snapshot"]["conflicts"] = conflicts(case, found.data, before,
                                                             self.config.mapping)
                 records.append(self._checked(record))
+                updates = case_updates(case, found.data, self.config.mapping)
                 said = [c["said"] for c in record["snapshot"]["conflicts"]]
                 message = "; ".join([f"refreshed Salesforce case {record['remote_key']}", *said])
             for item in linked:
@@ -287,7 +292,7 @@ class Salesforce:
         if not message:
             message = "refreshed " + ", ".join(str(r["remote_key"]) for r in records)
         await self._beside(job, records[1:])
-        return Done(clip(message, MAX_MESSAGE), records[0])
+        return Done(clip(message, MAX_MESSAGE), records[0], updates)
 
     async def _again(self, sf: SalesforceClient, item: dict[str, Any],
                      now_ms: int) -> dict[str, Any] | None:

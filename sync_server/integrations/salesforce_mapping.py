@@ -154,8 +154,9 @@ def conflicts(case: CaseView, current: Mapping[str, Any], previous: Mapping[str,
               mapping: SalesforceMapping) -> list[dict[str, Any]]:
     """Where the side that does not own a field changed it. Case-owned: Salesforce's value
     is neither what was last pushed nor what the case says (the case's value wins at the
-    next sync). Salesforce-owned: the case says something else than Salesforce (it is not
-    written; Salesforce's value is in the snapshot as ``case_side``)."""
+    next sync). Salesforce-owned: the case says something else than Salesforce (the case's
+    value is not written; the case takes Salesforce's, see :func:`case_updates`, when the
+    mapping has a case value for it; it is in the snapshot as ``case_side``)."""
     pushed = previous.get("pushed") if isinstance(previous.get("pushed"), dict) else {}
     found: list[dict[str, Any]] = []
     for name, sf_field in MAPPED.items():
@@ -173,11 +174,35 @@ def conflicts(case: CaseView, current: Mapping[str, Any], previous: Mapping[str,
                           "said": f"{sf_field} was changed in Salesforce to {theirs!r}; the "
                                   f"case owns {name}, so it is set back to {ours!r}"})
         else:
+            taken = to_case(rule, theirs)
+            said = (f"the case's {name} {getattr(case, name)!r} is set to {taken!r}: "
+                    f"Salesforce owns {name} and says {theirs!r}") if taken is not None else (
+                    f"the case's {name} {getattr(case, name)!r} is not written: Salesforce "
+                    f"owns {name} and says {theirs!r}, which the mapping has no case value "
+                    "for")
             found.append({"field": name, "owner": "salesforce", "salesforce": theirs,
-                          "case": ours,
-                          "said": f"the case's {name} {getattr(case, name)!r} is not written: "
-                                  f"Salesforce owns {name} and says {theirs!r}"})
+                          "case": ours, "said": said})
     return found
+
+
+def case_updates(case: CaseView, current: Mapping[str, Any],
+                 mapping: SalesforceMapping) -> dict[str, str | None]:
+    """What the case takes from Salesforce: each mapped field Salesforce owns whose value
+    in Salesforce maps to a case value other than the case's. A case value that already
+    maps to Salesforce's (``urgent`` and ``high`` are both ``High``) is left as it is."""
+    updates: dict[str, str | None] = {}
+    for name, sf_field in MAPPED.items():
+        rule: FieldRule = getattr(mapping, name)
+        if rule.owner != "salesforce":
+            continue
+        theirs = current.get(sf_field)
+        theirs = theirs if isinstance(theirs, str) else None
+        taken = to_case(rule, theirs)
+        value = getattr(case, name)
+        if taken is None or taken == value or to_salesforce(rule, value) == theirs:
+            continue
+        updates[name] = taken
+    return updates
 
 
 def plan_sync(case: CaseView, current: Mapping[str, Any] | None,

@@ -75,6 +75,9 @@ class JobContext(Protocol):
 class Done:
     message: str
     record: dict[str, Any] | None = None  # a contract Record (see app/core/event_schema.py)
+    # Case field name -> new value: recorded as server-authored case.updated events after
+    # the outcome event, in the same transaction (e.g. a field Salesforce owns).
+    case_updates: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

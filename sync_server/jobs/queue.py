@@ -13,18 +13,22 @@ runs with ``unknown_outcome``.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 
 from app.core import events as ev
-from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE
+from app.core.event_schema import SERVER_ACTOR, SERVER_DEVICE, InvalidEvent, validate_payload
 from sync_server.db import write_tx
 from sync_server.ids import ServerClock, uuid7
 from sync_server.jobs.api import Job, outcome_event, site_of
+from sync_server.jobs.context import fold_case
 from sync_server.tables import EVENT_SEQ, cases, counters, events, jobs
+
+log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "smart_support_events"  # as sync_server/services/events.py
 DEFAULT_GIVE_UP_MS = 24 * 3600 * 1000
@@ -138,6 +142,9 @@ class Outcome:
     error: str | None = None
     unknown_outcome: bool = False
     retry_after_ms: int | None = None  # what the remote asked for (Retry-After)
+    # Case field -> new value (a done handler's Done.case_updates): case.updated events
+    # written after the outcome event.
+    case_updates: dict[str, str | None] = field(default_factory=dict)
 
 
 def lock_counter(conn: Connection) -> int:
@@ -171,8 +178,8 @@ def append_server_event(conn: Connection, clock: ServerClock, *, case_id: str, t
 def finish(conn: Connection, clock: ServerClock, job: Job, owner: str, outcome: Outcome,
            now_ms: int) -> int | None:
     """Write the attempt's outcome: the job row and (unless it is a repeat of the waiting
-    already announced) its event, in the caller's transaction. Returns the event's
-    server_seq, or None when nothing was written (the lease was lost: another worker has
+    already announced) its event, then a done outcome's case updates, in the caller's
+    transaction. Returns the last event's server_seq, or None when nothing was written (the lease was lost: another worker has
     the job) or no event was due. Takes the sequence lock first, as a push does."""
     seq = lock_counter(conn)
     row = conn.execute(select(jobs.c.announced_try_ms).where(
@@ -198,8 +205,35 @@ def finish(conn: Connection, clock: ServerClock, job: Job, owner: str, outcome: 
         return None
     type_, payload = outcome_event(conn, job, outcome.state, outcome.event_type,
                                    outcome.payload)
-    return append_server_event(conn, clock, case_id=job.case_id, team_id=job.team_id,
-                               type_=type_, payload=payload, seq=seq, now_ms=now_ms)
+    seq = append_server_event(conn, clock, case_id=job.case_id, team_id=job.team_id,
+                              type_=type_, payload=payload, seq=seq, now_ms=now_ms)
+    if outcome.case_updates:
+        seq = _case_updates(conn, clock, job, outcome.case_updates, seq, now_ms)
+    return seq
+
+
+def _case_updates(conn: Connection, clock: ServerClock, job: Job,
+                  updates: dict[str, str | None], seq: int, now_ms: int) -> int:
+    """One server-authored case.updated per field whose value changes (prev: the case's
+    value now, folded in this transaction); an invalid one is logged and skipped."""
+    current = fold_case(conn, job.case_id).fields
+    for name, value in updates.items():
+        prev = current.get(name)
+        if prev == value:
+            continue
+        payload = {"field": name, "value": value,
+                   "prev": prev if prev is None or isinstance(prev, str | bool) else str(prev)}
+        try:
+            validate_payload(ev.CASE_UPDATED, 1, payload)
+        except InvalidEvent as exc:
+            log.warning("job %s (%s %s): case.updated of %r not recorded: %s", job.id,
+                        job.system, job.action, name, exc.reason)
+            continue
+        seq = append_server_event(conn, clock, case_id=job.case_id, team_id=job.team_id,
+                                  type_=ev.CASE_UPDATED, payload=payload, seq=seq,
+                                  now_ms=now_ms)
+        current[name] = value
+    return seq
 
 
 def retry(engine: Engine, job_id: str, now_ms: int,
@@ -236,10 +270,11 @@ def payload_head(job: Job) -> dict[str, Any]:
     return {"request_id": job.request_id, "system": job.system, "action": job.action}
 
 
-def done_outcome(job: Job, message: str, record: dict[str, Any] | None) -> Outcome:
+def done_outcome(job: Job, message: str, record: dict[str, Any] | None,
+                 case_updates: dict[str, str | None] | None = None) -> Outcome:
     return Outcome(state="done", event_type=ev.INTEGRATION_DONE,
                    payload={**payload_head(job), "message": message[:MAX_ERROR],
-                            "record": record})
+                            "record": record}, case_updates=dict(case_updates or {}))
 
 
 def failed_outcome(job: Job, reason: str, remote_status: int | None) -> Outcome:

@@ -197,7 +197,8 @@ class Worker:
                                      None, True)
             return outcome, "unknown"
         if isinstance(result, Done):
-            return queue.done_outcome(job, result.message, result.record), "ok"
+            return queue.done_outcome(job, result.message, result.record,
+                                      result.case_updates), "ok"
         if isinstance(result, Failed):
             return queue.failed_outcome(job, _reason(job.system, result.reason),
                                         result.remote_status), "ok"

@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from app.core.events import CASE_EVENT_TYPES, Event
+from app.core.fold import CaseState, apply_case_event
 from sync_server.ids import uuid7
 from sync_server.integrations.salesforce_client import forget_tokens
 from sync_server.jobs.worker import Worker, WorkerConfig
@@ -23,7 +25,7 @@ from sync_server.settings import SalesforceSettings, Settings
 from sync_server.tables import breakers
 from tests.fakes.fake_salesforce import FakeSalesforce
 
-from .helpers import World, bearer, event, login, pull_all, push
+from .helpers import World, bearer, event, hlc, login, pull_all, push
 
 ALICE = "alice@example.com"
 
@@ -348,6 +350,77 @@ def test_salesforce_owned_priority_and_a_status_changed_in_salesforce_are_confli
         snapshot = done["payload"]["record"]["snapshot"]
         assert {c["field"] for c in snapshot["conflicts"]} == {"status", "priority"}
         assert snapshot["case_side"]["priority"] == "low"  # for the case to take
+
+
+def laptop_case(client: TestClient, headers: dict[str, str], case_id: str) -> CaseState:
+    """The case as a laptop folds what it pulls."""
+    state = CaseState(id=case_id)
+    for e in pull_all(client, headers):
+        if e["case_id"] == case_id and e["type"] in CASE_EVENT_TYPES:
+            apply_case_event(state, Event.from_wire(e))
+    return state
+
+
+def case_updates(client: TestClient, headers: dict[str, str],
+                 case_id: str) -> list[dict[str, Any]]:
+    return [e for e in pull_all(client, headers)
+            if e["case_id"] == case_id and e["type"] == "case.updated"
+            and (e["actor"], e["device_id"]) == ("system", "server")]
+
+
+def test_a_salesforce_owned_priority_changed_in_salesforce_reaches_the_case(
+        settings: Settings, engine: Engine, world: World) -> None:
+    mapping = {"priority": {"owner": "salesforce", "values": {
+        "low": "Low", "normal": "Medium", "high": "High", "urgent": "High"}}}
+    with FakeSalesforce() as fake, running(settings, engine, fake, mapping=mapping) as client:
+        alice = bearer(login(client, ALICE))
+        case_id = new_case(client, alice, world.alpha)  # open, high
+        worker = Worker(engine, WorkerConfig(concurrency=1))
+        first = ask(client, alice, world.alpha, case_id, "sync")
+        run(worker)
+        assert outcomes(client, alice, first)[-1]["type"] == "integration.done"
+        assert case_updates(client, alice, case_id) == []  # Salesforce says what the case says
+        [sf_case] = fake.cases()
+        row = fake.records["Case"][sf_case["Id"]]
+        row["Priority"] = "Low"  # Salesforce owns priority
+        row["Status"] = "Escalated"  # the case owns status: it must not change
+        refresh = ask(client, alice, world.alpha, case_id, "refresh")
+        run(worker)
+        [done] = outcomes(client, alice, refresh)
+        assert done["type"] == "integration.done"
+        assert "the case's priority 'high' is set to 'low'" in done["payload"]["message"]
+        [taken] = case_updates(client, alice, case_id)
+        assert taken["payload"] == {"field": "priority", "value": "low", "prev": "high"}
+        assert taken["server_seq"] > done["server_seq"]  # after the outcome
+        state = laptop_case(client, alice, case_id)
+        assert (state.fields["priority"], state.fields["status"]) == ("low", "open")
+        # A sync then sets Salesforce's status back and changes nothing more on the case.
+        again = ask(client, alice, world.alpha, case_id, "sync")
+        run(worker)
+        assert outcomes(client, alice, again)[-1]["type"] == "integration.done"
+        assert len(case_updates(client, alice, case_id)) == 1
+        [sf_case] = fake.cases()
+        assert (sf_case["Status"], sf_case["Priority"]) == ("Working", "Low")
+        # A case value that already maps to Salesforce's is kept (urgent and high: High).
+        row["Priority"] = "High"
+        urgent = event(ALICE, world.alpha, type_="case.updated", case_id=case_id,
+                       payload={"field": "priority", "value": "urgent", "prev": "low"})
+        urgent["hlc"] = hlc(int(time.time() * 1000) + 1000)  # after the server's change
+        assert push(client, alice, [urgent])[0]["status"] == "stored"
+        run_refresh = ask(client, alice, world.alpha, case_id, "refresh")
+        run(worker)
+        assert outcomes(client, alice, run_refresh)[-1]["type"] == "integration.done"
+        assert len(case_updates(client, alice, case_id)) == 1
+        assert laptop_case(client, alice, case_id).fields["priority"] == "urgent"
+        # Changed in Salesforce again, the sync gives the case Salesforce's value too.
+        row["Priority"] = "Medium"
+        last = ask(client, alice, world.alpha, case_id, "sync")
+        run(worker)
+        assert outcomes(client, alice, last)[-1]["type"] == "integration.done"
+        assert case_updates(client, alice, case_id)[-1]["payload"] == {
+            "field": "priority", "value": "normal", "prev": "urgent"}
+        state = laptop_case(client, alice, case_id)
+        assert (state.fields["priority"], state.fields["status"]) == ("normal", "open")
 
 
 def test_a_case_deleted_in_salesforce_is_made_again_and_the_old_one_unlinked(
