@@ -108,7 +108,17 @@ class CaseDetail(QWidget):
         lay = QVBoxLayout(page)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        self._build_top(lay)
+        self._build_attachments(lay)
+        self._build_tabs(lay)
+        self.composer = Composer(bridge=self.bridge)
+        self.composer.sig_send.connect(self._send)
+        self.composer.editor.sig_attach_mime.connect(self.attach_mime)
+        lay.addWidget(self.composer)
+        self._alias_parts()
 
+    def _build_top(self, lay: QVBoxLayout) -> None:
+        """The header and fields, the conflicts banner and the refused notice."""
         top = QWidget()
         hl = QVBoxLayout(top)
         hl.setContentsMargins(16, 12, 16, 10)
@@ -132,6 +142,8 @@ class CaseDetail(QWidget):
         self.refused_label = RefusedNotice()
         lay.addWidget(self.refused_label)
 
+    def _build_attachments(self, lay: QVBoxLayout) -> None:
+        """The attachments bar."""
         self.attachments = AttachmentsBar(self.bridge)
         self.attachments.sig_error.connect(self.bridge.sig_message.emit)
         # The bar reloads on every change naming its case; this view tells it when its
@@ -146,6 +158,8 @@ class CaseDetail(QWidget):
         al.addWidget(self.attachments)
         lay.addWidget(holder)
 
+    def _build_tabs(self, lay: QVBoxLayout) -> None:
+        """The Conversation, History, Signatures and integration tabs."""
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.conversation = Conversation()
@@ -162,12 +176,9 @@ class CaseDetail(QWidget):
         self.tabs.addTab(self.signatures, "Signatures")
         self.integrations = IntegrationTabs(self.bridge, self.tabs)  # JIRA, Customer
         lay.addWidget(self.tabs, 1)
-        self.composer = Composer(bridge=self.bridge)
-        self.composer.sig_send.connect(self._send)
-        self.composer.editor.sig_attach_mime.connect(self.attach_mime)
-        lay.addWidget(self.composer)
 
-        # The parts' widgets under the names the window, tests and screenshots use.
+    def _alias_parts(self) -> None:
+        """The parts' widgets under the names the window, tests and screenshots use."""
         h, f = self.header, self.fields
         self.key_label, self.sla_badge, self.merged_label = h.key_label, h.sla_badge, \
             h.merged_label

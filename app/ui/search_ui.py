@@ -337,24 +337,34 @@ class SearchResultsModel(QAbstractTableModel):
         if role == RAW_ROLE:
             return {2: hit.get("status"), 3: hit.get("priority")}.get(col)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return hit.get("key") or ""
-            if col == 1:
-                return f"{hit.get('subject') or ''}  —  {plain_snippet(hit.get('snippet', ''))}"
-            if col in (2, 3):
-                return str(hit.get("status" if col == 2 else "priority") or "") \
-                    .replace("-", " ").capitalize()
-            return relative_time(hit.get("updated_ms"), self._now)
+            return self._display(hit, col)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == 4:
-                return full_time(hit.get("updated_ms"))
-            if col == 1:
-                return plain_tip(f"{hit.get('subject')}\n\n"
-                                 f"{plain_snippet(hit.get('snippet', ''))}")
+            return self._tooltip(hit, col)
         if role == Qt.ItemDataRole.ForegroundRole and col in (0, 4):
             return QColor(theme.current().muted)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{hit.get('key')}: {hit.get('subject')}, {hit.get('status')}"
+        return None
+
+    def _display(self, hit: dict[str, Any], col: int) -> Any:
+        """data() for the display role."""
+        if col == 0:
+            return hit.get("key") or ""
+        if col == 1:
+            return f"{hit.get('subject') or ''}  —  {plain_snippet(hit.get('snippet', ''))}"
+        if col in (2, 3):
+            return str(hit.get("status" if col == 2 else "priority") or "") \
+                .replace("-", " ").capitalize()
+        return relative_time(hit.get("updated_ms"), self._now)
+
+    @staticmethod
+    def _tooltip(hit: dict[str, Any], col: int) -> Any:
+        """data() for the tooltip role."""
+        if col == 4:
+            return full_time(hit.get("updated_ms"))
+        if col == 1:
+            return plain_tip(f"{hit.get('subject')}\n\n"
+                             f"{plain_snippet(hit.get('snippet', ''))}")
         return None
 
 
@@ -450,6 +460,13 @@ class SearchResultsView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        lay.addWidget(self._build_summary_bar())
+        self._build_table()
+        lay.addWidget(self.table, 1)
+        self.result: Any = None
+
+    def _build_summary_bar(self) -> QFrame:
+        """The bar above the hits: summary, did-you-mean, "Save as view", notes."""
         bar = QFrame()
         bar.setObjectName("SearchSummaryBar")
         bar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -484,7 +501,10 @@ class SearchResultsView(QWidget):
         self.notes.setWordWrap(True)
         self.notes.hide()
         bl.addWidget(self.notes)
-        lay.addWidget(bar)
+        return bar
+
+    def _build_table(self) -> None:
+        """The results model and its table view."""
         self.model = SearchResultsModel(self)
         self.table = QTableView()
         self.table.setObjectName("CaseTable")
@@ -511,8 +531,6 @@ class SearchResultsView(QWidget):
         self.table.doubleClicked.connect(self._open_index)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.installEventFilter(self)
-        lay.addWidget(self.table, 1)
-        self.result: Any = None
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)

@@ -135,7 +135,15 @@ class SignaturesPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
         root.addWidget(split)
+        split.addWidget(self._build_signatures(t))
+        split.addWidget(self._build_related(t))
+        split.setSizes([330, 300])
 
+        bridge.sig_changes_applied.connect(self._on_changes)
+        self._show({"key": None, "signatures": [], "groups": [], "related": []})
+
+    def _build_signatures(self, t: theme.Theme) -> QWidget:
+        """The top half: the title, the summary and the signatures tree."""
         top = QWidget()
         tv = QVBoxLayout(top)
         tv.setContentsMargins(12, 10, 12, 6)
@@ -170,8 +178,10 @@ class SignaturesPanel(QWidget):
         self.empty.setObjectName("Meta")
         self.empty.setWordWrap(True)
         tv.addWidget(self.empty)
-        split.addWidget(top)
+        return top
 
+    def _build_related(self, t: theme.Theme) -> QWidget:
+        """The bottom half: the related cases (and the load error)."""
         bottom = QWidget()
         bv = QVBoxLayout(bottom)
         bv.setContentsMargins(12, 6, 12, 10)
@@ -197,11 +207,7 @@ class SignaturesPanel(QWidget):
         self.error.setWordWrap(True)
         self.error.hide()
         bv.addWidget(self.error)
-        split.addWidget(bottom)
-        split.setSizes([330, 300])
-
-        bridge.sig_changes_applied.connect(self._on_changes)
-        self._show({"key": None, "signatures": [], "groups": [], "related": []})
+        return bottom
 
     # --- data ---------------------------------------------------------------------------
     def set_case(self, case_id: str | None) -> None:
