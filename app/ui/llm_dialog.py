@@ -40,10 +40,10 @@ KIND_COLORS: dict[str, tuple[str, str]] = {
     "PHONE": ("#dcf5e6", "#173f2c"), "ADDRESS": ("#ffe8d6", "#5a2e12"),
     "SECRET": ("#fde2e1", "#4a1f22"), "CARD": ("#fde2e1", "#4a1f22"),
     "IBAN": ("#fde2e1", "#4a1f22"), "IP": ("#fff3bf", "#4a3f12"),
-    "ORG": ("#e3f4f4", "#16403f"),
+    "ORG": ("#e3f4f4", "#16403f"), "ID": ("#f3e8d2", "#4a3a18"),
 }
-REDACT_KINDS = ("PERSON", "ORG", "ADDRESS", "SECRET", "EMAIL", "PHONE")
-KIND_NAMES = {"ORG": "Organization"}
+REDACT_KINDS = ("PERSON", "ORG", "ADDRESS", "SECRET", "EMAIL", "PHONE", "ID")
+KIND_NAMES = {"ORG": "Organization", "ID": "ID number"}
 
 
 def copy_secret(text: str, clipboard: QClipboard | None = None,
@@ -80,7 +80,7 @@ def _legend() -> QHBoxLayout:
     legend = QHBoxLayout()
     legend.setSpacing(6)
     t = theme.current()
-    for kind in ("PERSON", "ORG", "EMAIL", "PHONE", "ADDRESS", "SECRET"):
+    for kind in ("PERSON", "ORG", "EMAIL", "PHONE", "ADDRESS", "ID", "SECRET"):
         chip = QLabel(KIND_NAMES.get(kind, kind).lower())
         bg = KIND_COLORS[kind][1 if t.dark else 0]
         chip.setStyleSheet(f"background: {bg}; color: {t.text}; border-radius: 4px; "
