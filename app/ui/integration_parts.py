@@ -244,10 +244,14 @@ class IntegrationPanelBase(QWidget):
         self.shown_links, self.shown_requests = links, open_requests
         self._enable(bool(data.get("key")), bool(links))
 
+    # The three hooks below are what each panel (JIRA issues, Salesforce records) defines;
+    # the base class is never shown on its own.
     def _fill_items(self, links: list[dict[str, Any]], now: int) -> None:
+        """Show this system's linked records."""
         raise NotImplementedError
 
     def _enable(self, has_case: bool, has_links: bool) -> None:
+        """Enable the panel's actions for a case with (or without) linked records."""
         raise NotImplementedError
 
     def _retime(self) -> None:

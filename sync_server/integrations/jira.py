@@ -18,11 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from app.core.event_schema import InvalidEvent, validate_payload
 from sync_server.db import make_engine, write_tx
-from sync_server.ids import ServerClock
 from sync_server.integrations import links as links_db
 from sync_server.integrations.jira_client import JiraClient
 from sync_server.integrations.jira_format import (
@@ -33,6 +32,7 @@ from sync_server.integrations.jira_format import (
     record_of,
     summary_for,
 )
+from sync_server.integrations.site import RemoteSite
 from sync_server.jobs.api import (
     CaseView,
     Done,
@@ -81,26 +81,8 @@ def issue_sections(case: CaseView, comment_ids: list[str]) -> list[Section]:
     return sections
 
 
-class Jira:
+class Jira(RemoteSite[JiraSettings]):
     """The JIRA handlers for one configured site."""
-
-    def __init__(self, config: JiraSettings, engine: Engine | Callable[[], Engine],
-                 *, transport: httpx.AsyncBaseTransport | None = None,
-                 clock: ServerClock | None = None) -> None:
-        self.config = config
-        self._engine = engine
-        self.transport = transport
-        self.clock = clock or ServerClock()
-
-    @property
-    def engine(self) -> Engine:
-        if not isinstance(self._engine, Engine):
-            self._engine = self._engine()
-        return self._engine
-
-    def dispose(self) -> None:
-        if isinstance(self._engine, Engine):
-            self._engine.dispose()
 
     def client(self) -> JiraClient:
         return JiraClient(self.config, self.transport)

@@ -23,11 +23,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import insert, update
 
 from app.core.event_schema import InvalidEvent, validate_payload
 from sync_server.db import make_engine, write_tx
-from sync_server.ids import ServerClock
 from sync_server.integrations import links as links_db
 from sync_server.integrations.jira_format import clip
 from sync_server.integrations.salesforce_client import (
@@ -50,6 +49,7 @@ from sync_server.integrations.salesforce_mapping import (
     plan_sync,
     soql_quote,
 )
+from sync_server.integrations.site import RemoteSite
 from sync_server.jobs.api import (
     CaseView,
     Done,
@@ -72,26 +72,8 @@ MAX_MESSAGE = 4_000
 HandlerFn = Callable[[Job, JobContext], Awaitable[Done | Failed]]
 
 
-class Salesforce:
+class Salesforce(RemoteSite[SalesforceSettings]):
     """The Salesforce handlers for one configured org."""
-
-    def __init__(self, config: SalesforceSettings, engine: Engine | Callable[[], Engine],
-                 *, transport: httpx.AsyncBaseTransport | None = None,
-                 clock: ServerClock | None = None) -> None:
-        self.config = config
-        self._engine = engine
-        self.transport = transport
-        self.clock = clock or ServerClock()
-
-    @property
-    def engine(self) -> Engine:
-        if not isinstance(self._engine, Engine):
-            self._engine = self._engine()
-        return self._engine
-
-    def dispose(self) -> None:
-        if isinstance(self._engine, Engine):
-            self._engine.dispose()
 
     def client(self, now_ms: int) -> SalesforceClient:
         return SalesforceClient(self.config, now_ms, self.transport)
